@@ -1,0 +1,201 @@
+//! Cheap falsification: projected gradient steps on the classification margin.
+//!
+//! An attack never proves anything; it finds counterexamples fast so that the oracle can skip the
+//! MILP for boxes that are clearly not sound. Every point it returns is still validated by the
+//! oracle with concrete forward passes.
+
+use rand::{Rng, SeedableRng};
+
+use crate::network::Network;
+use crate::region::Hyperbox;
+
+/// Attack effort.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttackSettings {
+    /// Random restarts besides the box centre (0 disables random starts).
+    pub restarts: usize,
+    /// Gradient steps per start.
+    pub steps: usize,
+    /// Seed of the restarts (attacks are deterministic).
+    pub seed: u64,
+}
+
+impl Default for AttackSettings {
+    fn default() -> Self {
+        AttackSettings {
+            restarts: 2,
+            steps: 12,
+            seed: 0x5eed,
+        }
+    }
+}
+
+/// Gradient of `y_j - y_c` with respect to the input at `x` (the network is piecewise linear:
+/// this is exact inside `x`'s linear region).
+pub fn margin_gradient(net: &Network, x: &[f64], c: usize, j: usize) -> Vec<f64> {
+    let trace = net.forward_trace(x);
+    let layers = net.layers();
+    let mut g = vec![0.0; net.output_size()];
+    g[j] = 1.0;
+    g[c] -= 1.0;
+    for (k, layer) in layers.iter().enumerate().rev() {
+        if layer.relu {
+            for (gi, &z) in g.iter_mut().zip(&trace[k]) {
+                if z <= 0.0 {
+                    *gi = 0.0;
+                }
+            }
+        }
+        let mut prev = vec![0.0; layer.n_in];
+        for (o, &go) in g.iter().enumerate() {
+            if go != 0.0 {
+                for (p, &w) in prev.iter_mut().zip(layer.row(o)) {
+                    *p += go * w;
+                }
+            }
+        }
+        g = prev;
+    }
+    g
+}
+
+/// The largest `y_j - y_c` over `j != c` at `x`, and its `j`.
+fn worst(net: &Network, x: &[f64], c: usize) -> (f64, usize) {
+    let y = net.forward(x);
+    let (m, j) = crate::network::margin_of(&y, c);
+    (-m, j)
+}
+
+/// Searches `region` for a point where class `c` does not strictly win, for the competitor
+/// classes `js` (all others when empty). Returns the best point found (largest `y_j - y_c`) and
+/// that value; the caller validates it.
+pub fn attack(
+    net: &Network,
+    region: &Hyperbox,
+    c: usize,
+    js: &[usize],
+    settings: &AttackSettings,
+) -> (Vec<f64>, f64) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(settings.seed);
+    let d = region.dim();
+    let width: Vec<f64> = (0..d).map(|i| region.ub()[i] - region.lb()[i]).collect();
+    let score = |x: &[f64]| -> (f64, usize) {
+        if js.is_empty() {
+            worst(net, x, c)
+        } else {
+            let y = net.forward(x);
+            js.iter()
+                .map(|&j| (y[j] - y[c], j))
+                .fold((f64::NEG_INFINITY, c), |a, b| if b.0 > a.0 { b } else { a })
+        }
+    };
+    let mut best_x = region.center();
+    let mut best = score(&best_x);
+    let starts = 1 + settings.restarts;
+    for s in 0..starts {
+        let mut x: Vec<f64> = if s == 0 {
+            region.center()
+        } else {
+            (0..d)
+                .map(|i| region.lb()[i] + width[i] * rng.gen::<f64>())
+                .collect()
+        };
+        let mut cur = score(&x);
+        for step in 0..settings.steps {
+            // Step size shrinks from the whole width (a jump to the linearised optimum, a vertex)
+            // to small refinements.
+            let eta = match step {
+                0 => 1.0,
+                _ => 0.5f64.powi((step as i32 + 1) / 2),
+            };
+            let g = margin_gradient(net, &x, c, cur.1);
+            let cand: Vec<f64> = (0..d)
+                .map(|i| {
+                    let v = x[i] + eta * width[i] * g[i].signum();
+                    v.clamp(region.lb()[i], region.ub()[i])
+                })
+                .collect();
+            let sc = score(&cand);
+            if sc.0 >= cur.0 {
+                x = cand;
+                cur = sc;
+            }
+            if cur.0 > best.0 {
+                best = cur;
+                best_x = x.clone();
+            }
+            if best.0 > 0.0 {
+                return (best_x, best.0);
+            }
+        }
+    }
+    (best_x, best.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::Layer;
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let net = Network::new(
+            vec![
+                Layer {
+                    n_in: 3,
+                    n_out: 4,
+                    weights: vec![
+                        0.3, -0.2, 0.5, -0.7, 0.1, 0.4, 0.2, 0.9, -0.3, -0.5, 0.6, 0.1,
+                    ],
+                    bias: vec![0.1, 0.2, -0.1, 0.05],
+                    relu: true,
+                },
+                Layer {
+                    n_in: 4,
+                    n_out: 3,
+                    weights: vec![1.0, -0.5, 0.3, 0.2, -0.4, 0.8, 0.1, -0.9, 0.6, 0.6, -0.2, 0.3],
+                    bias: vec![0.0, 0.1, -0.1],
+                    relu: false,
+                },
+            ],
+            vec![3],
+        )
+        .unwrap();
+        let x = [0.4, 0.35, 0.6];
+        let g = margin_gradient(&net, &x, 0, 2);
+        let f = |x: &[f64]| {
+            let y = net.forward(x);
+            y[2] - y[0]
+        };
+        for i in 0..3 {
+            let mut xp = x;
+            xp[i] += 1e-7;
+            let fd = (f(&xp) - f(&x)) / 1e-7;
+            assert!((fd - g[i]).abs() < 1e-5, "coordinate {i}: {fd} vs {}", g[i]);
+        }
+    }
+
+    #[test]
+    fn finds_the_misclassified_corner() {
+        // Class 0 iff x0 < 0.5 (y0 = 0.5 - x0, y1 = 0): the attack on [0, 1] finds x0 > 0.5.
+        let net = Network::new(
+            vec![Layer {
+                n_in: 1,
+                n_out: 2,
+                weights: vec![-1.0, 0.0],
+                bias: vec![0.5, 0.0],
+                relu: false,
+            }],
+            vec![1],
+        )
+        .unwrap();
+        let (x, v) = attack(
+            &net,
+            &Hyperbox::unit(1),
+            0,
+            &[],
+            &AttackSettings::default(),
+        );
+        assert!(v > 0.0 && x[0] > 0.5);
+    }
+}

@@ -1,0 +1,196 @@
+//! The network over a box as a MILP: the exact big-M encoding of every ReLU.
+//!
+//! For a neuron with pre-activation bounds `l <= z <= u` (from [`crate::bounds`]):
+//! - `u <= 0` (stably inactive): the output is the constant 0, no variable;
+//! - `l >= 0` (stably active): `h = z`, a continuous variable and an equality;
+//! - otherwise `h >= 0, h >= z, h <= z - l(1 - a), h <= u a` with one binary `a`.
+//!
+//! The encoding is exact for every x in the box (Tjeng, Xiao & Tedrake 2019); its speed depends on
+//! how tight the bounds are. Questions (`query`) add an objective and a few rows on top.
+
+use super::solver::Milp;
+use crate::bounds::NeuronBounds;
+use crate::network::Network;
+use crate::region::Hyperbox;
+
+/// A linear expression over MILP columns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinExpr {
+    /// Sparse coefficients `(column, value)`, each column once.
+    pub terms: Vec<(usize, f64)>,
+    /// Constant term.
+    pub constant: f64,
+}
+
+impl LinExpr {
+    /// `self - other`, merging columns.
+    pub fn minus(&self, other: &LinExpr) -> LinExpr {
+        let mut terms = self.terms.clone();
+        for &(c, v) in &other.terms {
+            match terms.iter_mut().find(|(tc, _)| *tc == c) {
+                Some(t) => t.1 -= v,
+                None => terms.push((c, -v)),
+            }
+        }
+        terms.retain(|&(_, v)| v != 0.0);
+        LinExpr {
+            terms,
+            constant: self.constant - other.constant,
+        }
+    }
+
+    /// Value at a solution.
+    pub fn eval(&self, solution: &[f64]) -> f64 {
+        self.constant
+            + self
+                .terms
+                .iter()
+                .map(|&(c, v)| v * solution[c])
+                .sum::<f64>()
+    }
+}
+
+/// A neuron's output in the MILP.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Node {
+    /// Stably inactive: the constant 0.
+    Zero,
+    /// A column.
+    Var(usize),
+}
+
+/// A binary variable and the neuron it switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binary {
+    /// Layer index.
+    pub layer: usize,
+    /// Neuron index within the layer.
+    pub neuron: usize,
+    /// MILP column.
+    pub col: usize,
+}
+
+/// The MILP of a network over a box, ready for a question to be added.
+#[derive(Debug, Clone)]
+pub struct Encoding {
+    /// The model (no objective yet).
+    pub milp: Milp,
+    /// Column of each input coordinate.
+    pub input: Vec<usize>,
+    /// Each network output as a linear expression.
+    pub outputs: Vec<LinExpr>,
+    /// The binaries, one per unstable ReLU.
+    pub binaries: Vec<Binary>,
+}
+
+impl Encoding {
+    /// Encodes `net` over `region` using `bounds` (which must be valid over `region`).
+    pub fn new(net: &Network, region: &Hyperbox, bounds: &NeuronBounds) -> Self {
+        let mut milp = Milp::default();
+        let input: Vec<usize> = (0..region.dim())
+            .map(|i| milp.add_col(region.lb()[i], region.ub()[i], false))
+            .collect();
+        let mut prev: Vec<Node> = input.iter().map(|&c| Node::Var(c)).collect();
+        let mut binaries = Vec::new();
+        let layers = net.layers();
+        let mut outputs = Vec::new();
+        for (k, layer) in layers.iter().enumerate() {
+            let affine = |o: usize| -> LinExpr {
+                LinExpr {
+                    terms: layer
+                        .row(o)
+                        .iter()
+                        .zip(&prev)
+                        .filter_map(|(&w, n)| match n {
+                            Node::Var(c) if w != 0.0 => Some((*c, w)),
+                            _ => None,
+                        })
+                        .collect(),
+                    constant: layer.bias[o],
+                }
+            };
+            if !layer.relu {
+                // Only the last layer may be purely affine (the importer guarantees it).
+                outputs = (0..layer.n_out).map(affine).collect();
+                break;
+            }
+            let mut next = Vec::with_capacity(layer.n_out);
+            for o in 0..layer.n_out {
+                let (l, u) = (bounds.lower[k][o], bounds.upper[k][o]);
+                let z = affine(o);
+                if u <= 0.0 {
+                    next.push(Node::Zero);
+                    continue;
+                }
+                // Row of `h - z` as terms over columns; `h - z (op) rhs` becomes
+                // `h - sum w x (op) rhs + b`.
+                let mut h_minus_z: Vec<(usize, f64)> = z.terms.iter().map(|&(c, w)| (c, -w)).collect();
+                if l >= 0.0 {
+                    let h = milp.add_col(l, u, false);
+                    h_minus_z.push((h, 1.0));
+                    milp.add_row(z.constant, z.constant, h_minus_z);
+                    next.push(Node::Var(h));
+                } else {
+                    let h = milp.add_col(0.0, u, false);
+                    let a = milp.add_col(0.0, 1.0, true);
+                    h_minus_z.push((h, 1.0));
+                    // h >= z
+                    milp.add_row(z.constant, f64::INFINITY, h_minus_z.clone());
+                    // h <= z - l (1 - a)  <=>  h - z - l a <= -l
+                    let mut big_m = h_minus_z;
+                    big_m.push((a, -l));
+                    milp.add_row(f64::NEG_INFINITY, z.constant - l, big_m);
+                    // h <= u a
+                    milp.add_row(f64::NEG_INFINITY, 0.0, vec![(h, 1.0), (a, -u)]);
+                    binaries.push(Binary {
+                        layer: k,
+                        neuron: o,
+                        col: a,
+                    });
+                    next.push(Node::Var(h));
+                }
+            }
+            prev = next;
+            if k + 1 == layers.len() {
+                // ReLU on the output layer: the outputs are the rectified neurons.
+                outputs = prev
+                    .iter()
+                    .map(|n| match n {
+                        Node::Zero => LinExpr::default(),
+                        Node::Var(c) => LinExpr {
+                            terms: vec![(*c, 1.0)],
+                            constant: 0.0,
+                        },
+                    })
+                    .collect();
+            }
+        }
+        Encoding {
+            milp,
+            input,
+            outputs,
+            binaries,
+        }
+    }
+
+    /// `y_j - y_c` as a linear expression.
+    pub fn margin(&self, c: usize, j: usize) -> LinExpr {
+        self.outputs[j].minus(&self.outputs[c])
+    }
+
+    /// The input point of a solution.
+    pub fn input_point(&self, solution: &[f64]) -> Vec<f64> {
+        self.input.iter().map(|&c| solution[c]).collect()
+    }
+
+    /// Fixes every binary to the activation pattern of `x` (active iff its pre-activation is
+    /// positive), turning the MILP into the LP of `x`'s linear region. Used to polish witnesses.
+    pub fn fix_pattern(&mut self, net: &Network, x: &[f64]) {
+        let trace = net.forward_trace(x);
+        for b in &self.binaries {
+            let v = if trace[b.layer][b.neuron] > 0.0 { 1.0 } else { 0.0 };
+            self.milp.col_lb[b.col] = v;
+            self.milp.col_ub[b.col] = v;
+        }
+    }
+}

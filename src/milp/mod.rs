@@ -1,0 +1,9 @@
+//! Exact reasoning: the network over a box as a mixed-integer linear program, solved by HiGHS.
+//!
+//! Three layers, kept apart as in MIPVerify.jl: [`encode`] turns a network and neuron bounds into
+//! variables and big-M constraints; [`query`] adds the objective and rows of each question;
+//! [`solver`] is the only code that talks to HiGHS.
+
+pub mod encode;
+pub mod query;
+pub mod solver;

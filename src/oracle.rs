@@ -1,0 +1,609 @@
+//! The oracle: the only door to the solver.
+//!
+//! Search algorithms ask questions ("is every point of this box classified c?") and read
+//! [`Verdict`]s. The [`MilpOracle`] answers with a cascade, cheapest first, each step counted:
+//! 1. **concrete**: known counterexamples, the box centre and corners;
+//! 2. **interval**: neuron bounds prove `y_j - y_c < -τ` for every competitor `j`;
+//! 3. **attack**: projected gradient steps find a counterexample;
+//! 4. **MILP**: the exact encoding, one MILP per remaining competitor, in parallel.
+//!
+//! Soundness rules enforced here, whatever a solver says:
+//! - `Holds` only from bounds or from MILPs that were *proved infeasible* with the safety margin
+//!   τ (the question asked is "is there a point with `y_j - y_c >= -τ`?");
+//! - `Violated` only with a witness re-checked by concrete forward passes in f64 **and** f32
+//!   (class c does not strictly win in either); a solver point that does not confirm is polished
+//!   (gradient steps, then the LP of its linear region) or the answer is `Unknown`;
+//! - time limits, interruptions and solver errors are `Unknown`, never `Holds`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::attack::{self, AttackSettings};
+use crate::bounds::{BoundMethod, NeuronBounds};
+use crate::milp::encode::Encoding;
+use crate::milp::query;
+use crate::milp::solver::{Limits, Status};
+use crate::network::{margin_of, Network};
+use crate::region::Hyperbox;
+
+/// A question about a box.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Question<'a> {
+    /// Soundness: is every x in `region ∩ D` classified `class` (with margin above τ)?
+    Sound {
+        /// The box.
+        region: &'a Hyperbox,
+        /// The class every point must keep.
+        class: usize,
+    },
+}
+
+/// Which step of the cascade decided a question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Concrete evaluation (known counterexamples, centre, corners).
+    Concrete,
+    /// Neuron bounds (interval / linear relaxation).
+    Interval,
+    /// Gradient attack.
+    Attack,
+    /// Exact MILP.
+    Milp,
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Method::Concrete => "concrete",
+            Method::Interval => "interval",
+            Method::Attack => "attack",
+            Method::Milp => "milp",
+        })
+    }
+}
+
+/// A counterexample, re-checked by concrete forward passes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Witness {
+    /// The point.
+    pub x: Vec<f64>,
+    /// f64 logits at `x`.
+    pub logits: Vec<f64>,
+    /// f32 logits at `x`.
+    pub logits_f32: Vec<f32>,
+    /// `y_c - max_{j != c} y_j` in f64 (`<= 0` for a soundness counterexample).
+    pub margin: f64,
+    /// The same in f32.
+    pub margin_f32: f64,
+    /// The competitor class with the largest logit (f64).
+    pub competitor: usize,
+}
+
+impl Witness {
+    /// Re-checks `x` as a counterexample to "classified `c`": `c` must not strictly win, neither
+    /// in f64 nor in f32. `None` when it does not confirm.
+    pub fn confirm(net: &Network, x: &[f64], c: usize) -> Option<Witness> {
+        if x.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let logits = net.forward(x);
+        let logits_f32 = net.forward_f32(x);
+        let (margin, competitor) = margin_of(&logits, c);
+        let (margin_f32, _) = margin_of(&logits_f32, c);
+        (margin <= 0.0 && margin_f32 <= 0.0).then(|| Witness {
+            x: x.to_vec(),
+            logits,
+            logits_f32,
+            margin,
+            margin_f32,
+            competitor,
+        })
+    }
+}
+
+/// The answer to a question, with its evidence.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// Proved.
+    Holds {
+        /// The step that proved it.
+        method: Method,
+        /// Time spent on the question.
+        time: Duration,
+    },
+    /// Refuted by a confirmed counterexample.
+    Violated {
+        /// The counterexample.
+        witness: Witness,
+        /// The step that found it.
+        method: Method,
+        /// Time spent on the question.
+        time: Duration,
+    },
+    /// Neither proved nor refuted (time limit, solver trouble, a tie within the safety margin).
+    Unknown {
+        /// Why.
+        reason: String,
+        /// Time spent on the question.
+        time: Duration,
+    },
+}
+
+impl Verdict {
+    /// `true` for `Holds`.
+    pub fn holds(&self) -> bool {
+        matches!(self, Verdict::Holds { .. })
+    }
+
+    /// The witness of a `Violated` verdict.
+    pub fn witness(&self) -> Option<&Witness> {
+        match self {
+            Verdict::Violated { witness, .. } => Some(witness),
+            _ => None,
+        }
+    }
+
+    /// Short name: `robust`, `violated` or `unknown`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Holds { .. } => "robust",
+            Verdict::Violated { .. } => "violated",
+            Verdict::Unknown { .. } => "unknown",
+        }
+    }
+
+    /// The deciding method, if decided.
+    pub fn method(&self) -> Option<Method> {
+        match self {
+            Verdict::Holds { method, .. } | Verdict::Violated { method, .. } => Some(*method),
+            Verdict::Unknown { .. } => None,
+        }
+    }
+
+    /// Time spent.
+    pub fn time(&self) -> Duration {
+        match self {
+            Verdict::Holds { time, .. }
+            | Verdict::Violated { time, .. }
+            | Verdict::Unknown { time, .. } => *time,
+        }
+    }
+}
+
+/// Counts per deciding method.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ByMethod {
+    /// Decided by concrete evaluation.
+    pub concrete: u64,
+    /// Decided by bounds.
+    pub interval: u64,
+    /// Decided by an attack.
+    pub attack: u64,
+    /// Decided by MILP.
+    pub milp: u64,
+}
+
+/// What the oracle did, for the caller to report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OracleStats {
+    /// Questions asked.
+    pub calls: u64,
+    /// Questions decided, by method.
+    pub by_method: ByMethod,
+    /// Questions left unknown.
+    pub unknown: u64,
+    /// Individual MILP (and LP polish) solves.
+    pub milp_solves: u64,
+    /// Wall-clock seconds inside HiGHS (summed over parallel solves).
+    pub milp_time_s: f64,
+    /// Wall-clock seconds spent answering questions.
+    pub time_s: f64,
+}
+
+impl OracleStats {
+    fn record(&mut self, v: &Verdict) {
+        self.calls += 1;
+        self.time_s += v.time().as_secs_f64();
+        match v.method() {
+            Some(Method::Concrete) => self.by_method.concrete += 1,
+            Some(Method::Interval) => self.by_method.interval += 1,
+            Some(Method::Attack) => self.by_method.attack += 1,
+            Some(Method::Milp) => self.by_method.milp += 1,
+            None => self.unknown += 1,
+        }
+    }
+}
+
+/// How a soundness question is put to the MILP solver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MilpStrategy {
+    /// One MILP per competing class, solved in parallel; the first confirmed counterexample
+    /// stops the others.
+    #[default]
+    PerClass,
+    /// One MILP with a binary choosing the competing class.
+    Disjunctive,
+}
+
+/// Oracle settings.
+#[derive(Debug, Clone)]
+pub struct OracleSettings {
+    /// Safety margin τ: a box is proved sound only if `y_c - y_j > τ` on all of it.
+    pub margin: f64,
+    /// Time limit for each MILP question.
+    pub query_timeout: Option<Duration>,
+    /// Whole-run deadline: after it, every question is `Unknown`.
+    pub deadline: Option<Instant>,
+    /// MILP formulation.
+    pub strategy: MilpStrategy,
+    /// Bound computation.
+    pub bounds: BoundMethod,
+    /// Attack effort (`None` skips the attack step).
+    pub attack: Option<AttackSettings>,
+    /// Solve per-class MILPs in parallel.
+    pub parallel: bool,
+}
+
+/// Default safety margin τ.
+pub const DEFAULT_MARGIN: f64 = 1e-4;
+
+impl Default for OracleSettings {
+    fn default() -> Self {
+        OracleSettings {
+            margin: DEFAULT_MARGIN,
+            query_timeout: None,
+            deadline: None,
+            strategy: MilpStrategy::PerClass,
+            bounds: BoundMethod::Symbolic,
+            attack: Some(AttackSettings::default()),
+            parallel: true,
+        }
+    }
+}
+
+/// Anything that answers box questions. Search algorithms are written against this trait only.
+pub trait Oracle: Sync {
+    /// Answers a question.
+    fn decide(&self, question: &Question) -> Verdict;
+    /// The network questions are about.
+    fn network(&self) -> &Network;
+    /// The input domain D.
+    fn domain(&self) -> &Hyperbox;
+    /// The safety margin τ used for proofs.
+    fn margin(&self) -> f64;
+    /// Statistics so far.
+    fn stats(&self) -> OracleStats;
+}
+
+/// The cascade oracle backed by HiGHS.
+pub struct MilpOracle<'a> {
+    net: &'a Network,
+    domain: Hyperbox,
+    settings: OracleSettings,
+    stats: Mutex<OracleStats>,
+    /// Confirmed counterexamples, with the class they refute: a box containing one is not sound.
+    pool: Mutex<Vec<(usize, Vec<f64>)>>,
+}
+
+/// Result of one class's MILP inside a question.
+enum ClassResult {
+    RuledOut,
+    Violated(Witness),
+    Unknown(String),
+    Interrupted,
+}
+
+const POOL_LIMIT: usize = 256;
+
+impl<'a> MilpOracle<'a> {
+    /// An oracle for `net` over `domain`.
+    pub fn new(net: &'a Network, domain: Hyperbox, settings: OracleSettings) -> Self {
+        MilpOracle {
+            net,
+            domain,
+            settings,
+            stats: Mutex::new(OracleStats::default()),
+            pool: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &OracleSettings {
+        &self.settings
+    }
+
+    fn remember(&self, class: usize, x: &[f64]) {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() >= POOL_LIMIT {
+            pool.remove(0);
+        }
+        pool.push((class, x.to_vec()));
+    }
+
+    fn add_milp_time(&self, solves: u64, t: Duration) {
+        let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        s.milp_solves += solves;
+        s.milp_time_s += t.as_secs_f64();
+    }
+
+    /// Time left for one MILP, or `None` when the run's deadline has passed.
+    fn milp_time_limit(&self) -> Option<Option<Duration>> {
+        let now = Instant::now();
+        match (self.settings.deadline, self.settings.query_timeout) {
+            (Some(d), _) if d <= now => None,
+            (Some(d), Some(q)) => Some(Some(q.min(d - now))),
+            (Some(d), None) => Some(Some(d - now)),
+            (None, q) => Some(q),
+        }
+    }
+
+    fn sound(&self, region: &Hyperbox, c: usize, start: Instant) -> Verdict {
+        let net = self.net;
+        let tau = self.settings.margin;
+        let violated = |witness: Witness, method: Method| {
+            self.remember(c, &witness.x);
+            Verdict::Violated {
+                witness,
+                method,
+                time: start.elapsed(),
+            }
+        };
+        if region.dim() != net.input_size() || c >= net.output_size() {
+            return Verdict::Unknown {
+                reason: format!(
+                    "malformed question: box of dimension {} for a network with {} inputs, class {c} of {}",
+                    region.dim(),
+                    net.input_size(),
+                    net.output_size()
+                ),
+                time: start.elapsed(),
+            };
+        }
+        let Some(region) = region.intersect(&self.domain) else {
+            // Nothing of the box lies in D: vacuously sound.
+            return Verdict::Holds {
+                method: Method::Concrete,
+                time: start.elapsed(),
+            };
+        };
+
+        // 1. Concrete.
+        {
+            let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+            let known = pool
+                .iter()
+                .rev()
+                .find(|(k, x)| *k == c && region.contains(x))
+                .map(|(_, x)| x.clone());
+            drop(pool);
+            if let Some(x) = known {
+                if let Some(w) = Witness::confirm(net, &x, c) {
+                    return violated(w, Method::Concrete);
+                }
+            }
+        }
+        for x in [region.center(), region.lb().to_vec(), region.ub().to_vec()] {
+            if let Some(w) = Witness::confirm(net, &x, c) {
+                return violated(w, Method::Concrete);
+            }
+        }
+
+        // 2. Bounds.
+        let bounds = NeuronBounds::compute(net, &region, self.settings.bounds);
+        let mut open: Vec<(usize, f64, f64)> = (0..net.output_size())
+            .filter(|&j| j != c)
+            .map(|j| {
+                let hi = bounds.margin_upper(net, c, j, &region);
+                let lo = -bounds.margin_upper(net, j, c, &region);
+                (j, lo, hi)
+            })
+            .filter(|&(_, _, hi)| hi >= -tau)
+            .collect();
+        if open.is_empty() {
+            return Verdict::Holds {
+                method: Method::Interval,
+                time: start.elapsed(),
+            };
+        }
+        // Most dangerous competitors first.
+        open.sort_by(|a, b| b.2.total_cmp(&a.2));
+
+        // 3. Attack.
+        if let Some(settings) = &self.settings.attack {
+            let js: Vec<usize> = open.iter().map(|o| o.0).collect();
+            let (x, value) = attack::attack(net, &region, c, &js, settings);
+            if value >= 0.0 {
+                if let Some(w) = Witness::confirm(net, &x, c) {
+                    return violated(w, Method::Attack);
+                }
+            }
+        }
+
+        // 4. MILP.
+        let Some(time_limit) = self.milp_time_limit() else {
+            return Verdict::Unknown {
+                reason: "the run's time limit was reached".to_string(),
+                time: start.elapsed(),
+            };
+        };
+        let enc = Encoding::new(net, &region, &bounds);
+        let stop = AtomicBool::new(false);
+        let limits = Limits {
+            time: time_limit,
+            stop: Some(&stop),
+            ..Limits::default()
+        };
+        let results: Vec<ClassResult> = match self.settings.strategy {
+            MilpStrategy::PerClass => {
+                let run = |&(j, _, _): &(usize, f64, f64)| {
+                    let r = self.class_milp(&enc, &region, c, j, &limits);
+                    if matches!(r, ClassResult::Violated(_)) {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    r
+                };
+                if self.settings.parallel {
+                    open.par_iter().map(run).collect()
+                } else {
+                    let mut out = Vec::new();
+                    for o in &open {
+                        let r = run(o);
+                        let done = matches!(r, ClassResult::Violated(_));
+                        out.push(r);
+                        if done {
+                            break;
+                        }
+                    }
+                    out
+                }
+            }
+            MilpStrategy::Disjunctive => {
+                let js: Vec<usize> = open.iter().map(|o| o.0).collect();
+                let mb: Vec<(f64, f64)> = open.iter().map(|o| (o.1, o.2)).collect();
+                let r = query::violation_disjunctive(&enc, c, &js, &mb, tau, &limits);
+                vec![self.interpret(&enc, &region, c, None, r)]
+            }
+        };
+        let mut unknown = Vec::new();
+        for r in results {
+            match r {
+                ClassResult::Violated(w) => return violated(w, Method::Milp),
+                ClassResult::Unknown(why) => unknown.push(why),
+                ClassResult::Interrupted => unknown.push("interrupted".to_string()),
+                ClassResult::RuledOut => {}
+            }
+        }
+        if unknown.is_empty() {
+            Verdict::Holds {
+                method: Method::Milp,
+                time: start.elapsed(),
+            }
+        } else {
+            unknown.sort();
+            unknown.dedup();
+            Verdict::Unknown {
+                reason: unknown.join("; "),
+                time: start.elapsed(),
+            }
+        }
+    }
+
+    fn class_milp(
+        &self,
+        enc: &Encoding,
+        region: &Hyperbox,
+        c: usize,
+        j: usize,
+        limits: &Limits,
+    ) -> ClassResult {
+        let r = query::violation(enc, c, j, self.settings.margin, limits);
+        self.interpret(enc, region, c, Some(j), r)
+    }
+
+    /// Turns a violation MILP's outcome into a class result, confirming or polishing its point.
+    fn interpret(
+        &self,
+        enc: &Encoding,
+        region: &Hyperbox,
+        c: usize,
+        j: Option<usize>,
+        r: Result<query::Answer, crate::milp::solver::SolverError>,
+    ) -> ClassResult {
+        let ans = match r {
+            Ok(a) => a,
+            Err(e) => return ClassResult::Unknown(format!("solver error: {e}")),
+        };
+        self.add_milp_time(1, ans.outcome.time);
+        let status = ans.outcome.status;
+        if status == Status::Infeasible {
+            return ClassResult::RuledOut;
+        }
+        if let Some(p) = &ans.point {
+            let x = region.clamp(p);
+            let j = j.unwrap_or_else(|| margin_of(&self.net.forward(&x), c).1);
+            if let Some(w) = self.confirm_or_polish(enc, region, c, j, &x) {
+                return ClassResult::Violated(w);
+            }
+        }
+        match status {
+            Status::Interrupted => ClassResult::Interrupted,
+            Status::TimeLimit => ClassResult::Unknown("MILP time limit reached".to_string()),
+            Status::Optimal | Status::TargetReached => ClassResult::Unknown(format!(
+                "near tie: the largest y_j - y_c on the box is {:.3e}, within the safety margin τ = {:.1e} but not a confirmed counterexample",
+                ans.outcome.objective.unwrap_or(f64::NAN),
+                self.settings.margin
+            )),
+            other => ClassResult::Unknown(format!("solver ended with status {other:?}")),
+        }
+    }
+
+    /// Confirms `x` as a counterexample, or tries to make it one: gradient steps from `x`, then
+    /// the LP of `x`'s linear region maximising `y_j - y_c`.
+    fn confirm_or_polish(
+        &self,
+        enc: &Encoding,
+        region: &Hyperbox,
+        c: usize,
+        j: usize,
+        x: &[f64],
+    ) -> Option<Witness> {
+        if let Some(w) = Witness::confirm(self.net, x, c) {
+            return Some(w);
+        }
+        // Small gradient steps towards j.
+        let g = attack::margin_gradient(self.net, x, c, j);
+        for scale in [1e-9, 1e-7, 1e-5] {
+            let y: Vec<f64> = x
+                .iter()
+                .zip(&g)
+                .map(|(&v, &gi)| v + scale * gi.signum())
+                .collect();
+            if let Some(w) = Witness::confirm(self.net, &region.clamp(&y), c) {
+                return Some(w);
+            }
+        }
+        // The LP of the linear region.
+        let mut fixed = enc.clone();
+        fixed.fix_pattern(self.net, x);
+        let ans = query::polish(&fixed, c, j, &Limits::default()).ok()?;
+        self.add_milp_time(1, ans.outcome.time);
+        let p = region.clamp(&ans.point?);
+        Witness::confirm(self.net, &p, c)
+    }
+}
+
+impl Oracle for MilpOracle<'_> {
+    fn decide(&self, question: &Question) -> Verdict {
+        let start = Instant::now();
+        let v = match question {
+            Question::Sound { region, class } => self.sound(region, *class, start),
+        };
+        self.stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(&v);
+        v
+    }
+
+    fn network(&self) -> &Network {
+        self.net
+    }
+
+    fn domain(&self) -> &Hyperbox {
+        &self.domain
+    }
+
+    fn margin(&self) -> f64 {
+        self.settings.margin
+    }
+
+    fn stats(&self) -> OracleStats {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
