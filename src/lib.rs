@@ -22,6 +22,7 @@
 
 pub mod attack;
 pub mod bounds;
+pub mod cli;
 pub mod io;
 pub mod milp;
 pub mod network;

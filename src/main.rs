@@ -1,1 +1,5 @@
-fn main() {}
+//! `ppnn`: the command line of parallelepipedonn. All logic lives in the library.
+
+fn main() {
+    std::process::exit(parallelepipedonn::cli::run());
+}

@@ -1,0 +1,419 @@
+//! The `ppnn` command line: parses arguments, loads files with context, calls the library and
+//! prints results. All the logic lives in the library; this module only adds context to errors
+//! (anyhow) and chooses exit codes.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::io::{read_input_file, InputFile};
+use crate::network::{load_onnx, margin_of, Network};
+use crate::oracle::{MilpOracle, MilpStrategy, Oracle, OracleSettings, Question, Verdict};
+use crate::region::Hyperbox;
+
+/// Exit code of `verify` when the box is proved robust.
+pub const EXIT_ROBUST: i32 = 0;
+/// Exit code of `verify` when a counterexample was found.
+pub const EXIT_VIOLATED: i32 = 10;
+/// Exit code of `verify` when the question stayed open.
+pub const EXIT_UNKNOWN: i32 = 20;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ppnn",
+    version,
+    about = "Exact robustness certifications (boxes) for ReLU classifiers, by MILP"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show a model's layers, sizes and what the importer folded or dropped.
+    Info {
+        /// ONNX model file.
+        model: PathBuf,
+    },
+    /// Classify an input.
+    Predict {
+        /// ONNX model file.
+        model: PathBuf,
+        /// Input file (numbers separated by whitespace/commas, any rows).
+        input: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decide whether a box around an input is robust (exit 0), violated (10) or unknown (20).
+    Verify(VerifyArgs),
+}
+
+/// Options shared by every command that asks the oracle.
+#[derive(Args, Debug, Clone)]
+pub struct OracleArgs {
+    /// Input domain D: one range `LO,HI` for every feature (default 0,1).
+    #[arg(long, value_name = "LO,HI", allow_hyphen_values = true)]
+    domain: Option<String>,
+    /// Per-feature domain lower bounds (file in the input's format); needs --domain-ub.
+    #[arg(long, value_name = "FILE", requires = "domain_ub")]
+    domain_lb: Option<PathBuf>,
+    /// Per-feature domain upper bounds (file in the input's format); needs --domain-lb.
+    #[arg(long, value_name = "FILE", requires = "domain_lb")]
+    domain_ub: Option<PathBuf>,
+    /// Safety margin τ: robust means y_c - y_j > τ everywhere in the box.
+    #[arg(long, value_name = "TAU", default_value_t = crate::oracle::DEFAULT_MARGIN)]
+    margin: f64,
+    /// Time limit in seconds for the whole run (answers become `unknown` when it strikes).
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<f64>,
+    /// Time limit in seconds for each MILP question.
+    #[arg(long, value_name = "SECS")]
+    query_timeout: Option<f64>,
+    /// MILP formulation: one MILP per competing class in parallel, or one disjunctive MILP.
+    #[arg(long, value_name = "NAME", default_value = "per-class")]
+    strategy: String,
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    /// ONNX model file.
+    model: PathBuf,
+    /// Input file x*.
+    input: PathBuf,
+    /// Check the L∞ ball of this radius around x* (intersected with the domain).
+    #[arg(long, value_name = "R", conflicts_with_all = ["lb", "ub"], allow_hyphen_values = true)]
+    radius: Option<f64>,
+    /// Lower corner of the box (file in the input's format).
+    #[arg(long, value_name = "FILE", requires = "ub")]
+    lb: Option<PathBuf>,
+    /// Upper corner of the box (file in the input's format).
+    #[arg(long, value_name = "FILE", requires = "lb")]
+    ub: Option<PathBuf>,
+    /// The class every point must keep (default: the class of x*; must equal it).
+    #[arg(long, value_name = "C")]
+    class: Option<usize>,
+    /// Write the counterexample (if any) to this file, in the input's layout.
+    #[arg(long, value_name = "FILE")]
+    witness_out: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    oracle: OracleArgs,
+}
+
+/// Runs the CLI on `std::env::args`; returns the process exit code.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Info { model } => info(&model),
+        Command::Predict { model, input, json } => predict(&model, &input, json),
+        Command::Verify(args) => verify(args),
+    }
+}
+
+/// Loads a model with the file named in any error.
+pub fn load_model(path: &Path) -> Result<Network> {
+    Ok(load_onnx(path)?)
+}
+
+/// Reads an input of the model's size.
+pub fn load_input(path: &Path, net: &Network) -> Result<InputFile> {
+    let f = read_input_file(path)?;
+    if f.values.len() != net.input_size() {
+        bail!(
+            "input file '{}' has {} values but the model takes {} (shape {:?})",
+            path.display(),
+            f.values.len(),
+            net.input_size(),
+            net.input_shape()
+        );
+    }
+    Ok(f)
+}
+
+/// The domain D from the options (default `[0,1]^d`), checked to contain `x`.
+pub fn domain_from(args: &OracleArgs, net: &Network, x: &[f64], input: &Path) -> Result<Hyperbox> {
+    let d = net.input_size();
+    let domain = if let (Some(lbf), Some(ubf)) = (&args.domain_lb, &args.domain_ub) {
+        let lb = load_input(lbf, net)?.values;
+        let ub = load_input(ubf, net)?.values;
+        Hyperbox::new(lb, ub).with_context(|| {
+            format!(
+                "domain bounds '{}' / '{}'",
+                lbf.display(),
+                ubf.display()
+            )
+        })?
+    } else if let Some(spec) = &args.domain {
+        let parts: Vec<&str> = spec.split(',').map(str::trim).collect();
+        let [lo, hi] = parts.as_slice() else {
+            bail!("--domain expects LO,HI (e.g. 0,1), got '{spec}'");
+        };
+        let lo: f64 = lo
+            .parse()
+            .with_context(|| format!("--domain: '{lo}' is not a number"))?;
+        let hi: f64 = hi
+            .parse()
+            .with_context(|| format!("--domain: '{hi}' is not a number"))?;
+        if !lo.is_finite() || !hi.is_finite() {
+            bail!("--domain bounds must be finite, got '{spec}'");
+        }
+        Hyperbox::uniform(d, lo, hi).with_context(|| format!("--domain {spec}"))?
+    } else {
+        Hyperbox::unit(d)
+    };
+    if let Some(i) = (0..d).find(|&i| !(domain.lb()[i] <= x[i] && x[i] <= domain.ub()[i])) {
+        bail!(
+            "input '{}' lies outside the domain: feature {i} is {} but the domain is [{}, {}]",
+            input.display(),
+            x[i],
+            domain.lb()[i],
+            domain.ub()[i]
+        );
+    }
+    Ok(domain)
+}
+
+/// Oracle settings from the options.
+pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings> {
+    if !(args.margin.is_finite() && args.margin >= 0.0) {
+        bail!("--margin must be a finite number >= 0, got {}", args.margin);
+    }
+    let secs = |name: &str, v: Option<f64>| -> Result<Option<Duration>> {
+        match v {
+            None => Ok(None),
+            Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+            Some(s) => bail!("{name} must be a positive number of seconds, got {s}"),
+        }
+    };
+    let timeout = secs("--timeout", args.timeout)?;
+    let strategy = match args.strategy.as_str() {
+        "per-class" => MilpStrategy::PerClass,
+        "disjunctive" => MilpStrategy::Disjunctive,
+        other => bail!("--strategy must be 'per-class' or 'disjunctive', got '{other}'"),
+    };
+    Ok(OracleSettings {
+        margin: args.margin,
+        query_timeout: secs("--query-timeout", args.query_timeout)?,
+        deadline: timeout.map(|t| start + t),
+        strategy,
+        ..OracleSettings::default()
+    })
+}
+
+/// The class to certify: the prediction at `x`, which a given `--class` must match.
+pub fn resolve_class(net: &Network, x: &[f64], given: Option<usize>, input: &Path) -> Result<usize> {
+    let k = net.output_size();
+    if let Some(c) = given {
+        if c >= k {
+            bail!("--class {c} is out of range: the model has {k} classes (0..{})", k - 1);
+        }
+    }
+    let logits = net.forward(x);
+    let Some(pred) = crate::network::unique_argmax(&logits) else {
+        bail!(
+            "the network gives no unique class at input '{}' (tied top logits)",
+            input.display()
+        );
+    };
+    match given {
+        Some(c) if c != pred => bail!(
+            "input '{}' is classified {pred}, not {c} (--class must be the predicted class)",
+            input.display()
+        ),
+        _ => Ok(pred),
+    }
+}
+
+/// Writes `text` to `path` atomically (temporary file in the same directory, then rename), so a
+/// failure never leaves a partial output file.
+pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .with_context(|| format!("'{}' is not a file path", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write '{}'", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write '{}'", path.display())
+    })
+}
+
+/// Formats values in the row layout of an input file (rows of the same lengths).
+pub fn format_like(values: &[f64], layout: &[usize]) -> String {
+    let mut out = String::new();
+    let mut it = values.iter();
+    let rows: Vec<usize> = if layout.iter().sum::<usize>() == values.len() {
+        layout.to_vec()
+    } else {
+        vec![values.len()]
+    };
+    for n in rows {
+        let line: Vec<String> = it.by_ref().take(n).map(|v| format!("{v:?}")).collect();
+        out.push_str(&line.join(" "));
+        out.push('\n');
+    }
+    out
+}
+
+fn info(model: &Path) -> Result<i32> {
+    let net = load_model(model)?;
+    println!("model: {}", model.display());
+    println!(
+        "input: {} features (shape {:?}), output: {} classes",
+        net.input_size(),
+        net.input_shape(),
+        net.output_size()
+    );
+    println!("layers (affine, then activation):");
+    for (k, l) in net.layers().iter().enumerate() {
+        println!(
+            "  {k}: {} -> {}{}",
+            l.n_in,
+            l.n_out,
+            if l.relu { ", ReLU" } else { "" }
+        );
+    }
+    println!(
+        "ReLU neurons (each may need one binary variable): {}",
+        net.relu_count()
+    );
+    if net.notes().is_empty() {
+        println!("importer: nothing dropped");
+    } else {
+        for n in net.notes() {
+            println!("importer: {n}");
+        }
+    }
+    Ok(0)
+}
+
+fn predict(model: &Path, input: &Path, json: bool) -> Result<i32> {
+    let net = load_model(model)?;
+    let x = load_input(input, &net)?.values;
+    let logits = net.forward(&x);
+    let class = crate::network::unique_argmax(&logits);
+    if json {
+        println!("{}", json!({"class": class, "logits": logits}));
+    } else {
+        match class {
+            Some(c) => {
+                let (m, j) = margin_of(&logits, c);
+                println!("class {c} (margin {m:.6} over class {j})");
+            }
+            None => println!("no unique class (tied top logits)"),
+        }
+        let l: Vec<String> = logits.iter().map(|v| format!("{v:.6}")).collect();
+        println!("logits: [{}]", l.join(", "));
+    }
+    Ok(0)
+}
+
+fn verify(args: VerifyArgs) -> Result<i32> {
+    let start = Instant::now();
+    let net = load_model(&args.model)?;
+    let input = load_input(&args.input, &net)?;
+    let x = &input.values;
+    let domain = domain_from(&args.oracle, &net, x, &args.input)?;
+    let settings = settings_from(&args.oracle, start)?;
+    let class = resolve_class(&net, x, args.class, &args.input)?;
+    let region = match (args.radius, &args.lb, &args.ub) {
+        (Some(r), _, _) => {
+            if !(r.is_finite() && r >= 0.0) {
+                bail!("--radius must be a finite number >= 0, got {r}");
+            }
+            Hyperbox::ball(x, r, &domain)
+        }
+        (None, Some(lbf), Some(ubf)) => {
+            let lb = load_input(lbf, &net)?.values;
+            let ub = load_input(ubf, &net)?.values;
+            Hyperbox::new(lb, ub)
+                .with_context(|| format!("box '{}' / '{}'", lbf.display(), ubf.display()))?
+        }
+        _ => bail!("give either --radius R or both --lb FILE and --ub FILE"),
+    };
+    let oracle = MilpOracle::new(&net, domain, settings);
+    let verdict = oracle.decide(&Question::Sound {
+        region: &region,
+        class,
+    });
+    if let (Some(path), Some(w)) = (&args.witness_out, verdict.witness()) {
+        write_atomic(path, &format_like(&w.x, &input.rows))?;
+    }
+    let stats = oracle.stats();
+    let time_s = start.elapsed().as_secs_f64();
+    if args.json {
+        let reason = match &verdict {
+            Verdict::Unknown { reason, .. } => Some(reason.clone()),
+            _ => None,
+        };
+        println!(
+            "{}",
+            json!({
+                "model": args.model.display().to_string(),
+                "input": args.input.display().to_string(),
+                "verdict": verdict.name(),
+                "method": verdict.method(),
+                "class": class,
+                "margin": oracle.margin(),
+                "radius": args.radius,
+                "time_s": time_s,
+                "witness": verdict.witness(),
+                "reason": reason,
+                "oracle": stats,
+            })
+        );
+    } else {
+        match &verdict {
+            Verdict::Holds { method, .. } => println!(
+                "robust: every point of the box is classified {class} (proved by {method}, safety margin τ = {:e})",
+                oracle.margin()
+            ),
+            Verdict::Violated {
+                witness, method, ..
+            } => {
+                println!(
+                    "violated: counterexample found by {method}, classified {} (margin of class {class}: {:.6e} in f64, {:.6e} in f32)",
+                    witness.competitor, witness.margin, witness.margin_f32
+                );
+                if let Some(p) = &args.witness_out {
+                    println!("witness written to {}", p.display());
+                }
+            }
+            Verdict::Unknown { reason, .. } => println!("unknown: {reason}"),
+        }
+        println!(
+            "time: {time_s:.3} s (oracle calls {}, MILP solves {}, MILP time {:.3} s)",
+            stats.calls, stats.milp_solves, stats.milp_time_s
+        );
+    }
+    Ok(match verdict {
+        Verdict::Holds { .. } => EXIT_ROBUST,
+        Verdict::Violated { .. } => EXIT_VIOLATED,
+        Verdict::Unknown { .. } => EXIT_UNKNOWN,
+    })
+}
