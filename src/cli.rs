@@ -66,7 +66,7 @@ pub struct OracleArgs {
     #[arg(long, value_name = "FILE", requires = "domain_lb")]
     domain_ub: Option<PathBuf>,
     /// Safety margin τ: robust means y_c - y_j > τ everywhere in the box.
-    #[arg(long, value_name = "TAU", default_value_t = crate::oracle::DEFAULT_MARGIN)]
+    #[arg(long, value_name = "TAU", default_value_t = crate::oracle::DEFAULT_MARGIN, allow_hyphen_values = true)]
     margin: f64,
     /// Time limit in seconds for the whole run (answers become `unknown` when it strikes).
     #[arg(long, value_name = "SECS")]
@@ -135,6 +135,9 @@ pub fn load_model(path: &Path) -> Result<Network> {
 /// Reads an input of the model's size.
 pub fn load_input(path: &Path, net: &Network) -> Result<InputFile> {
     let f = read_input_file(path)?;
+    if f.values.is_empty() {
+        bail!("input file '{}' is empty (no values)", path.display());
+    }
     if f.values.len() != net.input_size() {
         bail!(
             "input file '{}' has {} values but the model takes {} (shape {:?})",

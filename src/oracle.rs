@@ -399,8 +399,16 @@ impl<'a> MilpOracle<'a> {
         let mut open: Vec<(usize, f64, f64)> = (0..net.output_size())
             .filter(|&j| j != c)
             .map(|j| {
-                let hi = bounds.margin_upper(net, c, j, &region);
-                let lo = -bounds.margin_upper(net, j, c, &region);
+                let (hi, lo) = match self.settings.bounds {
+                    BoundMethod::Interval => (
+                        bounds.margin_upper_interval(net, c, j),
+                        -bounds.margin_upper_interval(net, j, c),
+                    ),
+                    BoundMethod::Symbolic => (
+                        bounds.margin_upper(net, c, j, &region),
+                        -bounds.margin_upper(net, j, c, &region),
+                    ),
+                };
                 (j, lo, hi)
             })
             .filter(|&(_, _, hi)| hi >= -tau)
