@@ -153,7 +153,9 @@ mod tests {
                 Layer {
                     n_in: 4,
                     n_out: 3,
-                    weights: vec![1.0, -0.5, 0.3, 0.2, -0.4, 0.8, 0.1, -0.9, 0.6, 0.6, -0.2, 0.3],
+                    weights: vec![
+                        1.0, -0.5, 0.3, 0.2, -0.4, 0.8, 0.1, -0.9, 0.6, 0.6, -0.2, 0.3,
+                    ],
                     bias: vec![0.0, 0.1, -0.1],
                     relu: false,
                 },
@@ -189,13 +191,7 @@ mod tests {
             vec![1],
         )
         .unwrap();
-        let (x, v) = attack(
-            &net,
-            &Hyperbox::unit(1),
-            0,
-            &[],
-            &AttackSettings::default(),
-        );
+        let (x, v) = attack(&net, &Hyperbox::unit(1), 0, &[], &AttackSettings::default());
         assert!(v > 0.0 && x[0] > 0.5);
     }
 }

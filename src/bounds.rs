@@ -101,8 +101,24 @@ impl NeuronBounds {
                 continue;
             }
             let rows = layer.n_out;
-            let ub = out.backward(net, k, layer.weights.clone(), layer.bias.clone(), rows, true, region);
-            let lb = out.backward(net, k, layer.weights.clone(), layer.bias.clone(), rows, false, region);
+            let ub = out.backward(
+                net,
+                k,
+                layer.weights.clone(),
+                layer.bias.clone(),
+                rows,
+                true,
+                region,
+            );
+            let lb = out.backward(
+                net,
+                k,
+                layer.weights.clone(),
+                layer.bias.clone(),
+                rows,
+                false,
+                region,
+            );
             let lower = lb
                 .iter()
                 .zip(&ibp.lower[k])
@@ -353,7 +369,9 @@ mod tests {
         let mut rng = 12345u64;
         for _ in 0..2000 {
             let mut next = || {
-                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                rng = rng
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (rng >> 11) as f64 / (1u64 << 53) as f64
             };
             let x = [-1.0 + 2.0 * next(), -0.5 + next()];

@@ -9,7 +9,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-use crate::io::{read_input_file, InputFile};
+use crate::certificate::Certificate;
+use crate::certify::{Algorithm, Params, Progress};
+use crate::io::{format_rows, read_input_file, write_files, InputFile};
 use crate::network::{load_onnx, margin_of, Network};
 use crate::oracle::{MilpOracle, MilpStrategy, Oracle, OracleSettings, Question, Verdict};
 use crate::region::Hyperbox;
@@ -51,6 +53,8 @@ enum Command {
     },
     /// Decide whether a box around an input is robust (exit 0), violated (10) or unknown (20).
     Verify(VerifyArgs),
+    /// Compute a certification (a box around the input on which the class provably holds).
+    Certify(CertifyArgs),
 }
 
 /// Options shared by every command that asks the oracle.
@@ -107,6 +111,71 @@ struct VerifyArgs {
     oracle: OracleArgs,
 }
 
+/// Options of the certification algorithms.
+#[derive(Args, Debug, Clone)]
+pub struct AlgoArgs {
+    /// Step δ of the δ-algorithms (the paper's setting is 0.1).
+    #[arg(
+        long,
+        value_name = "D",
+        default_value_t = 0.1,
+        allow_hyphen_values = true
+    )]
+    delta: f64,
+    /// Stopping tolerance of the exact algorithms (width of the final bracket).
+    #[arg(
+        long,
+        value_name = "T",
+        default_value_t = 1e-6,
+        allow_hyphen_values = true
+    )]
+    tolerance: f64,
+    /// Distance restriction R: every box lies within L∞ distance R of the input.
+    #[arg(
+        long,
+        value_name = "R",
+        default_value_t = 1.0,
+        allow_hyphen_values = true
+    )]
+    radius_limit: f64,
+    /// Maximum number of oracle questions.
+    #[arg(long, value_name = "N")]
+    max_iter: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+struct CertifyArgs {
+    /// ONNX model file.
+    model: PathBuf,
+    /// Input file x*.
+    input: PathBuf,
+    /// Algorithm (see `--algo help`).
+    #[arg(long, value_name = "NAME", default_value = "apothem")]
+    algo: String,
+    /// The class to certify (default: the class of x*; must equal it).
+    #[arg(long, value_name = "C")]
+    class: Option<usize>,
+    #[command(flatten)]
+    algo_args: AlgoArgs,
+    #[command(flatten)]
+    oracle: OracleArgs,
+    /// Write NAME_lb.csv, NAME_ub.csv (in the input's layout) and NAME.json into DIR.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Base name of the output files (default: the input file's stem).
+    #[arg(long, value_name = "NAME", requires = "out")]
+    name: Option<String>,
+    /// With --out: also write PNG pictures of x*, lb and ub (image-shaped inputs).
+    #[arg(long, requires = "out")]
+    images: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// With --json: add per-face states and the counterexample.
+    #[arg(long)]
+    verbose: bool,
+}
+
 /// Runs the CLI on `std::env::args`; returns the process exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
@@ -124,6 +193,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Info { model } => info(&model),
         Command::Predict { model, input, json } => predict(&model, &input, json),
         Command::Verify(args) => verify(args),
+        Command::Certify(args) => certify(args),
     }
 }
 
@@ -156,13 +226,8 @@ pub fn domain_from(args: &OracleArgs, net: &Network, x: &[f64], input: &Path) ->
     let domain = if let (Some(lbf), Some(ubf)) = (&args.domain_lb, &args.domain_ub) {
         let lb = load_input(lbf, net)?.values;
         let ub = load_input(ubf, net)?.values;
-        Hyperbox::new(lb, ub).with_context(|| {
-            format!(
-                "domain bounds '{}' / '{}'",
-                lbf.display(),
-                ubf.display()
-            )
-        })?
+        Hyperbox::new(lb, ub)
+            .with_context(|| format!("domain bounds '{}' / '{}'", lbf.display(), ubf.display()))?
     } else if let Some(spec) = &args.domain {
         let parts: Vec<&str> = spec.split(',').map(str::trim).collect();
         let [lo, hi] = parts.as_slice() else {
@@ -221,11 +286,19 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
 }
 
 /// The class to certify: the prediction at `x`, which a given `--class` must match.
-pub fn resolve_class(net: &Network, x: &[f64], given: Option<usize>, input: &Path) -> Result<usize> {
+pub fn resolve_class(
+    net: &Network,
+    x: &[f64],
+    given: Option<usize>,
+    input: &Path,
+) -> Result<usize> {
     let k = net.output_size();
     if let Some(c) = given {
         if c >= k {
-            bail!("--class {c} is out of range: the model has {k} classes (0..{})", k - 1);
+            bail!(
+                "--class {c} is out of range: the model has {k} classes (0..{})",
+                k - 1
+            );
         }
     }
     let logits = net.forward(x);
@@ -244,43 +317,19 @@ pub fn resolve_class(net: &Network, x: &[f64], given: Option<usize>, input: &Pat
     }
 }
 
-/// Writes `text` to `path` atomically (temporary file in the same directory, then rename), so a
-/// failure never leaves a partial output file.
-pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+/// Writes one file atomically (temporary name, then rename): no partial output on failure.
+pub fn write_one(path: &Path, bytes: Vec<u8>) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let name = path
         .file_name()
-        .with_context(|| format!("'{}' is not a file path", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write '{}'", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write '{}'", path.display())
-    })
-}
-
-/// Formats values in the row layout of an input file (rows of the same lengths).
-pub fn format_like(values: &[f64], layout: &[usize]) -> String {
-    let mut out = String::new();
-    let mut it = values.iter();
-    let rows: Vec<usize> = if layout.iter().sum::<usize>() == values.len() {
-        layout.to_vec()
-    } else {
-        vec![values.len()]
-    };
-    for n in rows {
-        let line: Vec<String> = it.by_ref().take(n).map(|v| format!("{v:?}")).collect();
-        out.push_str(&line.join(" "));
-        out.push('\n');
-    }
-    out
+        .with_context(|| format!("'{}' is not a file path", path.display()))?
+        .to_string_lossy()
+        .to_string();
+    write_files(dir, &[(name, bytes)])?;
+    Ok(())
 }
 
 fn info(model: &Path) -> Result<i32> {
@@ -365,7 +414,7 @@ fn verify(args: VerifyArgs) -> Result<i32> {
         class,
     });
     if let (Some(path), Some(w)) = (&args.witness_out, verdict.witness()) {
-        write_atomic(path, &format_like(&w.x, &input.rows))?;
+        write_one(path, format_rows(&w.x, &input.rows).into_bytes())?;
     }
     let stats = oracle.stats();
     let time_s = start.elapsed().as_secs_f64();
@@ -419,4 +468,206 @@ fn verify(args: VerifyArgs) -> Result<i32> {
         Verdict::Violated { .. } => EXIT_VIOLATED,
         Verdict::Unknown { .. } => EXIT_UNKNOWN,
     })
+}
+
+/// Algorithm parameters from the options.
+pub fn params_from(args: &AlgoArgs, settings: &OracleSettings) -> Result<Params> {
+    if !(args.delta.is_finite() && args.delta > 0.0) {
+        bail!("--delta must be a positive number, got {}", args.delta);
+    }
+    if !(args.tolerance.is_finite() && args.tolerance > 0.0) {
+        bail!(
+            "--tolerance must be a positive number, got {}",
+            args.tolerance
+        );
+    }
+    if !(args.radius_limit.is_finite() && args.radius_limit >= 0.0) {
+        bail!(
+            "--radius-limit must be a finite number >= 0, got {}",
+            args.radius_limit
+        );
+    }
+    if args.max_iter == Some(0) {
+        bail!("--max-iter must be at least 1");
+    }
+    Ok(Params {
+        delta: args.delta,
+        tolerance: args.tolerance,
+        radius_limit: args.radius_limit,
+        max_iter: args.max_iter,
+        deadline: settings.deadline,
+    })
+}
+
+/// Parses an algorithm name, listing the valid ones otherwise.
+pub fn algorithm_from(name: &str) -> Result<Algorithm> {
+    Algorithm::from_name(name).with_context(|| {
+        let names: Vec<&str> = crate::certify::ALGORITHMS.iter().map(|a| a.0).collect();
+        format!(
+            "unknown algorithm '{name}'; valid names: {}",
+            names.join(", ")
+        )
+    })
+}
+
+/// A spinner on stderr that appears once a run has taken more than a second, when stdout is a
+/// terminal.
+struct Spinner {
+    start: Instant,
+    enabled: bool,
+    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl Spinner {
+    fn new(enabled: bool) -> Self {
+        Spinner {
+            start: Instant::now(),
+            enabled: enabled && std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            bar: std::sync::Mutex::new(None),
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Spinner {
+    fn update(&self, message: &str) {
+        if !self.enabled || self.start.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        let mut bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        let b = bar.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        b.set_message(message.to_string());
+    }
+}
+
+/// The human summary of a certificate.
+pub fn summary(c: &Certificate) -> String {
+    let mut out = String::new();
+    let status = serde_json::to_value(c.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "class {}, algorithm {}: {status}\n",
+        c.class, c.algorithm
+    ));
+    if let Some(r) = &c.region {
+        match (c.apothem, c.apothem_upper) {
+            (Some(a), Some(u)) => out.push_str(&format!(
+                "apothem {a:.9} (nearest confirmed counterexample at {u:.9})\n"
+            )),
+            (Some(a), None) => out.push_str(&format!("apothem {a:.9}\n")),
+            (None, _) => out.push_str("apothem: every face lies on the domain's boundary\n"),
+        }
+        if let Some(cr) = c.cyclic_radius {
+            out.push_str(&format!("cyclic radius {cr:.9}\n"));
+        }
+        out.push_str(&format!(
+            "min edge length {:.9}, non-trivial faces {} of {}, log10 volume {:.3}\n",
+            r.min_edge(),
+            c.nontrivial_faces.unwrap_or(0),
+            2 * r.dim(),
+            r.log10_volume()
+        ));
+    }
+    let s = &c.oracle;
+    out.push_str(&format!(
+        "oracle: {} calls (concrete {}, interval {}, attack {}, milp {}, unknown {}), {} MILP solves in {:.3} s\n",
+        s.calls,
+        s.by_method.concrete,
+        s.by_method.interval,
+        s.by_method.attack,
+        s.by_method.milp,
+        s.unknown,
+        s.milp_solves,
+        s.milp_time_s
+    ));
+    out.push_str(&format!(
+        "safety margin τ = {:e}; total time {:.3} s\n",
+        c.margin, c.time_s
+    ));
+    for n in &c.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    out
+}
+
+fn certify(args: CertifyArgs) -> Result<i32> {
+    let start = Instant::now();
+    let algorithm = algorithm_from(&args.algo)?;
+    let net = load_model(&args.model)?;
+    let input = load_input(&args.input, &net)?;
+    let x = &input.values;
+    let domain = domain_from(&args.oracle, &net, x, &args.input)?;
+    let settings = settings_from(&args.oracle, start)?;
+    let params = params_from(&args.algo_args, &settings)?;
+    let class = resolve_class(&net, x, args.class, &args.input)?;
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => args
+            .input
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "certificate".to_string()),
+    };
+    let oracle = MilpOracle::new(&net, domain.clone(), settings);
+    let spinner = Spinner::new(!args.json);
+    let cert = crate::certify::certify(algorithm, &oracle, x, class, &params, Some(&spinner));
+    spinner.finish();
+    let model_s = args.model.display().to_string();
+    let input_s = args.input.display().to_string();
+    let json = cert.to_json(&model_s, &input_s, args.verbose);
+    if let Some(dir) = &args.out {
+        let mut files = vec![(
+            format!("{name}.json"),
+            serde_json::to_vec_pretty(&cert.to_json(&model_s, &input_s, true))?,
+        )];
+        if let Some(r) = &cert.region {
+            files.push((
+                format!("{name}_lb.csv"),
+                format_rows(r.lb(), &input.rows).into_bytes(),
+            ));
+            files.push((
+                format!("{name}_ub.csv"),
+                format_rows(r.ub(), &input.rows).into_bytes(),
+            ));
+            if args.images {
+                match crate::io::image_shape(&input.rows) {
+                    Some(shape) => {
+                        let (lo, hi) = (
+                            domain.lb().iter().cloned().fold(f64::INFINITY, f64::min),
+                            domain.ub().iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+                        );
+                        for (suffix, v) in [("x", x.as_slice()), ("lb", r.lb()), ("ub", r.ub())] {
+                            let file = format!("{name}_{suffix}.png");
+                            files.push((file.clone(), crate::io::png_bytes(v, shape, lo, hi, &file)?));
+                        }
+                    }
+                    None => eprintln!(
+                        "warning: input '{}' is not image-shaped (rows of equal length); no pictures written",
+                        args.input.display()
+                    ),
+                }
+            }
+        }
+        write_files(dir, &files)
+            .with_context(|| format!("writing results into '{}'", dir.display()))?;
+    }
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{}", summary(&cert));
+        if let Some(dir) = &args.out {
+            println!("results written to {}/{name}*", dir.display());
+        }
+    }
+    Ok(0)
 }

@@ -22,6 +22,8 @@
 
 pub mod attack;
 pub mod bounds;
+pub mod certificate;
+pub mod certify;
 pub mod cli;
 pub mod io;
 pub mod milp;
@@ -30,5 +32,7 @@ pub mod oracle;
 pub mod region;
 
 pub use network::{load_onnx, Layer, Network};
-pub use oracle::{Method, MilpOracle, Oracle, OracleSettings, OracleStats, Question, Verdict, Witness};
+pub use oracle::{
+    Method, MilpOracle, Oracle, OracleSettings, OracleStats, Question, Verdict, Witness,
+};
 pub use region::Hyperbox;

@@ -176,6 +176,59 @@ impl Verdict {
     }
 }
 
+/// An optimisation question: the oracle reports a proved bound on the optimum and the best point
+/// it found. Used by the exact algorithms (one optimisation instead of many yes/no questions).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Extremum<'a> {
+    /// Minimise `‖x - center‖∞` over `x ∈ region ∩ D` with `y_j - y_class >= threshold` for some
+    /// `j != class`. With `threshold = -τ` its optimum bounds the radii provable sound; with a
+    /// small positive threshold its solutions are counterexamples.
+    NearestViolation {
+        /// x*.
+        center: &'a [f64],
+        /// The box searched (its bounds are the MILP's big-M bounds: keep it small).
+        region: &'a Hyperbox,
+        /// The class.
+        class: usize,
+        /// Margin threshold on `y_j - y_class`.
+        threshold: f64,
+    },
+}
+
+/// The answer to an [`Extremum`] question.
+#[derive(Debug, Clone)]
+pub struct Optimum {
+    /// Proved bound on the optimum: a lower bound when minimising, an upper bound when
+    /// maximising; `+inf` (resp. `-inf`) when proved infeasible.
+    pub bound: f64,
+    /// The best feasible point found (not validated) and its objective value.
+    pub best: Option<(f64, Vec<f64>)>,
+    /// Whether the optimum is known (best equals bound within the solver gap, or infeasible).
+    pub exact: bool,
+    /// Why it is not exact.
+    pub reason: Option<String>,
+    /// Time spent.
+    pub time: Duration,
+}
+
+impl Optimum {
+    /// An answer that proves nothing (e.g. from an oracle that cannot optimise).
+    pub fn unknown(reason: &str, minimise: bool) -> Self {
+        Optimum {
+            bound: if minimise {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            },
+            best: None,
+            exact: false,
+            reason: Some(reason.to_string()),
+            time: Duration::ZERO,
+        }
+    }
+}
+
 /// Counts per deciding method.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ByMethod {
@@ -198,6 +251,10 @@ pub struct OracleStats {
     pub by_method: ByMethod,
     /// Questions left unknown.
     pub unknown: u64,
+    /// Optimisation questions (exact algorithms).
+    pub optimisations: u64,
+    /// Cheap falsification attempts (concrete points and attacks only).
+    pub falsifications: u64,
     /// Individual MILP (and LP polish) solves.
     pub milp_solves: u64,
     /// Wall-clock seconds inside HiGHS (summed over parallel solves).
@@ -279,6 +336,15 @@ pub trait Oracle: Sync {
     fn margin(&self) -> f64;
     /// Statistics so far.
     fn stats(&self) -> OracleStats;
+    /// Cheap falsification only (known counterexamples, concrete points, attack): a confirmed
+    /// counterexample in `region ∩ D`, or `None` (which proves nothing).
+    fn falsify(&self, _region: &Hyperbox, _class: usize) -> Option<Witness> {
+        None
+    }
+    /// Answers an optimisation question. The default proves nothing.
+    fn optimise(&self, _question: &Extremum) -> Optimum {
+        Optimum::unknown("this oracle does not optimise", true)
+    }
 }
 
 /// The cascade oracle backed by HiGHS.
@@ -343,6 +409,194 @@ impl<'a> MilpOracle<'a> {
         }
     }
 
+    /// Known counterexamples, then the box centre and two corners.
+    fn concrete(&self, region: &Hyperbox, c: usize) -> Option<Witness> {
+        let known: Vec<Vec<f64>> = {
+            let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+            pool.iter()
+                .rev()
+                .filter(|(k, x)| *k == c && region.contains(x))
+                .take(1)
+                .map(|(_, x)| x.clone())
+                .collect()
+        };
+        known
+            .into_iter()
+            .chain([region.center(), region.lb().to_vec(), region.ub().to_vec()])
+            .find_map(|x| Witness::confirm(self.net, &x, c))
+    }
+
+    /// The gradient attack against competitors `js` (all when empty).
+    fn attack_step(&self, region: &Hyperbox, c: usize, js: &[usize]) -> Option<Witness> {
+        let settings = self.settings.attack.as_ref()?;
+        let (x, value) = attack::attack(self.net, region, c, js, settings);
+        if value >= 0.0 {
+            Witness::confirm(self.net, &x, c)
+        } else {
+            None
+        }
+    }
+
+    /// For every competitor `j`: `(j, lower, upper)` bounds of `y_j - y_c` over `region`.
+    fn margin_bounds(
+        &self,
+        bounds: &NeuronBounds,
+        region: &Hyperbox,
+        c: usize,
+    ) -> Vec<(usize, f64, f64)> {
+        let net = self.net;
+        (0..net.output_size())
+            .filter(|&j| j != c)
+            .map(|j| {
+                let (hi, lo) = match self.settings.bounds {
+                    BoundMethod::Interval => (
+                        bounds.margin_upper_interval(net, c, j),
+                        -bounds.margin_upper_interval(net, j, c),
+                    ),
+                    BoundMethod::Symbolic => (
+                        bounds.margin_upper(net, c, j, region),
+                        -bounds.margin_upper(net, j, c, region),
+                    ),
+                };
+                (j, lo, hi)
+            })
+            .collect()
+    }
+
+    fn falsify_impl(&self, region: &Hyperbox, c: usize) -> Option<Witness> {
+        let region = region.intersect(&self.domain)?;
+        let w = self
+            .concrete(&region, c)
+            .or_else(|| self.attack_step(&region, c, &[]))?;
+        self.remember(c, &w.x);
+        Some(w)
+    }
+
+    /// Minimises `‖x - center‖∞` over the points of `region ∩ D` where some competitor reaches
+    /// `y_j - y_c >= threshold`: one MILP per competitor not excluded by bounds, in parallel.
+    fn nearest_violation(
+        &self,
+        center: &[f64],
+        region: &Hyperbox,
+        c: usize,
+        threshold: f64,
+        start: Instant,
+    ) -> (Optimum, Method) {
+        let net = self.net;
+        let Some(region) = region.intersect(&self.domain) else {
+            return (
+                Optimum {
+                    bound: f64::INFINITY,
+                    best: None,
+                    exact: true,
+                    reason: None,
+                    time: start.elapsed(),
+                },
+                Method::Concrete,
+            );
+        };
+        let bounds = NeuronBounds::compute(net, &region, self.settings.bounds);
+        let open: Vec<usize> = self
+            .margin_bounds(&bounds, &region, c)
+            .into_iter()
+            .filter(|&(_, _, hi)| hi >= threshold)
+            .map(|(j, _, _)| j)
+            .collect();
+        if open.is_empty() {
+            return (
+                Optimum {
+                    bound: f64::INFINITY,
+                    best: None,
+                    exact: true,
+                    reason: None,
+                    time: start.elapsed(),
+                },
+                Method::Interval,
+            );
+        }
+        let Some(time_limit) = self.milp_time_limit() else {
+            return (
+                Optimum {
+                    reason: Some("the run's time limit was reached".to_string()),
+                    time: start.elapsed(),
+                    ..Optimum::unknown("", true)
+                },
+                Method::Milp,
+            );
+        };
+        let t_max = (0..region.dim())
+            .map(|i| (center[i] - region.lb()[i]).max(region.ub()[i] - center[i]))
+            .fold(0.0, f64::max);
+        let enc = Encoding::new(net, &region, &bounds);
+        let limits = Limits {
+            time: time_limit,
+            ..Limits::default()
+        };
+        let run = |&j: &usize| query::min_radius(&enc, center, c, j, threshold, t_max, &limits);
+        let answers: Vec<_> = if self.settings.parallel {
+            open.par_iter().map(run).collect()
+        } else {
+            open.iter().map(run).collect()
+        };
+        let mut bound = f64::INFINITY;
+        let mut best: Option<(f64, Vec<f64>)> = None;
+        let mut reasons = Vec::new();
+        for a in answers {
+            let a = match a {
+                Ok(a) => a,
+                Err(e) => {
+                    reasons.push(format!("solver error: {e}"));
+                    bound = f64::NEG_INFINITY;
+                    continue;
+                }
+            };
+            self.add_milp_time(1, a.outcome.time);
+            let lower = match a.outcome.status {
+                Status::Infeasible => f64::INFINITY,
+                Status::Optimal => a
+                    .outcome
+                    .dual_bound
+                    .or(a.outcome.objective)
+                    .unwrap_or(f64::NEG_INFINITY)
+                    .min(a.outcome.objective.unwrap_or(f64::INFINITY)),
+                other => {
+                    reasons.push(match other {
+                        Status::TimeLimit => "MILP time limit reached".to_string(),
+                        s => format!("solver ended with status {s:?}"),
+                    });
+                    a.outcome.dual_bound.unwrap_or(f64::NEG_INFINITY)
+                }
+            };
+            bound = bound.min(lower.max(0.0));
+            if let Some(p) = a.point {
+                let x = region.clamp(&p);
+                let d = x
+                    .iter()
+                    .zip(center)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max);
+                if best.as_ref().is_none_or(|(v, _)| d < *v) {
+                    best = Some((d, x));
+                }
+            }
+        }
+        let exact = reasons.is_empty();
+        (
+            Optimum {
+                bound,
+                best,
+                exact,
+                reason: (!exact).then(|| {
+                    reasons.sort();
+                    reasons.dedup();
+                    reasons.join("; ")
+                }),
+                time: start.elapsed(),
+            },
+            Method::Milp,
+        )
+    }
+
     fn sound(&self, region: &Hyperbox, c: usize, start: Instant) -> Verdict {
         let net = self.net;
         let tau = self.settings.margin;
@@ -374,43 +628,15 @@ impl<'a> MilpOracle<'a> {
         };
 
         // 1. Concrete.
-        {
-            let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-            let known = pool
-                .iter()
-                .rev()
-                .find(|(k, x)| *k == c && region.contains(x))
-                .map(|(_, x)| x.clone());
-            drop(pool);
-            if let Some(x) = known {
-                if let Some(w) = Witness::confirm(net, &x, c) {
-                    return violated(w, Method::Concrete);
-                }
-            }
-        }
-        for x in [region.center(), region.lb().to_vec(), region.ub().to_vec()] {
-            if let Some(w) = Witness::confirm(net, &x, c) {
-                return violated(w, Method::Concrete);
-            }
+        if let Some(w) = self.concrete(&region, c) {
+            return violated(w, Method::Concrete);
         }
 
         // 2. Bounds.
         let bounds = NeuronBounds::compute(net, &region, self.settings.bounds);
-        let mut open: Vec<(usize, f64, f64)> = (0..net.output_size())
-            .filter(|&j| j != c)
-            .map(|j| {
-                let (hi, lo) = match self.settings.bounds {
-                    BoundMethod::Interval => (
-                        bounds.margin_upper_interval(net, c, j),
-                        -bounds.margin_upper_interval(net, j, c),
-                    ),
-                    BoundMethod::Symbolic => (
-                        bounds.margin_upper(net, c, j, &region),
-                        -bounds.margin_upper(net, j, c, &region),
-                    ),
-                };
-                (j, lo, hi)
-            })
+        let mut open: Vec<(usize, f64, f64)> = self
+            .margin_bounds(&bounds, &region, c)
+            .into_iter()
             .filter(|&(_, _, hi)| hi >= -tau)
             .collect();
         if open.is_empty() {
@@ -423,14 +649,9 @@ impl<'a> MilpOracle<'a> {
         open.sort_by(|a, b| b.2.total_cmp(&a.2));
 
         // 3. Attack.
-        if let Some(settings) = &self.settings.attack {
-            let js: Vec<usize> = open.iter().map(|o| o.0).collect();
-            let (x, value) = attack::attack(net, &region, c, &js, settings);
-            if value >= 0.0 {
-                if let Some(w) = Witness::confirm(net, &x, c) {
-                    return violated(w, Method::Attack);
-                }
-            }
+        let js: Vec<usize> = open.iter().map(|o| o.0).collect();
+        if let Some(w) = self.attack_step(&region, c, &js) {
+            return violated(w, Method::Attack);
         }
 
         // 4. MILP.
@@ -613,5 +834,38 @@ impl Oracle for MilpOracle<'_> {
 
     fn stats(&self) -> OracleStats {
         self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn falsify(&self, region: &Hyperbox, class: usize) -> Option<Witness> {
+        let w = self.falsify_impl(region, class);
+        self.stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .falsifications += 1;
+        w
+    }
+
+    fn optimise(&self, question: &Extremum) -> Optimum {
+        let start = Instant::now();
+        let (o, method) = match *question {
+            Extremum::NearestViolation {
+                center,
+                region,
+                class,
+                threshold,
+            } => self.nearest_violation(center, region, class, threshold, start),
+        };
+        let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        s.optimisations += 1;
+        s.calls += 1;
+        s.time_s += o.time.as_secs_f64();
+        match method {
+            _ if !o.exact => s.unknown += 1,
+            Method::Concrete => s.by_method.concrete += 1,
+            Method::Interval => s.by_method.interval += 1,
+            Method::Attack => s.by_method.attack += 1,
+            Method::Milp => s.by_method.milp += 1,
+        }
+        o
     }
 }

@@ -55,7 +55,11 @@ impl Hyperbox {
                 return Err(BoxError::NaN { index });
             }
             if l > u {
-                return Err(BoxError::Inverted { index, lb: l, ub: u });
+                return Err(BoxError::Inverted {
+                    index,
+                    lb: l,
+                    ub: u,
+                });
             }
         }
         Ok(Hyperbox { lb, ub })
@@ -115,8 +119,7 @@ impl Hyperbox {
     /// Whether `x` lies in the box (closed).
     pub fn contains(&self, x: &[f64]) -> bool {
         x.len() == self.dim()
-            && x
-                .iter()
+            && x.iter()
                 .zip(self.lb.iter().zip(&self.ub))
                 .all(|(&v, (&l, &u))| l <= v && v <= u)
     }
@@ -132,8 +135,18 @@ impl Hyperbox {
         if self.dim() != other.dim() {
             return None;
         }
-        let lb: Vec<f64> = self.lb.iter().zip(&other.lb).map(|(a, b)| a.max(*b)).collect();
-        let ub: Vec<f64> = self.ub.iter().zip(&other.ub).map(|(a, b)| a.min(*b)).collect();
+        let lb: Vec<f64> = self
+            .lb
+            .iter()
+            .zip(&other.lb)
+            .map(|(a, b)| a.max(*b))
+            .collect();
+        let ub: Vec<f64> = self
+            .ub
+            .iter()
+            .zip(&other.ub)
+            .map(|(a, b)| a.min(*b))
+            .collect();
         lb.iter()
             .zip(&ub)
             .all(|(l, u)| l <= u)
@@ -205,7 +218,11 @@ impl Hyperbox {
 
     /// Base-10 logarithm of the volume (`-inf` when an edge has length 0).
     pub fn log10_volume(&self) -> f64 {
-        self.lb.iter().zip(&self.ub).map(|(l, u)| (u - l).log10()).sum()
+        self.lb
+            .iter()
+            .zip(&self.ub)
+            .map(|(l, u)| (u - l).log10())
+            .sum()
     }
 
     /// Number of faces that moved away from `x` (`lb_i < x_i` or `ub_i > x_i`).

@@ -1,5 +1,7 @@
 //! Inputs and outputs: input vectors from text files, certificates and pictures out.
 
 mod input;
+pub mod output;
 
-pub use input::{read_input, read_input_file, InputError, InputFile};
+pub use input::{parse_input, read_input, read_input_file, InputError, InputFile};
+pub use output::{format_rows, image_shape, png_bytes, write_files, OutputError};

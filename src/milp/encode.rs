@@ -124,7 +124,8 @@ impl Encoding {
                 }
                 // Row of `h - z` as terms over columns; `h - z (op) rhs` becomes
                 // `h - sum w x (op) rhs + b`.
-                let mut h_minus_z: Vec<(usize, f64)> = z.terms.iter().map(|&(c, w)| (c, -w)).collect();
+                let mut h_minus_z: Vec<(usize, f64)> =
+                    z.terms.iter().map(|&(c, w)| (c, -w)).collect();
                 if l >= 0.0 {
                     let h = milp.add_col(l, u, false);
                     h_minus_z.push((h, 1.0));
@@ -188,7 +189,11 @@ impl Encoding {
     pub fn fix_pattern(&mut self, net: &Network, x: &[f64]) {
         let trace = net.forward_trace(x);
         for b in &self.binaries {
-            let v = if trace[b.layer][b.neuron] > 0.0 { 1.0 } else { 0.0 };
+            let v = if trace[b.layer][b.neuron] > 0.0 {
+                1.0
+            } else {
+                0.0
+            };
             self.milp.col_lb[b.col] = v;
             self.milp.col_ub[b.col] = v;
         }

@@ -100,12 +100,7 @@ pub fn violation_disjunctive(
 /// The LP of one linear region: maximise `y_j - y_c` with every binary fixed to `x`'s activation
 /// pattern ([`Encoding::fix_pattern`] must have been applied). Used to polish a near-boundary
 /// witness into a clear counterexample.
-pub fn polish(
-    enc: &Encoding,
-    c: usize,
-    j: usize,
-    limits: &Limits,
-) -> Result<Answer, SolverError> {
+pub fn polish(enc: &Encoding, c: usize, j: usize, limits: &Limits) -> Result<Answer, SolverError> {
     let mut milp = enc.milp.clone();
     set_objective(&mut milp, &enc.margin(c, j));
     let limits = Limits {

@@ -329,7 +329,7 @@ pub fn solve(milp: &Milp, sense: Sense, limits: &Limits) -> Result<Outcome, Solv
             sys::MODEL_STATUS_UNBOUNDED | sys::MODEL_STATUS_UNBOUNDED_OR_INFEASIBLE => {
                 Status::Unbounded
             }
-            other => Status::Other(other as i32),
+            other => Status::Other(other),
         }
     };
     let info_int = |name: &str| -> Option<i64> {

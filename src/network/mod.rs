@@ -172,11 +172,7 @@ impl Network {
 
     /// Total number of ReLU neurons (each may need a binary variable in a MILP).
     pub fn relu_count(&self) -> usize {
-        self.layers
-            .iter()
-            .filter(|l| l.relu)
-            .map(|l| l.n_out)
-            .sum()
+        self.layers.iter().filter(|l| l.relu).map(|l| l.n_out).sum()
     }
 
     /// Forward pass in f64. Returns the outputs (logits).

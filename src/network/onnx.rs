@@ -90,9 +90,10 @@ pub fn parse_onnx(bytes: &[u8], name: &str) -> Result<Network, ImportError> {
         path: name.to_string(),
         problem,
     };
-    let graph = model.graph.as_ref().ok_or_else(|| {
-        model_err("no graph in the file (is this an ONNX model?)".to_string())
-    })?;
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| model_err("no graph in the file (is this an ONNX model?)".to_string()))?;
     let opset = model
         .opset_import
         .iter()
@@ -143,7 +144,7 @@ pub fn parse_onnx(bytes: &[u8], name: &str) -> Result<Network, ImportError> {
     let is_identity = out.n == numel
         && out.b.iter().all(|&v| v == 0.0)
         && (0..numel).all(|r| (0..out.n).all(|c| out.row(r)[c] == if r == c { 1.0 } else { 0.0 }));
-    if !(is_identity && !folder.layers.is_empty()) {
+    if !is_identity || folder.layers.is_empty() {
         folder.layers.push(Layer {
             n_in: out.n,
             n_out: numel,
@@ -269,8 +270,16 @@ fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let len = a.len().max(b.len());
     let mut out = vec![0; len];
     for i in 0..len {
-        let da = if i + a.len() >= len { a[i + a.len() - len] } else { 1 };
-        let db = if i + b.len() >= len { b[i + b.len() - len] } else { 1 };
+        let da = if i + a.len() >= len {
+            a[i + a.len() - len]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= len {
+            b[i + b.len() - len]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -496,11 +505,9 @@ impl Folder<'_> {
                     Value::Affine(a) if to == data_type::FLOAT || to == data_type::DOUBLE => {
                         Value::Affine(a.clone())
                     }
-                    Value::Affine(_) => {
-                        return Err(err(format!(
-                            "cast of a network value to type {to} (only float/double keep it linear)"
-                        )))
-                    }
+                    Value::Affine(_) => return Err(err(format!(
+                        "cast of a network value to type {to} (only float/double keep it linear)"
+                    ))),
                     Value::Const(t) => {
                         let mut t = t.clone();
                         if to == data_type::INT32 || to == data_type::INT64 {
@@ -622,7 +629,9 @@ impl Folder<'_> {
                 let mut sorted = perm.clone();
                 sorted.sort_unstable();
                 if sorted != (0..rank).collect::<Vec<_>>() {
-                    return Err(err(format!("perm {perm:?} is not a permutation of 0..{rank}")));
+                    return Err(err(format!(
+                        "perm {perm:?} is not a permutation of 0..{rank}"
+                    )));
                 }
                 let (map, shape) = transpose_map(v.shape(), &perm);
                 match v {
@@ -670,9 +679,7 @@ impl Folder<'_> {
                 }
                 Value::Const(concat(&parts, int_attr("axis", 0)).map_err(err)?)
             }
-            "Add" | "Sub" | "Mul" | "Div" => {
-                binary(op, input(0)?, input(1)?).map_err(err)?
-            }
+            "Add" | "Sub" | "Mul" | "Div" => binary(op, input(0)?, input(1)?).map_err(err)?,
             "MatMul" => matmul(input(0)?, input(1)?).map_err(err)?,
             "Gemm" => {
                 let mut a = input(0)?.clone();
@@ -825,13 +832,15 @@ fn resolve_shape(from: &[usize], target: &[f64], allow_zero: bool) -> Result<Vec
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {from:?} to {target:?}"));
         }
         out[i] = total / known;
     }
     if numel(&out) != total {
-        return Err(format!("cannot reshape {from:?} ({total} values) to {out:?}"));
+        return Err(format!(
+            "cannot reshape {from:?} ({total} values) to {out:?}"
+        ));
     }
     Ok(out)
 }
