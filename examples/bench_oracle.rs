@@ -33,7 +33,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|p| p.extension().is_some_and(|e| e == "csv"))
         .collect();
     files.sort_by_key(|p| {
-        let s = p.file_stem().unwrap_or_default().to_string_lossy().to_string();
+        let s = p
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let (c, k) = s.split_once('-').unwrap_or((&s, "0"));
         (k.to_string(), c.to_string())
     });
@@ -94,10 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let milp_mean = times
             .get("milp")
             .map_or(0.0, |v| v.iter().sum::<f64>() / v.len() as f64);
-        let max = times
-            .values()
-            .flatten()
-            .fold(0.0f64, |a, &b| a.max(b));
+        let max = times.values().flatten().fold(0.0f64, |a, &b| a.max(b));
         println!(
             "| {r} | {} | {} | {} | {} | {} | {} | {} | {:.0}% | {:.1} | {:.1} | {:.2} |",
             verdicts[0],
@@ -131,7 +132,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     println!("## MILP formulations (attack off, so more questions reach the MILP)");
     println!();
-    println!("| strategy | questions | robust | violated | unknown | MILP solves | total s | MILP s |");
+    println!(
+        "| strategy | questions | robust | violated | unknown | MILP solves | total s | MILP s |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     let mut answers: Vec<Vec<&'static str>> = Vec::new();
     for (name, strategy) in [

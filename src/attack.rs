@@ -132,6 +132,38 @@ pub fn attack(
     (best_x, best.0)
 }
 
+/// From a point `x` just inside class `c`'s region (margin slightly positive), steps along the
+/// sign of the gradient of the strongest competitor until `c` no longer wins, staying in
+/// `domain`. Each step of size `s` moves every coordinate by at most `s`, so the result is
+/// within `‖x - x*‖∞ + s` of any centre x*. Returns the first point where `c` loses (f64 check
+/// only; the caller confirms), or `None`.
+pub fn cross_boundary(net: &Network, x: &[f64], c: usize, domain: &Hyperbox) -> Option<Vec<f64>> {
+    let y = net.forward(x);
+    let (m, j) = crate::network::margin_of(&y, c);
+    let g = margin_gradient(net, x, c, j);
+    // Rate at which y_j - y_c grows per unit step (only coordinates free to move count).
+    let rate: f64 = (0..x.len())
+        .filter(|&i| (g[i] > 0.0 && x[i] < domain.ub()[i]) || (g[i] < 0.0 && x[i] > domain.lb()[i]))
+        .map(|i| g[i].abs())
+        .sum();
+    if rate <= 0.0 {
+        return None;
+    }
+    let base = (m.max(0.0) + 1e-9 * (1.0 + y[c].abs())) / rate;
+    for factor in [1.0, 1.5, 2.0, 4.0, 8.0, 16.0, 64.0, 256.0] {
+        let s = base * factor;
+        let cand: Vec<f64> = (0..x.len())
+            .map(|i| (x[i] + s * g[i].signum()).clamp(domain.lb()[i], domain.ub()[i]))
+            .collect();
+        let (mc, _) = crate::network::margin_of(&net.forward(&cand), c);
+        let (mc32, _) = crate::network::margin_of(&net.forward_f32(&cand), c);
+        if mc <= 0.0 && mc32 <= 0.0 {
+            return Some(cand);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

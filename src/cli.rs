@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::certificate::Certificate;
 use crate::certify::{Algorithm, Params, Progress};
 use crate::io::{format_rows, read_input_file, write_files, InputFile};
+use crate::milp::solver::Engine;
 use crate::network::{load_onnx, margin_of, Network};
 use crate::oracle::{MilpOracle, MilpStrategy, Oracle, OracleSettings, Question, Verdict};
 use crate::region::Hyperbox;
@@ -81,6 +82,9 @@ pub struct OracleArgs {
     /// MILP formulation: one MILP per competing class in parallel, or one disjunctive MILP.
     #[arg(long, value_name = "NAME", default_value = "per-class")]
     strategy: String,
+    /// Exact solver: `bab` (our branch and bound over HiGHS LPs) or `highs` (HiGHS's MIP solver).
+    #[arg(long, value_name = "NAME", default_value = "bab")]
+    engine: String,
 }
 
 #[derive(Args, Debug)]
@@ -276,7 +280,13 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
         "disjunctive" => MilpStrategy::Disjunctive,
         other => bail!("--strategy must be 'per-class' or 'disjunctive', got '{other}'"),
     };
+    let engine = match args.engine.as_str() {
+        "bab" => Engine::BranchAndBound,
+        "highs" => Engine::Highs,
+        other => bail!("--engine must be 'bab' or 'highs', got '{other}'"),
+    };
     Ok(OracleSettings {
+        engine,
         margin: args.margin,
         query_timeout: secs("--query-timeout", args.query_timeout)?,
         deadline: timeout.map(|t| start + t),

@@ -26,7 +26,7 @@ use crate::attack::{self, AttackSettings};
 use crate::bounds::{BoundMethod, NeuronBounds};
 use crate::milp::encode::Encoding;
 use crate::milp::query;
-use crate::milp::solver::{Limits, Status};
+use crate::milp::solver::{Engine, Limits, Status};
 use crate::network::{margin_of, Network};
 use crate::region::Hyperbox;
 
@@ -305,6 +305,8 @@ pub struct OracleSettings {
     pub attack: Option<AttackSettings>,
     /// Solve per-class MILPs in parallel.
     pub parallel: bool,
+    /// The exact solver.
+    pub engine: Engine,
 }
 
 /// Default safety margin τ.
@@ -320,6 +322,7 @@ impl Default for OracleSettings {
             bounds: BoundMethod::Symbolic,
             attack: Some(AttackSettings::default()),
             parallel: true,
+            engine: Engine::default(),
         }
     }
 }
@@ -366,6 +369,26 @@ enum ClassResult {
 }
 
 const POOL_LIMIT: usize = 256;
+
+/// Maps `f` over `items` on the rayon pool, starting them in order (most promising first), so
+/// that early results (a counterexample, a cut-off) reach the later ones. Plain `par_iter`
+/// splits the list in halves instead.
+fn ordered_par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let out: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let workers = rayon::current_num_threads().clamp(1, items.len().max(1));
+    (0..workers).into_par_iter().for_each(|_| loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= items.len() {
+            break;
+        }
+        let r = f(&items[i]);
+        *out[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+    });
+    out.into_iter()
+        .filter_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
+}
 
 impl<'a> MilpOracle<'a> {
     /// An oracle for `net` over `domain`.
@@ -496,12 +519,14 @@ impl<'a> MilpOracle<'a> {
             );
         };
         let bounds = NeuronBounds::compute(net, &region, self.settings.bounds);
-        let open: Vec<usize> = self
+        let mut open: Vec<(usize, f64, f64)> = self
             .margin_bounds(&bounds, &region, c)
             .into_iter()
             .filter(|&(_, _, hi)| hi >= threshold)
-            .map(|(j, _, _)| j)
             .collect();
+        // Most dangerous competitors first: they set the cut-off for the others.
+        open.sort_by(|a, b| b.2.total_cmp(&a.2));
+        let open: Vec<usize> = open.into_iter().map(|o| o.0).collect();
         if open.is_empty() {
             return (
                 Optimum {
@@ -528,13 +553,18 @@ impl<'a> MilpOracle<'a> {
             .map(|i| (center[i] - region.lb()[i]).max(region.ub()[i] - center[i]))
             .fold(0.0, f64::max);
         let enc = Encoding::new(net, &region, &bounds);
+        // The competitors share a cut-off: a class whose bound cannot beat the best distance
+        // found by any class stops early.
+        let cutoff = std::sync::atomic::AtomicU64::new(f64::INFINITY.to_bits());
         let limits = Limits {
+            engine: self.settings.engine,
             time: time_limit,
+            cutoff: Some(&cutoff),
             ..Limits::default()
         };
         let run = |&j: &usize| query::min_radius(&enc, center, c, j, threshold, t_max, &limits);
         let answers: Vec<_> = if self.settings.parallel {
-            open.par_iter().map(run).collect()
+            ordered_par_map(&open, run)
         } else {
             open.iter().map(run).collect()
         };
@@ -553,6 +583,7 @@ impl<'a> MilpOracle<'a> {
             self.add_milp_time(1, a.outcome.time);
             let lower = match a.outcome.status {
                 Status::Infeasible => f64::INFINITY,
+                Status::CutOff => a.outcome.dual_bound.unwrap_or(f64::NEG_INFINITY),
                 Status::Optimal => a
                     .outcome
                     .dual_bound
@@ -664,6 +695,7 @@ impl<'a> MilpOracle<'a> {
         let enc = Encoding::new(net, &region, &bounds);
         let stop = AtomicBool::new(false);
         let limits = Limits {
+            engine: self.settings.engine,
             time: time_limit,
             stop: Some(&stop),
             ..Limits::default()
@@ -678,7 +710,7 @@ impl<'a> MilpOracle<'a> {
                     r
                 };
                 if self.settings.parallel {
-                    open.par_iter().map(run).collect()
+                    ordered_par_map(&open, run)
                 } else {
                     let mut out = Vec::new();
                     for o in &open {

@@ -228,9 +228,20 @@ pub fn exact(ctx: &Ctx) -> Found {
         upper.as_ref().map_or(hi, |u| u.0)
     ));
 
-    // 3. Nearest counterexample (margin >= κ), re-checked.
+    // 3. The nearest counterexample: first by pushing the optimum of step 2 (margin -τ) across
+    //    the boundary, which costs a few forward passes; else by optimisation (margin >= κ).
+    let mut pushed = false;
+    if let Some((_, p)) = &lower.best {
+        let net = ctx.oracle.network();
+        if let Some(q) = crate::attack::cross_boundary(net, p, ctx.class, &ctx.restriction()) {
+            if let Some(w) = Witness::confirm(net, &q, ctx.class) {
+                take(w, &mut upper);
+                pushed = true;
+            }
+        }
+    }
     let hi = upper.as_ref().map_or(hi, |u| u.0);
-    if hi - best.radius > ctx.params.tolerance && ctx.limit_reached().is_none() {
+    if !pushed && hi - best.radius > ctx.params.tolerance && ctx.limit_reached().is_none() {
         let search = ctx.ball(hi);
         let near = ctx.oracle.optimise(&Extremum::NearestViolation {
             center: ctx.x,

@@ -8,7 +8,7 @@
 //! The encoding is exact for every x in the box (Tjeng, Xiao & Tedrake 2019); its speed depends on
 //! how tight the bounds are. Questions (`query`) add an objective and a few rows on top.
 
-use super::solver::Milp;
+use super::solver::{Milp, ReluCols};
 use crate::bounds::NeuronBounds;
 use crate::network::Network;
 use crate::region::Hyperbox;
@@ -49,6 +49,10 @@ impl LinExpr {
                 .sum::<f64>()
     }
 }
+
+/// Coefficients at or below this magnitude are dropped from rows (HiGHS ignores |a| <= 1e-9);
+/// the rows are widened by their largest possible contribution instead.
+const TINY: f64 = 1e-9;
 
 /// A neuron's output in the MILP.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,56 +95,84 @@ impl Encoding {
             .map(|i| milp.add_col(region.lb()[i], region.ub()[i], false))
             .collect();
         let mut prev: Vec<Node> = input.iter().map(|&c| Node::Var(c)).collect();
+        let mut prev_lo = region.lb().to_vec();
+        let mut prev_hi = region.ub().to_vec();
         let mut binaries = Vec::new();
         let layers = net.layers();
         let mut outputs = Vec::new();
         for (k, layer) in layers.iter().enumerate() {
-            let affine = |o: usize| -> LinExpr {
-                LinExpr {
-                    terms: layer
-                        .row(o)
-                        .iter()
-                        .zip(&prev)
-                        .filter_map(|(&w, n)| match n {
-                            Node::Var(c) if w != 0.0 => Some((*c, w)),
-                            _ => None,
-                        })
-                        .collect(),
-                    constant: layer.bias[o],
+            // The affine map over the previous layer's columns. Coefficients too small for the
+            // solver (it silently drops |a| <= 1e-9) are dropped here instead, and their largest
+            // possible contribution `slack` widens the row, so the MILP still contains every
+            // true execution.
+            let (lo_prev, hi_prev) = (prev_lo.clone(), prev_hi.clone());
+            let affine = |o: usize| -> (LinExpr, f64) {
+                let mut slack = 0.0;
+                let mut terms = Vec::new();
+                for (i, (&w, n)) in layer.row(o).iter().zip(&prev).enumerate() {
+                    if let Node::Var(c) = n {
+                        if w.abs() > TINY {
+                            terms.push((*c, w));
+                        } else if w != 0.0 {
+                            slack += w.abs() * lo_prev[i].abs().max(hi_prev[i].abs());
+                        }
+                    }
                 }
+                (
+                    LinExpr {
+                        terms,
+                        constant: layer.bias[o],
+                    },
+                    slack * (1.0 + 1e-12),
+                )
             };
             if !layer.relu {
-                // Only the last layer may be purely affine (the importer guarantees it).
-                outputs = (0..layer.n_out).map(affine).collect();
+                // Only the last layer may be purely affine (the importer guarantees it). The
+                // outputs are explicit columns so that questions add sparse rows.
+                outputs = (0..layer.n_out)
+                    .map(|o| {
+                        let (z, slack) = affine(o);
+                        let (l, u) = (bounds.lower[k][o], bounds.upper[k][o]);
+                        let y = milp.add_col(l, u, false);
+                        let mut terms: Vec<(usize, f64)> =
+                            z.terms.iter().map(|&(c, w)| (c, -w)).collect();
+                        terms.push((y, 1.0));
+                        milp.add_row(z.constant - slack, z.constant + slack, terms);
+                        LinExpr {
+                            terms: vec![(y, 1.0)],
+                            constant: 0.0,
+                        }
+                    })
+                    .collect();
                 break;
             }
             let mut next = Vec::with_capacity(layer.n_out);
+            let (mut next_lo, mut next_hi) = (Vec::new(), Vec::new());
             for o in 0..layer.n_out {
                 let (l, u) = (bounds.lower[k][o], bounds.upper[k][o]);
-                let z = affine(o);
+                next_lo.push(l.max(0.0));
+                next_hi.push(u.max(0.0));
                 if u <= 0.0 {
                     next.push(Node::Zero);
                     continue;
                 }
-                // Row of `h - z` as terms over columns; `h - z (op) rhs` becomes
-                // `h - sum w x (op) rhs + b`.
-                let mut h_minus_z: Vec<(usize, f64)> =
-                    z.terms.iter().map(|&(c, w)| (c, -w)).collect();
+                // The pre-activation as its own column: one dense row per neuron, and the
+                // ReLU rows stay sparse (cut separation on dense rows is what makes MILPs slow).
+                let (z, slack) = affine(o);
+                let zc = milp.add_col(l, u, false);
+                let mut terms: Vec<(usize, f64)> = z.terms.iter().map(|&(c, w)| (c, -w)).collect();
+                terms.push((zc, 1.0));
+                milp.add_row(z.constant - slack, z.constant + slack, terms);
                 if l >= 0.0 {
-                    let h = milp.add_col(l, u, false);
-                    h_minus_z.push((h, 1.0));
-                    milp.add_row(z.constant, z.constant, h_minus_z);
-                    next.push(Node::Var(h));
+                    // Stably active: h = z.
+                    next.push(Node::Var(zc));
                 } else {
                     let h = milp.add_col(0.0, u, false);
                     let a = milp.add_col(0.0, 1.0, true);
-                    h_minus_z.push((h, 1.0));
                     // h >= z
-                    milp.add_row(z.constant, f64::INFINITY, h_minus_z.clone());
+                    milp.add_row(0.0, f64::INFINITY, vec![(h, 1.0), (zc, -1.0)]);
                     // h <= z - l (1 - a)  <=>  h - z - l a <= -l
-                    let mut big_m = h_minus_z;
-                    big_m.push((a, -l));
-                    milp.add_row(f64::NEG_INFINITY, z.constant - l, big_m);
+                    milp.add_row(f64::NEG_INFINITY, -l, vec![(h, 1.0), (zc, -1.0), (a, -l)]);
                     // h <= u a
                     milp.add_row(f64::NEG_INFINITY, 0.0, vec![(h, 1.0), (a, -u)]);
                     binaries.push(Binary {
@@ -148,9 +180,12 @@ impl Encoding {
                         neuron: o,
                         col: a,
                     });
+                    milp.relus.push(ReluCols { a, h, z: zc });
                     next.push(Node::Var(h));
                 }
             }
+            prev_lo = next_lo;
+            prev_hi = next_hi;
             prev = next;
             if k + 1 == layers.len() {
                 // ReLU on the output layer: the outputs are the rectified neurons.

@@ -4,6 +4,7 @@
 //! variables and big-M constraints; [`query`] adds the objective and rows of each question;
 //! [`solver`] is the only code that talks to HiGHS.
 
+pub mod bab;
 pub mod encode;
 pub mod query;
 pub mod solver;

@@ -124,12 +124,14 @@ pub fn min_radius(
     let mut milp = enc.milp.clone();
     let t = milp.add_col(0.0, t_max, false);
     for (&col, &x0) in enc.input.iter().zip(center) {
-        // x - t <= x0  and  x + t >= x0. Coordinates the box pins to x0 need no row.
-        if milp.col_lb[col] == x0 && milp.col_ub[col] == x0 {
-            continue;
+        // x - t <= x0 and x + t >= x0; a side where the box already stops at x0 (x* on the
+        // domain's boundary) needs no row. Fewer rows make every LP of the search cheaper.
+        if milp.col_ub[col] > x0 {
+            milp.add_row(f64::NEG_INFINITY, x0, vec![(col, 1.0), (t, -1.0)]);
         }
-        milp.add_row(f64::NEG_INFINITY, x0, vec![(col, 1.0), (t, -1.0)]);
-        milp.add_row(x0, f64::INFINITY, vec![(col, 1.0), (t, 1.0)]);
+        if milp.col_lb[col] < x0 {
+            milp.add_row(x0, f64::INFINITY, vec![(col, 1.0), (t, 1.0)]);
+        }
     }
     constrain(&mut milp, &enc.margin(c, j), threshold, f64::INFINITY);
     milp.cost.iter_mut().for_each(|v| *v = 0.0);

@@ -28,6 +28,21 @@ pub struct Milp {
     pub rows: Vec<Row>,
     /// Constant added to the objective.
     pub offset: f64,
+    /// The ReLUs behind binary columns, for branch and bound: it branches on the ReLU whose
+    /// relaxation the LP exploits most, and accepts a node whose LP solution satisfies every
+    /// ReLU exactly even when some binaries are fractional.
+    pub relus: Vec<ReluCols>,
+}
+
+/// The columns of one encoded ReLU `h = max(z, 0)` with phase binary `a`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReluCols {
+    /// The binary.
+    pub a: usize,
+    /// The output.
+    pub h: usize,
+    /// The pre-activation.
+    pub z: usize,
 }
 
 /// One linear constraint.
@@ -76,9 +91,26 @@ pub enum Sense {
     Maximise,
 }
 
+/// Which exact solver answers MILPs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// Our depth-first branch and bound over the binaries, with HiGHS solving the LP
+    /// relaxations (warm-started). Fast on verification MILPs, which have few binaries.
+    #[default]
+    BranchAndBound,
+    /// HiGHS's own MIP solver (presolve, cuts, heuristics, branch and bound).
+    Highs,
+}
+
 /// How a solve may stop early.
 #[derive(Debug, Clone, Default)]
 pub struct Limits<'a> {
+    /// The solver.
+    pub engine: Engine,
+    /// Shared cut-off (f64 bits): nodes that cannot beat it are pruned, and better incumbents
+    /// are published into it (branch and bound only). Lets parallel solves of the same
+    /// optimisation prune each other.
+    pub cutoff: Option<&'a std::sync::atomic::AtomicU64>,
     /// Wall-clock limit for this solve.
     pub time: Option<Duration>,
     /// Stop as soon as a solution strictly better than this is found.
@@ -102,6 +134,9 @@ pub enum Status {
     TimeLimit,
     /// Stopped by the caller's stop flag.
     Interrupted,
+    /// Branch and bound only: no solution better than the shared cut-off exists; the dual bound
+    /// is still proved.
+    CutOff,
     /// Unbounded (a modelling error for our bounded problems).
     Unbounded,
     /// Anything else HiGHS may say (numerical trouble, errors): never a proof.
@@ -187,6 +222,10 @@ fn set_option(h: &Handle, name: &str, value: OptionValue) -> Result<(), SolverEr
             OptionValue::Bool(b) => sys::Highs_setBoolOptionValue(h.0, c.as_ptr(), b as _),
             OptionValue::Int(i) => sys::Highs_setIntOptionValue(h.0, c.as_ptr(), i as _),
             OptionValue::Double(d) => sys::Highs_setDoubleOptionValue(h.0, c.as_ptr(), d),
+            OptionValue::Str(v) => {
+                let cv = CString::new(v).map_err(|_| SolverError::Rejected("option value"))?;
+                sys::Highs_setStringOptionValue(h.0, c.as_ptr(), cv.as_ptr())
+            }
         }
     };
     if status == sys::STATUS_ERROR {
@@ -195,16 +234,44 @@ fn set_option(h: &Handle, name: &str, value: OptionValue) -> Result<(), SolverEr
     Ok(())
 }
 
+#[derive(Debug, Clone)]
 enum OptionValue {
     Bool(bool),
     Int(i32),
     Double(f64),
+    Str(String),
 }
 
-/// Solves `milp` with HiGHS (single-threaded; parallelism comes from solving independent
-/// questions at once). Never panics on a solver outcome; errors only when HiGHS rejects the call.
-pub fn solve(milp: &Milp, sense: Sense, limits: &Limits) -> Result<Outcome, SolverError> {
-    let start = Instant::now();
+/// HiGHS options from `PPNN_HIGHS_OPTIONS` (`name=value,name=value`), for experiments and
+/// tuning; values are read as bool, integer, float or string, in that order.
+fn extra_options() -> &'static [(String, OptionValue)] {
+    static OPTS: std::sync::OnceLock<Vec<(String, OptionValue)>> = std::sync::OnceLock::new();
+    OPTS.get_or_init(|| {
+        let Ok(spec) = std::env::var("PPNN_HIGHS_OPTIONS") else {
+            return Vec::new();
+        };
+        spec.split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| {
+                let v = v.trim();
+                let val = match v {
+                    "true" => OptionValue::Bool(true),
+                    "false" => OptionValue::Bool(false),
+                    _ => v
+                        .parse::<i32>()
+                        .map(OptionValue::Int)
+                        .or_else(|_| v.parse::<f64>().map(OptionValue::Double))
+                        .unwrap_or_else(|_| OptionValue::Str(v.to_string())),
+                };
+                (k.trim().to_string(), val)
+            })
+            .collect()
+    })
+}
+
+/// Creates a HiGHS instance holding `milp` (integrality dropped when `relaxation`), with our
+/// base options set.
+fn load(milp: &Milp, sense: Sense, relaxation: bool) -> Result<Handle, SolverError> {
     let ncol = milp.num_cols();
     let nrow = milp.rows.len();
     // Row-wise to column-wise (CSC).
@@ -238,7 +305,7 @@ pub fn solve(milp: &Milp, sense: Sense, limits: &Limits) -> Result<Outcome, Solv
     let integrality: Vec<sys::HighsInt> = milp
         .integer
         .iter()
-        .map(|&b| if b && !limits.relaxation { 1 } else { 0 })
+        .map(|&b| if b && !relaxation { 1 } else { 0 })
         .collect();
 
     // SAFETY: Highs_create returns a fresh instance owned by `h`.
@@ -257,11 +324,22 @@ pub fn solve(milp: &Milp, sense: Sense, limits: &Limits) -> Result<Outcome, Solv
     )?;
     set_option(&h, "mip_rel_gap", OptionValue::Double(0.0))?;
     set_option(&h, "mip_abs_gap", OptionValue::Double(1e-9))?;
-    if let Some(t) = limits.time {
-        set_option(&h, "time_limit", OptionValue::Double(t.as_secs_f64()))?;
+    // Root heuristics (sub-MIPs, feasibility jump…) cost seconds on these dense models and
+    // rarely help: the oracle runs its own attack first.
+    for name in [
+        "mip_heuristic_run_rins",
+        "mip_heuristic_run_rens",
+        "mip_heuristic_run_feasibility_jump",
+        "mip_heuristic_run_root_reduced_cost",
+        "mip_heuristic_run_zi_round",
+        "mip_heuristic_run_shifting",
+        "mip_allow_restart",
+    ] {
+        set_option(&h, name, OptionValue::Bool(false))?;
     }
-    if let Some(target) = limits.objective_target {
-        set_option(&h, "objective_target", OptionValue::Double(target))?;
+    set_option(&h, "mip_heuristic_effort", OptionValue::Double(0.0))?;
+    for (k, v) in extra_options() {
+        set_option(&h, k, v.clone())?;
     }
     let sense_code = match sense {
         Sense::Minimise => sys::OBJECTIVE_SENSE_MINIMIZE,
@@ -291,28 +369,60 @@ pub fn solve(milp: &Milp, sense: Sense, limits: &Limits) -> Result<Outcome, Solv
     if status == sys::STATUS_ERROR {
         return Err(SolverError::Rejected("Highs_passMip"));
     }
+    Ok(h)
+}
+
+/// Runs a loaded instance and reads its outcome.
+fn run(
+    h: &Handle,
+    ncol: usize,
+    nrow: usize,
+    is_mip: bool,
+    limits: &Limits,
+) -> Result<Outcome, SolverError> {
+    let start = Instant::now();
+    match limits.time {
+        Some(t) => set_option(h, "time_limit", OptionValue::Double(t.as_secs_f64()))?,
+        None => set_option(h, "time_limit", OptionValue::Double(f64::INFINITY))?,
+    }
+    if let Some(target) = limits.objective_target {
+        set_option(h, "objective_target", OptionValue::Double(target))?;
+    }
     let state = CallbackState {
         stop: limits.stop,
         deadline: limits.time.map(|t| start + t),
     };
-    // SAFETY: `state` lives until after Highs_run returns; the callback only reads it.
-    unsafe {
-        sys::Highs_setCallback(
-            h.0,
-            Some(interrupt_callback),
-            &state as *const CallbackState as *mut c_void,
-        );
-        for kind in [1, 2, 6] {
-            sys::Highs_startCallback(h.0, kind);
+    // Interrupt callbacks only when something can interrupt (they cost time on every call).
+    let hooked = limits.stop.is_some() || limits.time.is_some();
+    if hooked {
+        // SAFETY: `state` lives until after Highs_run returns; the callback only reads it.
+        unsafe {
+            sys::Highs_setCallback(
+                h.0,
+                Some(interrupt_callback),
+                &state as *const CallbackState as *mut c_void,
+            );
+            for kind in [1, 2, 6] {
+                sys::Highs_startCallback(h.0, kind);
+            }
         }
     }
     // SAFETY: valid handle with a model passed.
     let run = unsafe { sys::Highs_run(h.0) };
+    if hooked {
+        // The callback state dies with this frame: unhook it.
+        // SAFETY: valid handle.
+        unsafe {
+            for kind in [1, 2, 6] {
+                sys::Highs_stopCallback(h.0, kind);
+            }
+        }
+    }
     let time = start.elapsed();
     // SAFETY: valid handle.
     let model_status = unsafe { sys::Highs_getModelStatus(h.0) };
     let status = if run == sys::STATUS_ERROR {
-        Status::Other(model_status as i32)
+        Status::Other(model_status)
     } else {
         match model_status {
             sys::MODEL_STATUS_OPTIMAL => Status::Optimal,
@@ -367,7 +477,6 @@ pub fn solve(milp: &Milp, sense: Sense, limits: &Limits) -> Result<Outcome, Solv
     });
     // SAFETY: valid handle.
     let objective = has_solution.then(|| unsafe { sys::Highs_getObjectiveValue(h.0) });
-    let is_mip = !limits.relaxation && milp.integer.iter().any(|&b| b);
     let dual_bound = if is_mip {
         info_double("mip_dual_bound").filter(|v| v.is_finite())
     } else if status == Status::Optimal {
@@ -376,7 +485,6 @@ pub fn solve(milp: &Milp, sense: Sense, limits: &Limits) -> Result<Outcome, Solv
         None
     };
     let nodes = if is_mip {
-        // mip_node_count is an int64 info value.
         let c = CString::new("mip_node_count").expect("static name");
         let mut v: i64 = 0;
         // SAFETY: valid handle, name and out pointer.
@@ -397,6 +505,82 @@ pub fn solve(milp: &Milp, sense: Sense, limits: &Limits) -> Result<Outcome, Solv
         time,
         nodes,
     })
+}
+
+/// Solves `milp` with HiGHS's own MIP solver (single-threaded; parallelism comes from solving
+/// independent questions at once). Never panics on a solver outcome.
+pub fn solve_highs(milp: &Milp, sense: Sense, limits: &Limits) -> Result<Outcome, SolverError> {
+    let h = load(milp, sense, limits.relaxation)?;
+    let is_mip = !limits.relaxation && milp.integer.iter().any(|&b| b);
+    let out = run(&h, milp.num_cols(), milp.rows.len(), is_mip, limits)?;
+    log_solve("highs", milp, &out);
+    Ok(out)
+}
+
+/// Solves `milp` with the engine chosen in `limits`.
+pub fn solve(milp: &Milp, sense: Sense, limits: &Limits) -> Result<Outcome, SolverError> {
+    match limits.engine {
+        Engine::Highs => solve_highs(milp, sense, limits),
+        Engine::BranchAndBound => super::bab::branch_and_bound(milp, sense, limits),
+    }
+}
+
+/// A persistent LP (HiGHS simplex) whose column bounds can be changed between solves; HiGHS
+/// keeps the basis, so a re-solve after a few bound changes takes a few iterations.
+pub struct Lp {
+    h: Handle,
+    ncol: usize,
+    nrow: usize,
+}
+
+impl Lp {
+    /// Loads the LP relaxation of `milp`.
+    pub fn new(milp: &Milp, sense: Sense) -> Result<Self, SolverError> {
+        Ok(Lp {
+            h: load(milp, sense, true)?,
+            ncol: milp.num_cols(),
+            nrow: milp.rows.len(),
+        })
+    }
+
+    /// Changes the bounds of one column.
+    pub fn set_bounds(&mut self, col: usize, lb: f64, ub: f64) -> Result<(), SolverError> {
+        let c = sys::HighsInt::try_from(col).map_err(|_| SolverError::TooLarge)?;
+        // SAFETY: valid handle; HiGHS checks the index.
+        let s = unsafe { sys::Highs_changeColBounds(self.h.0, c, lb, ub) };
+        if s == sys::STATUS_ERROR {
+            return Err(SolverError::Rejected("Highs_changeColBounds"));
+        }
+        Ok(())
+    }
+
+    /// Solves the LP with its current bounds.
+    pub fn solve(&mut self, limits: &Limits) -> Result<Outcome, SolverError> {
+        run(&self.h, self.ncol, self.nrow, false, limits)
+    }
+}
+
+pub(crate) fn log_solve(engine: &str, milp: &Milp, out: &Outcome) {
+    if log_enabled() {
+        eprintln!(
+            "[milp:{engine}] {} cols ({} integer), {} rows: {:?} obj {:?} bound {:?}, {} nodes, {:.3} s",
+            milp.num_cols(),
+            milp.num_integer(),
+            milp.rows.len(),
+            out.status,
+            out.objective,
+            out.dual_bound,
+            out.nodes,
+            out.time.as_secs_f64()
+        );
+    }
+}
+
+/// Whether `PPNN_LOG_MILP` is set: then every solve prints one line on stderr (size, status,
+/// bounds, nodes, time), for diagnosing slow questions.
+fn log_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("PPNN_LOG_MILP").is_some_and(|v| !v.is_empty()))
 }
 
 #[cfg(test)]

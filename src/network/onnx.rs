@@ -505,9 +505,11 @@ impl Folder<'_> {
                     Value::Affine(a) if to == data_type::FLOAT || to == data_type::DOUBLE => {
                         Value::Affine(a.clone())
                     }
-                    Value::Affine(_) => return Err(err(format!(
+                    Value::Affine(_) => {
+                        return Err(err(format!(
                         "cast of a network value to type {to} (only float/double keep it linear)"
-                    ))),
+                    )))
+                    }
                     Value::Const(t) => {
                         let mut t = t.clone();
                         if to == data_type::INT32 || to == data_type::INT64 {
