@@ -360,6 +360,13 @@ pub struct MilpOracle<'a> {
     pool: Mutex<Vec<(usize, Vec<f64>)>>,
 }
 
+/// One round of a nearest-violation optimisation.
+struct Round {
+    bound: f64,
+    best: Option<(f64, Vec<f64>)>,
+    reasons: Vec<String>,
+}
+
 /// Result of one class's MILP inside a question.
 enum ClassResult {
     RuledOut,
@@ -496,7 +503,10 @@ impl<'a> MilpOracle<'a> {
     }
 
     /// Minimises `‖x - center‖∞` over the points of `region ∩ D` where some competitor reaches
-    /// `y_j - y_c >= threshold`: one MILP per competitor not excluded by bounds, in parallel.
+    /// `y_j - y_c >= threshold`: one MILP per competitor not excluded by bounds, in parallel,
+    /// sharing a cut-off. Two rounds: a node-limited one finds a good point at distance `t1`
+    /// quickly; the exact one then works in the smaller box `B∞(center, t1)`, where bounds are
+    /// tighter and far fewer ReLUs are unstable.
     fn nearest_violation(
         &self,
         center: &[f64],
@@ -505,61 +515,106 @@ impl<'a> MilpOracle<'a> {
         threshold: f64,
         start: Instant,
     ) -> (Optimum, Method) {
-        let net = self.net;
-        let Some(region) = region.intersect(&self.domain) else {
-            return (
+        let finished = |bound: f64, best, method| {
+            (
                 Optimum {
-                    bound: f64::INFINITY,
-                    best: None,
+                    bound,
+                    best,
                     exact: true,
                     reason: None,
                     time: start.elapsed(),
                 },
-                Method::Concrete,
-            );
+                method,
+            )
         };
-        let bounds = NeuronBounds::compute(net, &region, self.settings.bounds);
+        let Some(region) = region.intersect(&self.domain) else {
+            return finished(f64::INFINITY, None, Method::Concrete);
+        };
+        let cutoff = std::sync::atomic::AtomicU64::new(f64::INFINITY.to_bits());
+        let quick = self.nearest_round(center, &region, c, threshold, &cutoff, Some(40));
+        let Some(quick) = quick else {
+            // Bounds exclude every competitor.
+            return finished(f64::INFINITY, None, Method::Interval);
+        };
+        let mut region2 = region.clone();
+        if let Some((t1, _)) = &quick.best {
+            let r = t1 * (1.0 + 1e-9) + 1e-12;
+            region2 = Hyperbox::ball(center, r, &region);
+        }
+        let exact = self
+            .nearest_round(center, &region2, c, threshold, &cutoff, None)
+            .unwrap_or(Round {
+                bound: f64::INFINITY,
+                best: None,
+                reasons: Vec::new(),
+            });
+        // The quick round's point bounds the optimum from above; the exact round proves every
+        // competitor's distance is at least `exact.bound` or not below that point.
+        let mut best = exact.best;
+        if let Some((t1, p)) = quick.best {
+            if best.as_ref().is_none_or(|(v, _)| t1 < *v) {
+                best = Some((t1, p));
+            }
+        }
+        let bound = exact
+            .bound
+            .min(best.as_ref().map_or(f64::INFINITY, |b| b.0));
+        let mut reasons = exact.reasons;
+        let ok = reasons.is_empty();
+        reasons.sort();
+        reasons.dedup();
+        (
+            Optimum {
+                bound,
+                best,
+                exact: ok,
+                reason: (!ok).then(|| reasons.join("; ")),
+                time: start.elapsed(),
+            },
+            Method::Milp,
+        )
+    }
+
+    /// One round of [`Self::nearest_violation`] over `region` (already inside D). `None` when
+    /// bounds exclude every competitor.
+    fn nearest_round(
+        &self,
+        center: &[f64],
+        region: &Hyperbox,
+        c: usize,
+        threshold: f64,
+        cutoff: &std::sync::atomic::AtomicU64,
+        max_nodes: Option<u64>,
+    ) -> Option<Round> {
+        let net = self.net;
+        let bounds = NeuronBounds::compute(net, region, self.settings.bounds);
         let mut open: Vec<(usize, f64, f64)> = self
-            .margin_bounds(&bounds, &region, c)
+            .margin_bounds(&bounds, region, c)
             .into_iter()
             .filter(|&(_, _, hi)| hi >= threshold)
             .collect();
+        if open.is_empty() {
+            return None;
+        }
         // Most dangerous competitors first: they set the cut-off for the others.
         open.sort_by(|a, b| b.2.total_cmp(&a.2));
         let open: Vec<usize> = open.into_iter().map(|o| o.0).collect();
-        if open.is_empty() {
-            return (
-                Optimum {
-                    bound: f64::INFINITY,
-                    best: None,
-                    exact: true,
-                    reason: None,
-                    time: start.elapsed(),
-                },
-                Method::Interval,
-            );
-        }
         let Some(time_limit) = self.milp_time_limit() else {
-            return (
-                Optimum {
-                    reason: Some("the run's time limit was reached".to_string()),
-                    time: start.elapsed(),
-                    ..Optimum::unknown("", true)
-                },
-                Method::Milp,
-            );
+            return Some(Round {
+                bound: f64::NEG_INFINITY,
+                best: None,
+                reasons: vec!["the run's time limit was reached".to_string()],
+            });
         };
         let t_max = (0..region.dim())
             .map(|i| (center[i] - region.lb()[i]).max(region.ub()[i] - center[i]))
             .fold(0.0, f64::max);
-        let enc = Encoding::new(net, &region, &bounds);
-        // The competitors share a cut-off: a class whose bound cannot beat the best distance
-        // found by any class stops early.
-        let cutoff = std::sync::atomic::AtomicU64::new(f64::INFINITY.to_bits());
+        let enc = Encoding::new(net, region, &bounds);
         let limits = Limits {
             engine: self.settings.engine,
             time: time_limit,
-            cutoff: Some(&cutoff),
+            cutoff: Some(cutoff),
+            max_nodes,
             ..Limits::default()
         };
         let run = |&j: &usize| query::min_radius(&enc, center, c, j, threshold, t_max, &limits);
@@ -568,15 +623,17 @@ impl<'a> MilpOracle<'a> {
         } else {
             open.iter().map(run).collect()
         };
-        let mut bound = f64::INFINITY;
-        let mut best: Option<(f64, Vec<f64>)> = None;
-        let mut reasons = Vec::new();
+        let mut round = Round {
+            bound: f64::INFINITY,
+            best: None,
+            reasons: Vec::new(),
+        };
         for a in answers {
             let a = match a {
                 Ok(a) => a,
                 Err(e) => {
-                    reasons.push(format!("solver error: {e}"));
-                    bound = f64::NEG_INFINITY;
+                    round.reasons.push(format!("solver error: {e}"));
+                    round.bound = f64::NEG_INFINITY;
                     continue;
                 }
             };
@@ -591,14 +648,15 @@ impl<'a> MilpOracle<'a> {
                     .unwrap_or(f64::NEG_INFINITY)
                     .min(a.outcome.objective.unwrap_or(f64::INFINITY)),
                 other => {
-                    reasons.push(match other {
+                    round.reasons.push(match other {
                         Status::TimeLimit => "MILP time limit reached".to_string(),
+                        Status::NodeLimit => "node limit reached".to_string(),
                         s => format!("solver ended with status {s:?}"),
                     });
                     a.outcome.dual_bound.unwrap_or(f64::NEG_INFINITY)
                 }
             };
-            bound = bound.min(lower.max(0.0));
+            round.bound = round.bound.min(lower.max(0.0));
             if let Some(p) = a.point {
                 let x = region.clamp(&p);
                 let d = x
@@ -606,26 +664,12 @@ impl<'a> MilpOracle<'a> {
                     .zip(center)
                     .map(|(a, b)| (a - b).abs())
                     .fold(0.0, f64::max);
-                if best.as_ref().is_none_or(|(v, _)| d < *v) {
-                    best = Some((d, x));
+                if round.best.as_ref().is_none_or(|(v, _)| d < *v) {
+                    round.best = Some((d, x));
                 }
             }
         }
-        let exact = reasons.is_empty();
-        (
-            Optimum {
-                bound,
-                best,
-                exact,
-                reason: (!exact).then(|| {
-                    reasons.sort();
-                    reasons.dedup();
-                    reasons.join("; ")
-                }),
-                time: start.elapsed(),
-            },
-            Method::Milp,
-        )
+        Some(round)
     }
 
     fn sound(&self, region: &Hyperbox, c: usize, start: Instant) -> Verdict {

@@ -113,6 +113,11 @@ pub fn branch_and_bound(
             stopped = Some(Status::Interrupted);
             break;
         }
+        if limits.max_nodes.is_some_and(|m| nodes as u64 >= m) {
+            stack.push(node);
+            stopped = Some(Status::NodeLimit);
+            break;
+        }
         if limits.time.is_some_and(|t| start.elapsed() >= t) {
             stack.push(node);
             stopped = Some(Status::TimeLimit);
@@ -177,7 +182,7 @@ pub fn branch_and_bound(
             cut_bound = cut_bound.max(v);
             continue;
         }
-        // Branch on the ReLU whose relaxation the LP exploits most (h above max(z, 0)); a node
+        // Branch on a ReLU whose relaxation the LP exploits (h above max(z, 0)); a node
         // where every ReLU holds exactly is a real solution even if its binaries are fractional
         // (rounding them to the phases keeps every row satisfied). Other binaries: most
         // fractional.
@@ -189,8 +194,14 @@ pub fn branch_and_bound(
             }
             let (h, z) = (sol[r.h], sol[r.z]);
             let gap = h - z.max(0.0);
-            if gap > RELU_TOLERANCE * (1.0 + z.abs()) && branch.is_none_or(|(_, g)| gap > g) {
-                branch = Some((r.a, gap));
+            if gap > RELU_TOLERANCE * (1.0 + z.abs()) {
+                // Widest triangle relaxation first (its height -l u / (u - l) is the most the LP
+                // can gain from this ReLU); measured better than the largest violation.
+                let (l, u) = (milp.col_lb[r.z], milp.col_ub[r.z]);
+                let score = -l * u / (u - l);
+                if branch.is_none_or(|(_, g)| score > g) {
+                    branch = Some((r.a, score));
+                }
             }
         }
         if branch.is_none() {

@@ -119,6 +119,8 @@ pub struct Limits<'a> {
     pub stop: Option<&'a AtomicBool>,
     /// Solve the LP relaxation only (integrality dropped).
     pub relaxation: bool,
+    /// Branch and bound only: stop after this many nodes (the best point found is kept).
+    pub max_nodes: Option<u64>,
 }
 
 /// What HiGHS reported, in our words.
@@ -132,6 +134,8 @@ pub enum Status {
     TargetReached,
     /// Stopped by the time limit.
     TimeLimit,
+    /// Stopped by the node limit (branch and bound).
+    NodeLimit,
     /// Stopped by the caller's stop flag.
     Interrupted,
     /// Branch and bound only: no solution better than the shared cut-off exists; the dual bound
