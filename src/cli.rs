@@ -74,10 +74,10 @@ pub struct OracleArgs {
     #[arg(long, value_name = "TAU", default_value_t = crate::oracle::DEFAULT_MARGIN, allow_hyphen_values = true)]
     margin: f64,
     /// Time limit in seconds for the whole run (answers become `unknown` when it strikes).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     timeout: Option<f64>,
     /// Time limit in seconds for each MILP question.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     query_timeout: Option<f64>,
     /// MILP formulation: one MILP per competing class in parallel, or one disjunctive MILP.
     #[arg(long, value_name = "NAME", default_value = "per-class")]

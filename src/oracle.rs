@@ -130,6 +130,10 @@ pub enum Verdict {
     Unknown {
         /// Why.
         reason: String,
+        /// When the only obstacle is a near tie — the box's largest competitor margin lies within
+        /// the safety margin τ (the box touches the decision boundary to within τ), not a limit
+        /// or solver trouble — a point of the box where it does.
+        near_tie: Option<Vec<f64>>,
         /// Time spent on the question.
         time: Duration,
     },
@@ -193,6 +197,9 @@ pub enum Extremum<'a> {
         class: usize,
         /// Margin threshold on `y_j - y_class`.
         threshold: f64,
+        /// `Some(n)`: a quick, inexact search (branch and bound limited to `n` nodes per
+        /// competitor) that proposes a good point; `None`: the exact optimum.
+        max_nodes: Option<u64>,
     },
 }
 
@@ -372,6 +379,7 @@ enum ClassResult {
     RuledOut,
     Violated(Witness),
     Unknown(String),
+    NearTie(String, Option<Vec<f64>>),
     Interrupted,
 }
 
@@ -513,6 +521,7 @@ impl<'a> MilpOracle<'a> {
         region: &Hyperbox,
         c: usize,
         threshold: f64,
+        max_nodes: Option<u64>,
         start: Instant,
     ) -> (Optimum, Method) {
         let finished = |bound: f64, best, method| {
@@ -531,11 +540,32 @@ impl<'a> MilpOracle<'a> {
             return finished(f64::INFINITY, None, Method::Concrete);
         };
         let cutoff = std::sync::atomic::AtomicU64::new(f64::INFINITY.to_bits());
-        let quick = self.nearest_round(center, &region, c, threshold, &cutoff, Some(40));
+        let quick = self.nearest_round(
+            center,
+            &region,
+            c,
+            threshold,
+            &cutoff,
+            max_nodes.or(Some(40)),
+        );
         let Some(quick) = quick else {
             // Bounds exclude every competitor.
             return finished(f64::INFINITY, None, Method::Interval);
         };
+        if max_nodes.is_some() {
+            // Only the proposal is wanted.
+            let exact = quick.reasons.is_empty();
+            return (
+                Optimum {
+                    bound: if exact { quick.bound } else { 0.0 },
+                    best: quick.best,
+                    exact,
+                    reason: (!exact).then(|| "quick search (node-limited)".to_string()),
+                    time: start.elapsed(),
+                },
+                Method::Milp,
+            );
+        }
         let mut region2 = region.clone();
         if let Some((t1, _)) = &quick.best {
             let r = t1 * (1.0 + 1e-9) + 1e-12;
@@ -685,6 +715,7 @@ impl<'a> MilpOracle<'a> {
         };
         if region.dim() != net.input_size() || c >= net.output_size() {
             return Verdict::Unknown {
+                near_tie: None,
                 reason: format!(
                     "malformed question: box of dimension {} for a network with {} inputs, class {c} of {}",
                     region.dim(),
@@ -732,6 +763,7 @@ impl<'a> MilpOracle<'a> {
         // 4. MILP.
         let Some(time_limit) = self.milp_time_limit() else {
             return Verdict::Unknown {
+                near_tie: None,
                 reason: "the run's time limit was reached".to_string(),
                 time: start.elapsed(),
             };
@@ -776,11 +808,26 @@ impl<'a> MilpOracle<'a> {
             }
         };
         let mut unknown = Vec::new();
+        let mut near_tie: Option<Option<Vec<f64>>> = Some(None);
         for r in results {
             match r {
                 ClassResult::Violated(w) => return violated(w, Method::Milp),
-                ClassResult::Unknown(why) => unknown.push(why),
-                ClassResult::Interrupted => unknown.push("interrupted".to_string()),
+                ClassResult::Unknown(why) => {
+                    near_tie = None;
+                    unknown.push(why)
+                }
+                ClassResult::NearTie(why, point) => {
+                    if let Some(slot) = near_tie.as_mut() {
+                        if slot.is_none() {
+                            *slot = point;
+                        }
+                    }
+                    unknown.push(why)
+                }
+                ClassResult::Interrupted => {
+                    near_tie = None;
+                    unknown.push("interrupted".to_string())
+                }
                 ClassResult::RuledOut => {}
             }
         }
@@ -794,6 +841,7 @@ impl<'a> MilpOracle<'a> {
             unknown.dedup();
             Verdict::Unknown {
                 reason: unknown.join("; "),
+                near_tie: near_tie.flatten(),
                 time: start.elapsed(),
             }
         }
@@ -839,11 +887,14 @@ impl<'a> MilpOracle<'a> {
         match status {
             Status::Interrupted => ClassResult::Interrupted,
             Status::TimeLimit => ClassResult::Unknown("MILP time limit reached".to_string()),
-            Status::Optimal | Status::TargetReached => ClassResult::Unknown(format!(
-                "near tie: the largest y_j - y_c on the box is {:.3e}, within the safety margin τ = {:.1e} but not a confirmed counterexample",
-                ans.outcome.objective.unwrap_or(f64::NAN),
-                self.settings.margin
-            )),
+            Status::Optimal | Status::TargetReached => ClassResult::NearTie(
+                format!(
+                    "near tie: the largest y_j - y_c on the box is {:.3e}, within the safety margin τ = {:.1e} but not a confirmed counterexample",
+                    ans.outcome.objective.unwrap_or(f64::NAN),
+                    self.settings.margin
+                ),
+                ans.point.as_ref().map(|p| region.clamp(p)),
+            ),
             other => ClassResult::Unknown(format!("solver ended with status {other:?}")),
         }
     }
@@ -923,20 +974,29 @@ impl Oracle for MilpOracle<'_> {
 
     fn optimise(&self, question: &Extremum) -> Optimum {
         let start = Instant::now();
+        let quick = matches!(
+            question,
+            Extremum::NearestViolation {
+                max_nodes: Some(_),
+                ..
+            }
+        );
         let (o, method) = match *question {
             Extremum::NearestViolation {
                 center,
                 region,
                 class,
                 threshold,
-            } => self.nearest_violation(center, region, class, threshold, start),
+                max_nodes,
+            } => self.nearest_violation(center, region, class, threshold, max_nodes, start),
         };
         let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         s.optimisations += 1;
         s.calls += 1;
         s.time_s += o.time.as_secs_f64();
         match method {
-            _ if !o.exact => s.unknown += 1,
+            // A quick proposal is inexact by design; it is counted by its method.
+            _ if !o.exact && !quick => s.unknown += 1,
             Method::Concrete => s.by_method.concrete += 1,
             Method::Interval => s.by_method.interval += 1,
             Method::Attack => s.by_method.attack += 1,

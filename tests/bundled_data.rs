@@ -46,7 +46,10 @@ fn networks_match_expected_logits() {
             let y = net.forward(&x);
             for (a, b) in y.iter().zip(case["logits"].as_array().unwrap()) {
                 let b = b.as_f64().unwrap();
-                assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{name} {file:?}: {a} vs {b}");
+                assert!(
+                    (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
+                    "{name} {file:?}: {a} vs {b}"
+                );
             }
             let y32 = net.forward_f32(&x);
             for (a, b) in y32.iter().zip(&y) {

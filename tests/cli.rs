@@ -37,7 +37,9 @@ impl Fixture {
         self.dir.path().join(name).display().to_string()
     }
     fn write(&self, name: &str, bytes: &[u8]) -> String {
-        write_temp(self.dir.path(), name, bytes).display().to_string()
+        write_temp(self.dir.path(), name, bytes)
+            .display()
+            .to_string()
     }
 }
 
@@ -55,7 +57,13 @@ fn assert_bad(o: &Output, needles: &[&str]) {
 #[test]
 fn verify_robust_violated_and_json() {
     let f = Fixture::new();
-    let o = ppnn(&["verify", &f.p("band.onnx"), &f.p("x.csv"), "--radius", "0.2"]);
+    let o = ppnn(&[
+        "verify",
+        &f.p("band.onnx"),
+        &f.p("x.csv"),
+        "--radius",
+        "0.2",
+    ]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert!(out.starts_with("robust"), "{out}");
@@ -93,11 +101,26 @@ fn verify_robust_violated_and_json() {
     let lb = f.write("lb.csv", b"0.4 0.4");
     let ub = f.write("ub.csv", b"0.6 0.6");
     let o = ppnn(&[
-        "verify", &f.p("band.onnx"), &f.p("x.csv"), "--lb", &lb, "--ub", &ub, "--json",
+        "verify",
+        &f.p("band.onnx"),
+        &f.p("x.csv"),
+        "--lb",
+        &lb,
+        "--ub",
+        &ub,
+        "--json",
     ]);
     assert_eq!(o.status.code(), Some(0));
     let o = ppnn(&[
-        "verify", &f.p("band.onnx"), &f.p("x.csv"), "--lb", &lb, "--ub", &ub, "--margin", "0.35",
+        "verify",
+        &f.p("band.onnx"),
+        &f.p("x.csv"),
+        "--lb",
+        &lb,
+        "--ub",
+        &ub,
+        "--margin",
+        "0.35",
     ]);
     // The margin is at least 0.5 - 0.2 = 0.3 on the box: class 0 everywhere, but not by 0.35.
     assert_eq!(o.status.code(), Some(20), "{:?}", text(&o));
@@ -114,8 +137,14 @@ fn predict_and_info() {
     let o = ppnn(&["info", &f.p("band.onnx")]);
     let (out, _) = text(&o);
     assert_eq!(o.status.code(), Some(0));
-    assert!(out.contains("2 features") && out.contains("2 classes"), "{out}");
-    assert!(out.contains("ReLU neurons (each may need one binary variable): 2"), "{out}");
+    assert!(
+        out.contains("2 features") && out.contains("2 classes"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ReLU neurons (each may need one binary variable): 2"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -123,7 +152,10 @@ fn bad_model_files() {
     let f = Fixture::new();
     let x = f.p("x.csv");
     let missing = f.p("nope.onnx");
-    assert_bad(&ppnn(&["predict", &missing, &x]), &["nope.onnx", "cannot read"]);
+    assert_bad(
+        &ppnn(&["predict", &missing, &x]),
+        &["nope.onnx", "cannot read"],
+    );
     let junk = f.write("junk.onnx", b"this is not an onnx model at all\n");
     assert_bad(&ppnn(&["predict", &junk, &x]), &["junk.onnx"]);
     let bytes = std::fs::read(f.p("band.onnx")).unwrap();
@@ -131,10 +163,9 @@ fn bad_model_files() {
     assert_bad(&ppnn(&["info", &cut]), &["cut.onnx"]);
 
     // Unsupported operator.
-    let mut m = <parallelepipedonn::network::proto::ModelProto as prost::Message>::decode(
-        bytes.as_slice(),
-    )
-    .unwrap();
+    let mut m =
+        <parallelepipedonn::network::proto::ModelProto as prost::Message>::decode(bytes.as_slice())
+            .unwrap();
     for n in m.graph.as_mut().unwrap().node.iter_mut() {
         if n.op_type == "Relu" {
             n.op_type = "Tanh".to_string();
@@ -158,11 +189,17 @@ fn bad_inputs_and_options() {
         &["short.csv", "3 values", "takes 2"],
     );
     let nan = f.write("nan.csv", b"0.5 NaN");
-    assert_bad(&ppnn(&["predict", &model, &nan]), &["nan.csv", "not finite"]);
+    assert_bad(
+        &ppnn(&["predict", &model, &nan]),
+        &["nan.csv", "not finite"],
+    );
     let inf = f.write("inf.csv", b"0.5\ninf");
     assert_bad(&ppnn(&["predict", &model, &inf]), &["inf.csv", "line 2"]);
     let text_in = f.write("words.csv", b"0.5 half");
-    assert_bad(&ppnn(&["predict", &model, &text_in]), &["words.csv", "'half'"]);
+    assert_bad(
+        &ppnn(&["predict", &model, &text_in]),
+        &["words.csv", "'half'"],
+    );
     let empty = f.write("empty.csv", b"");
     assert_bad(&ppnn(&["predict", &model, &empty]), &["empty.csv", "empty"]);
     let missing = f.p("missing.csv");
@@ -202,7 +239,13 @@ fn bad_inputs_and_options() {
     // No witness file is left behind by a failed run.
     let w = f.p("never.csv");
     let o = ppnn(&[
-        "verify", &model, &short, "--radius", "0.3", "--witness-out", &w,
+        "verify",
+        &model,
+        &short,
+        "--radius",
+        "0.3",
+        "--witness-out",
+        &w,
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(!Path::new(&w).exists());
@@ -218,9 +261,139 @@ fn reference_network_cli() {
     let o = ppnn(&["verify", &model, &x, "--radius", "0.0146"]);
     assert_eq!(o.status.code(), Some(10), "{:?}", text(&o));
     // A MILP stopped by its time limit is unknown (exit 20), never robust.
-    let o = ppnn(&["verify", &model, &x, "--radius", "0.0145", "--query-timeout", "0.000001"]);
+    let o = ppnn(&[
+        "verify",
+        &model,
+        &x,
+        "--radius",
+        "0.0145",
+        "--query-timeout",
+        "0.000001",
+    ]);
     assert_eq!(o.status.code(), Some(20), "{:?}", text(&o));
     assert!(text(&o).0.contains("time limit"), "{:?}", text(&o));
     let empty = dir.join("mnist-inputs/9-5.csv").display().to_string();
     assert_bad(&ppnn(&["predict", &model, &empty]), &["9-5.csv", "empty"]);
+}
+
+#[test]
+fn certify_json_and_output_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = root.join("data/networks/mnist-784-32-10.onnx");
+    let input = root.join("data/inputs/mnist/7-1.csv");
+    let out = tempfile::tempdir().unwrap();
+    let o = ppnn(&[
+        "certify",
+        model.to_str().unwrap(),
+        input.to_str().unwrap(),
+        "--json",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--images",
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    for key in [
+        "model",
+        "input",
+        "class",
+        "algorithm",
+        "status",
+        "lb",
+        "ub",
+        "apothem",
+        "apothem_upper",
+        "min_edge",
+        "log10_volume",
+        "nontrivial_faces",
+        "margin",
+        "delta",
+        "oracle",
+        "time_s",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key} in {v}");
+    }
+    assert_eq!(v["status"], "certified");
+    assert_eq!(v["algorithm"], "apothem");
+    assert_eq!(v["class"], 7);
+    for key in ["concrete", "interval", "attack", "milp"] {
+        assert!(v["oracle"]["by_method"][key].as_u64().is_some(), "{key}");
+    }
+    assert!(v["oracle"]["milp_time_s"].as_f64().is_some());
+    let a = v["apothem"].as_f64().unwrap();
+    assert!(a > 0.0 && a <= v["apothem_upper"].as_f64().unwrap());
+    // lb/ub in the input's 28 x 28 layout, the box of the JSON.
+    let lb_text = std::fs::read_to_string(out.path().join("7-1_lb.csv")).unwrap();
+    assert_eq!(lb_text.lines().count(), 28);
+    assert!(lb_text.lines().all(|l| l.split_whitespace().count() == 28));
+    let lb = parallelepipedonn::io::read_input(out.path().join("7-1_lb.csv"), 784).unwrap();
+    let ub = parallelepipedonn::io::read_input(out.path().join("7-1_ub.csv"), 784).unwrap();
+    let json_lb: Vec<f64> = v["lb"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(lb, json_lb);
+    assert!(lb.iter().zip(&ub).all(|(l, u)| l <= u));
+    assert!(out.path().join("7-1.json").exists());
+    for pic in ["7-1_x.png", "7-1_lb.png", "7-1_ub.png"] {
+        let bytes = std::fs::read(out.path().join(pic)).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{pic}");
+    }
+    // The saved box verifies as robust.
+    let o = ppnn(&[
+        "verify",
+        model.to_str().unwrap(),
+        input.to_str().unwrap(),
+        "--lb",
+        out.path().join("7-1_lb.csv").to_str().unwrap(),
+        "--ub",
+        out.path().join("7-1_ub.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+
+    // Human summary for a δ-algorithm.
+    let o = ppnn(&[
+        "certify",
+        model.to_str().unwrap(),
+        input.to_str().unwrap(),
+        "--algo",
+        "c-bu-d",
+        "--delta",
+        "0.01",
+    ]);
+    let (stdout, _) = text(&o);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout.contains("algorithm c-bu-d: certified"), "{stdout}");
+    assert!(stdout.contains("min edge length"), "{stdout}");
+}
+
+#[test]
+fn certify_bad_options() {
+    let f = Fixture::new();
+    let model = f.p("band.onnx");
+    let x = f.p("x.csv");
+    assert_bad(
+        &ppnn(&["certify", &model, &x, "--algo", "magic"]),
+        &["unknown algorithm 'magic'", "c-bu-d"],
+    );
+    assert_bad(
+        &ppnn(&["certify", &model, &x, "--delta", "0"]),
+        &["--delta"],
+    );
+    assert_bad(
+        &ppnn(&["certify", &model, &x, "--radius-limit", "-1"]),
+        &["--radius-limit"],
+    );
+    assert_bad(
+        &ppnn(&["certify", &model, &x, "--timeout", "-3"]),
+        &["--timeout"],
+    );
+    // A failed run writes nothing.
+    let out = f.p("results");
+    let o = ppnn(&["certify", &model, &f.p("missing.csv"), "--out", &out]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!Path::new(&out).exists());
 }

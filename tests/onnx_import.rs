@@ -75,13 +75,7 @@ fn pytorch_flatten_gemm_trans_b() {
         }
     }
     nodes.push(node("Dropout", &[&cur], "out"));
-    let bytes = model(
-        &[None, Some(1), Some(4), Some(4)],
-        nodes,
-        inits,
-        "out",
-        13,
-    );
+    let bytes = model(&[None, Some(1), Some(4), Some(4)], nodes, inits, "out", 13);
     let parsed = parse_onnx(&bytes, "torch.onnx").unwrap();
     assert_eq!(parsed.input_shape(), &[1, 1, 4, 4]);
     assert_same_function(&parsed, |x| net.forward(x), 4);
@@ -117,9 +111,17 @@ fn pytorch_shape_gather_unsqueeze_concat_reshape() {
         int_tensor("axes0", &[1], &[0]),
         int_tensor("minus1", &[1], &[-1]),
         float_tensor("w0", &[6, 16], &gemm_weights(l0)),
-        float_tensor("b0", &[6], &l0.bias.iter().map(|&v| v as f32).collect::<Vec<_>>()),
+        float_tensor(
+            "b0",
+            &[6],
+            &l0.bias.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+        ),
         float_tensor("w1", &[3, 6], &gemm_weights(l1)),
-        float_tensor("b1", &[3], &l1.bias.iter().map(|&v| v as f32).collect::<Vec<_>>()),
+        float_tensor(
+            "b1",
+            &[3],
+            &l1.bias.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+        ),
     ];
     let bytes = model(&[None, Some(1), Some(4), Some(4)], nodes, inits, "g1", 13);
     let parsed = parse_onnx(&bytes, "chain.onnx").unwrap();
@@ -138,10 +140,9 @@ fn normalisation_sub_div() {
     ];
     // Reuse the MatMul layers after the normalisation: rename the first input.
     let mm = matmul_model(&layers);
-    let decoded = <parallelepipedonn::network::proto::ModelProto as prost::Message>::decode(
-        mm.as_slice(),
-    )
-    .unwrap();
+    let decoded =
+        <parallelepipedonn::network::proto::ModelProto as prost::Message>::decode(mm.as_slice())
+            .unwrap();
     let g = decoded.graph.unwrap();
     for mut n in g.node {
         for i in n.input.iter_mut() {
@@ -176,10 +177,11 @@ fn transpose_then_reshape() {
     let layers = random_layers(&mut rng(9), &[6, 4, 2], false);
     let net = Network::new(layers.clone(), vec![6]).unwrap();
     let mm = matmul_model(&layers);
-    let g = <parallelepipedonn::network::proto::ModelProto as prost::Message>::decode(mm.as_slice())
-        .unwrap()
-        .graph
-        .unwrap();
+    let g =
+        <parallelepipedonn::network::proto::ModelProto as prost::Message>::decode(mm.as_slice())
+            .unwrap()
+            .graph
+            .unwrap();
     let mut nodes = vec![
         with_ints(node("Transpose", &["input"], "t"), "perm", &[0, 2, 1]),
         node("Reshape", &["t", "shape"], "flat"),
@@ -236,8 +238,11 @@ fn softmax_tail_is_dropped_and_noted() {
     .unwrap();
     let mut nodes = g.node;
     nodes.push(node("Softmax", &["logits"], "probs"));
-    let parsed = parse_onnx(&model(&[None, Some(3)], nodes, g.initializer, "probs", 13), "sm.onnx")
-        .unwrap();
+    let parsed = parse_onnx(
+        &model(&[None, Some(3)], nodes, g.initializer, "probs", 13),
+        "sm.onnx",
+    )
+    .unwrap();
     assert!(parsed.notes().iter().any(|n| n.contains("Softmax")));
     assert_same_function(&parsed, |x| net.forward(x), 14);
 
@@ -251,8 +256,11 @@ fn softmax_tail_is_dropped_and_noted() {
     let mut nodes = g.node;
     nodes.push(node("Softmax", &["logits"], "probs"));
     nodes.push(node("Relu", &["probs"], "r"));
-    let e = parse_onnx(&model(&[None, Some(3)], nodes, g.initializer, "r", 13), "sm2.onnx")
-        .unwrap_err();
+    let e = parse_onnx(
+        &model(&[None, Some(3)], nodes, g.initializer, "r", 13),
+        "sm2.onnx",
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("Softmax"), "{e}");
 }
 
@@ -272,11 +280,17 @@ fn unsupported_op_names_node_op_and_file() {
             n.name = "act_0".to_string();
         }
     }
-    let e = parse_onnx(&model(&[None, Some(3)], nodes, g.initializer, "logits", 13), "sig.onnx")
-        .unwrap_err();
+    let e = parse_onnx(
+        &model(&[None, Some(3)], nodes, g.initializer, "logits", 13),
+        "sig.onnx",
+    )
+    .unwrap_err();
     assert!(matches!(e, ImportError::Unsupported { .. }));
     let msg = e.to_string();
-    assert!(msg.contains("Sigmoid") && msg.contains("act_0") && msg.contains("sig.onnx"), "{msg}");
+    assert!(
+        msg.contains("Sigmoid") && msg.contains("act_0") && msg.contains("sig.onnx"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -300,7 +314,11 @@ fn reference_network_reads_and_predicts_as_published() {
     let preds = std::fs::read_to_string(dir.join("mnist-inputs/predictions.txt")).unwrap();
     let preds: Vec<usize> = preds
         .split_whitespace()
-        .map(|t| t.trim_matches(|c: char| !c.is_ascii_digit()).parse().unwrap())
+        .map(|t| {
+            t.trim_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .unwrap()
+        })
         .collect();
     let mut files: Vec<_> = std::fs::read_dir(dir.join("mnist-inputs"))
         .unwrap()

@@ -31,6 +31,20 @@ fn all_settings() -> Vec<(&'static str, OracleSettings)> {
             },
         ),
         (
+            "highs-engine",
+            OracleSettings {
+                engine: parallelepipedonn::milp::solver::Engine::Highs,
+                ..milp_only(MilpStrategy::PerClass)
+            },
+        ),
+        (
+            "highs-disjunctive",
+            OracleSettings {
+                engine: parallelepipedonn::milp::solver::Engine::Highs,
+                ..milp_only(MilpStrategy::Disjunctive)
+            },
+        ),
+        (
             "sequential",
             OracleSettings {
                 parallel: false,
@@ -244,7 +258,10 @@ fn random_networks_cross_check() {
                 );
             }
         }
-        if verdicts.iter().all(|(_, v)| !matches!(v, Verdict::Unknown { .. })) {
+        if verdicts
+            .iter()
+            .all(|(_, v)| !matches!(v, Verdict::Unknown { .. }))
+        {
             decided += 1;
         }
         if verdicts[0].1.witness().is_some() {
@@ -253,7 +270,10 @@ fn random_networks_cross_check() {
     }
     // The sample must exercise both outcomes.
     assert!(decided > 150, "only {decided} decided");
-    assert!(violated > 20 && violated < decided - 20, "{violated} violated of {decided}");
+    assert!(
+        violated > 20 && violated < decided - 20,
+        "{violated} violated of {decided}"
+    );
 }
 
 #[test]

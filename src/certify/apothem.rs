@@ -8,15 +8,14 @@ use super::{Ctx, Found};
 use crate::oracle::{Extremum, Verdict, Witness};
 use crate::region::Hyperbox;
 
-/// Threshold on `y_j - y_c` for the counterexample search of [`exact`]: a solution with this
-/// margin re-checks as a counterexample in f64 and f32 despite solver tolerances.
-const KAPPA: f64 = 1e-5;
-
 /// Bookkeeping shared by the searches: the largest proved radius and unknown verdicts.
 struct Best {
     radius: f64,
     region: Hyperbox,
+    /// Questions left open by limits or solver trouble: the algorithm's claim no longer holds.
     unknown: usize,
+    /// Questions left open only by a near tie (within the safety margin τ of the boundary).
+    near_ties: usize,
 }
 
 impl Best {
@@ -25,6 +24,7 @@ impl Best {
             radius: 0.0,
             region: ctx.ball(0.0),
             unknown: 0,
+            near_ties: 0,
         }
     }
 
@@ -37,6 +37,9 @@ impl Best {
                 self.radius = r;
                 self.region = ball;
             }
+            Verdict::Unknown {
+                near_tie: Some(_), ..
+            } => self.near_ties += 1,
             Verdict::Unknown { .. } => self.unknown += 1,
             _ => {}
         }
@@ -52,11 +55,19 @@ impl Best {
                 )
             })
         });
+        let notes = if self.near_ties > 0 {
+            vec![format!(
+                "{} oracle question(s) were near ties (margin within τ of the boundary) and were treated as not sound",
+                self.near_ties
+            )]
+        } else {
+            Vec::new()
+        };
         Found {
             region: self.region,
             stopped,
             upper: None,
-            notes: Vec::new(),
+            notes,
         }
     }
 }
@@ -129,16 +140,19 @@ pub fn top_down(ctx: &Ctx) -> Found {
 /// of the nearest confirmed counterexample.
 ///
 /// 1. Attacks on shrinking balls give a counterexample at distance `hi` (the upper end).
-/// 2. An optimisation ("nearest point with `y_j - y_c >= -τ`") over `B(x*, hi)` gives a proved
-///    lower bound `L`; the ball just inside `L` is then proved sound by an ordinary question.
-/// 3. The same optimisation with threshold `+κ` gives the nearest counterexample, which is
-///    re-checked and becomes the new `hi`.
+/// 2. A quick optimisation ("nearest point with `y_j - y_c >= -τ`", node-limited branch and
+///    bound) over `B(x*, hi)` proposes `t1`, usually the optimum. Its point, pushed across the
+///    decision boundary, becomes a counterexample just beyond `t1` (the new `hi`).
+/// 3. The ball just inside `t1` is asked as an ordinary soundness question. `Holds` closes the
+///    bracket. A near tie or a counterexample inside it comes with a closer point: `t1` drops and
+///    step 3 repeats; after a few rounds an exact optimisation settles it.
 ///
 /// The gap `hi - lo` left is the width of the band where the margin lies between `-τ` and 0:
 /// no sound proof with safety margin τ can enter it.
 pub fn exact(ctx: &Ctx) -> Found {
     let tau = ctx.oracle.margin();
     let big_r = ctx.params.radius_limit;
+    let net = ctx.oracle.network();
     let mut best = Best::new(ctx);
     let mut upper: Option<(f64, Witness)> = None;
     let mut notes = Vec::new();
@@ -149,14 +163,22 @@ pub fn exact(ctx: &Ctx) -> Found {
             f.notes = notes;
             f
         };
-
-    // 1. A counterexample, cheaply, then on shrinking balls.
     let take = |w: Witness, upper: &mut Option<(f64, Witness)>| {
         let d = ctx.distance(&w.x);
         if upper.as_ref().is_none_or(|(u, _)| d < *u) {
             *upper = Some((d, w));
         }
     };
+    // A point with margin about -τ: push it across the boundary into a counterexample.
+    let push = |p: &[f64], upper: &mut Option<(f64, Witness)>| {
+        if let Some(q) = crate::attack::cross_boundary(net, p, ctx.class, &ctx.restriction()) {
+            if let Some(w) = Witness::confirm(net, &q, ctx.class) {
+                take(w, upper);
+            }
+        }
+    };
+
+    // 1. A counterexample, cheaply, then on shrinking balls.
     if let Some(w) = ctx.oracle.falsify(&ctx.ball(big_r), ctx.class) {
         take(w, &mut upper);
     } else {
@@ -183,79 +205,102 @@ pub fn exact(ctx: &Ctx) -> Found {
             None => {}
         }
     }
-    let hi = upper.as_ref().map_or(big_r, |u| u.0);
-    ctx.progress(&format!("apothem: bracket [0, {hi:.6}]"));
-    if let Some(why) = ctx.limit_reached() {
-        return finish(best, upper, notes, Some(why));
-    }
+    let hi_of = |upper: &Option<(f64, Witness)>| upper.as_ref().map_or(big_r, |u| u.0);
+    ctx.progress(&format!("apothem: bracket [0, {:.6}]", hi_of(&upper)));
 
-    // 2. Proved lower bound: nearest point with margin >= -τ.
-    let search = ctx.ball(hi);
-    let lower = ctx.oracle.optimise(&Extremum::NearestViolation {
-        center: ctx.x,
-        region: &search,
-        class: ctx.class,
-        threshold: -tau,
-    });
-    let mut stopped = lower
-        .reason
-        .clone()
-        .filter(|_| !lower.exact)
-        .map(|r| format!("the lower-bound optimisation did not finish ({r})"));
-    let bound = lower.bound.min(hi);
-    if bound.is_finite() && bound > 0.0 {
-        // Just inside the bound. Right at it the margin is -τ to within solver tolerances, so
-        // the proof may not go through: back off by growing relative gaps.
-        for gap in [1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 0.5] {
-            if let Some(why) = ctx.limit_reached() {
-                return finish(best, upper, notes, Some(why));
-            }
-            let r = bound * (1.0 - gap);
-            if r <= best.radius {
-                break;
-            }
-            match best.ask(ctx, r) {
-                Verdict::Holds { .. } => break,
-                Verdict::Violated { witness, .. } => take(witness, &mut upper),
-                Verdict::Unknown { .. } => {}
-            }
+    // 2.-3. Propose t1, prove the ball just inside it.
+    let mut stopped: Option<String> = None;
+    let mut proved = false;
+    let mut exact_search = false;
+    for round in 0..6 {
+        if let Some(why) = ctx.limit_reached() {
+            return finish(best, upper, notes, Some(why));
         }
-        best.unknown = 0; // the back-off handles unknowns; only the final bracket matters
-    }
-    ctx.progress(&format!(
-        "apothem: bracket [{:.6}, {:.6}]",
-        best.radius,
-        upper.as_ref().map_or(hi, |u| u.0)
-    ));
-
-    // 3. The nearest counterexample: first by pushing the optimum of step 2 (margin -τ) across
-    //    the boundary, which costs a few forward passes; else by optimisation (margin >= κ).
-    let mut pushed = false;
-    if let Some((_, p)) = &lower.best {
-        let net = ctx.oracle.network();
-        if let Some(q) = crate::attack::cross_boundary(net, p, ctx.class, &ctx.restriction()) {
-            if let Some(w) = Witness::confirm(net, &q, ctx.class) {
-                take(w, &mut upper);
-                pushed = true;
-            }
-        }
-    }
-    let hi = upper.as_ref().map_or(hi, |u| u.0);
-    if !pushed && hi - best.radius > ctx.params.tolerance && ctx.limit_reached().is_none() {
+        let hi = hi_of(&upper);
+        // The quick search first; from the fourth round (t1 keeps dropping) the exact one.
+        exact_search |= round >= 3;
         let search = ctx.ball(hi);
-        let near = ctx.oracle.optimise(&Extremum::NearestViolation {
+        let opt = ctx.oracle.optimise(&Extremum::NearestViolation {
             center: ctx.x,
             region: &search,
             class: ctx.class,
-            threshold: KAPPA,
+            threshold: -tau,
+            max_nodes: if exact_search { None } else { Some(40) },
         });
-        if let Some((_, p)) = &near.best {
-            if let Some(w) = Witness::confirm(ctx.oracle.network(), p, ctx.class) {
-                take(w, &mut upper);
+        let mut t1 = match &opt.best {
+            Some((d, p)) => {
+                push(p, &mut upper);
+                d.min(hi)
+            }
+            None if opt.exact => hi,
+            None => {
+                if exact_search {
+                    stopped = opt.reason.clone();
+                    break;
+                }
+                exact_search = true;
+                continue;
+            }
+        };
+        if exact_search && opt.exact {
+            // Nothing with margin >= -τ lies closer than the proved bound.
+            t1 = t1.min(opt.bound.max(best.radius));
+        }
+        ctx.progress(&format!(
+            "apothem: bracket [{:.6}, {:.6}], proving {:.6}",
+            best.radius,
+            hi_of(&upper),
+            t1
+        ));
+        // Just inside t1: right at it the margin is -τ to within solver tolerances, so the
+        // proof may need a slightly larger gap.
+        let mut closer = false;
+        for gap in [1e-9, 1e-8, 1e-7, 1e-6, 1e-5] {
+            if let Some(why) = ctx.limit_reached() {
+                return finish(best, upper, notes, Some(why));
+            }
+            let r = t1 * (1.0 - gap);
+            if r <= best.radius {
+                proved = true;
+                break;
+            }
+            match best.ask(ctx, r) {
+                Verdict::Holds { .. } => {
+                    proved = true;
+                    break;
+                }
+                Verdict::Violated { witness, .. } => {
+                    take(witness, &mut upper);
+                    closer = true;
+                    break;
+                }
+                Verdict::Unknown {
+                    near_tie: Some(p), ..
+                } if ctx.distance(&p) < t1 * (1.0 - 1e-6) => {
+                    // A clearly closer point within τ of the boundary: t1 was not optimal.
+                    push(&p, &mut upper);
+                    closer = true;
+                    break;
+                }
+                Verdict::Unknown { .. } => {}
             }
         }
+        if proved {
+            break;
+        }
+        if !closer {
+            // The proof fails right under t1 for numerical reasons: search exactly.
+            exact_search = true;
+        }
     }
-    let hi = upper.as_ref().map_or(hi, |u| u.0);
+    // The loop's open questions are accounted for by the bracket; only its outcome matters.
+    best.unknown = 0;
+    best.near_ties = 0;
+    if !proved && stopped.is_none() {
+        stopped =
+            Some("the bracket could not be closed (see the oracle's unknown answers)".to_string());
+    }
+    let hi = hi_of(&upper);
     if let Some(why) = ctx.limit_reached() {
         stopped.get_or_insert(why);
     }

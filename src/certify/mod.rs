@@ -219,6 +219,7 @@ pub fn certify(
         ctx.sound(&point)
     } else {
         Verdict::Unknown {
+            near_tie: None,
             reason: String::new(),
             time: Default::default(),
         }

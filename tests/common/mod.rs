@@ -211,7 +211,11 @@ pub fn matmul_model(layers: &[Layer]) -> Vec<u8> {
             }
         }
         let b: Vec<f32> = l.bias.iter().map(|&v| v as f32).collect();
-        inits.push(float_tensor(&format!("W{k}"), &[l.n_in as i64, l.n_out as i64], &wt));
+        inits.push(float_tensor(
+            &format!("W{k}"),
+            &[l.n_in as i64, l.n_out as i64],
+            &wt,
+        ));
         inits.push(float_tensor(&format!("B{k}"), &[l.n_out as i64], &b));
         let mm = format!("mm{k}");
         let add = format!("add{k}");
@@ -225,7 +229,13 @@ pub fn matmul_model(layers: &[Layer]) -> Vec<u8> {
         }
     }
     nodes.push(node("Identity", &[&cur], "logits"));
-    model(&[None, Some(layers[0].n_in as i64)], nodes, inits, "logits", 13)
+    model(
+        &[None, Some(layers[0].n_in as i64)],
+        nodes,
+        inits,
+        "logits",
+        13,
+    )
 }
 
 pub fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
