@@ -153,13 +153,48 @@ impl NeuronBounds {
     /// Upper bound of `y_j - y_c` over the box these bounds were computed on, from the interval
     /// bounds of the output layer (for a ReLU output, of the rectified outputs).
     pub fn margin_upper_interval(&self, net: &Network, c: usize, j: usize) -> f64 {
+        self.margin_upper_interval_in(net, c, j, None)
+    }
+
+    /// As [`Self::margin_upper_interval`]; with the input box (needed when the network has a
+    /// single layer), an affine output layer's difference of rows `w_j - w_c` is bounded over
+    /// the previous layer's interval, which is tighter than subtracting the two intervals.
+    pub fn margin_upper_interval_in(
+        &self,
+        net: &Network,
+        c: usize,
+        j: usize,
+        region: Option<&Hyperbox>,
+    ) -> f64 {
         let last = net.layers().len() - 1;
+        let layer = &net.layers()[last];
         let (l, u) = (&self.lower[last], &self.upper[last]);
-        if net.layers()[last].relu {
-            u[j].max(0.0) - l[c].max(0.0)
-        } else {
-            u[j] - l[c]
+        if layer.relu {
+            return u[j].max(0.0) - l[c].max(0.0);
         }
+        let subtracted = u[j] - l[c];
+        // The inputs of the last layer: rectified bounds of the layer before, or the box.
+        let (lo, hi): (Vec<f64>, Vec<f64>) = if last == 0 {
+            match region {
+                Some(r) => (r.lb().to_vec(), r.ub().to_vec()),
+                None => return subtracted,
+            }
+        } else {
+            let k = last - 1;
+            let f = |v: &f64| if net.layers()[k].relu { v.max(0.0) } else { *v };
+            (
+                self.lower[k].iter().map(f).collect(),
+                self.upper[k].iter().map(f).collect(),
+            )
+        };
+        let diff: Vec<f64> = layer
+            .row(j)
+            .iter()
+            .zip(layer.row(c))
+            .map(|(a, b)| a - b)
+            .collect();
+        let (_, up) = affine_interval(&diff, layer.bias[j] - layer.bias[c], &lo, &hi);
+        up.min(subtracted)
     }
 
     /// Upper bound of `sum_o coeff[o] * y_o + constant` over `region`, where `y` are the network
@@ -205,7 +240,7 @@ impl NeuronBounds {
         coeff[j] = 1.0;
         coeff[c] = -1.0;
         self.output_linear_upper(net, &coeff, 0.0, region)
-            .min(self.margin_upper_interval(net, c, j))
+            .min(self.margin_upper_interval_in(net, c, j, Some(region)))
     }
 
     /// Lower bound of `y_c - y_j`, i.e. `-upper(y_j - y_c)`.
@@ -387,5 +422,26 @@ mod tests {
         }
         // The linear bound on the difference beats the interval difference.
         assert!(sym.margin_upper(&n, 0, 1, &b) <= ibp.margin_upper_interval(&n, 0, 1) + 1e-12);
+    }
+
+    #[test]
+    fn difference_of_rows_beats_subtracting_intervals() {
+        // y0 = x0 + x1, y1 = x0 + x1 + 0.1: y1 - y0 = 0.1 exactly; intervals give 2.1.
+        let n = Network::new(
+            vec![Layer {
+                n_in: 2,
+                n_out: 2,
+                weights: vec![1.0, 1.0, 1.0, 1.0],
+                bias: vec![0.0, 0.1],
+                relu: false,
+            }],
+            vec![2],
+        )
+        .unwrap();
+        let b = Hyperbox::unit(2);
+        let ibp = NeuronBounds::interval(&n, &b);
+        let rows = ibp.margin_upper_interval_in(&n, 0, 1, Some(&b));
+        assert!((rows - 0.1).abs() < 1e-9, "{rows}");
+        assert!((ibp.margin_upper_interval(&n, 0, 1) - 2.1).abs() < 1e-9);
     }
 }

@@ -488,8 +488,8 @@ impl<'a> MilpOracle<'a> {
             .map(|j| {
                 let (hi, lo) = match self.settings.bounds {
                     BoundMethod::Interval => (
-                        bounds.margin_upper_interval(net, c, j),
-                        -bounds.margin_upper_interval(net, j, c),
+                        bounds.margin_upper_interval_in(net, c, j, Some(region)),
+                        -bounds.margin_upper_interval_in(net, j, c, Some(region)),
                     ),
                     BoundMethod::Symbolic => (
                         bounds.margin_upper(net, c, j, region),
