@@ -145,6 +145,10 @@ pub struct AlgoArgs {
     /// Maximum number of oracle questions.
     #[arg(long, value_name = "N")]
     max_iter: Option<usize>,
+    /// Face order of the depth-first expansions: upper-first (all upper faces, then all lower
+    /// faces), lower-first or interleaved.
+    #[arg(long, value_name = "ORDER", default_value = "upper-first")]
+    face_order: String,
 }
 
 #[derive(Args, Debug)]
@@ -500,7 +504,14 @@ pub fn params_from(args: &AlgoArgs, settings: &OracleSettings) -> Result<Params>
     if args.max_iter == Some(0) {
         bail!("--max-iter must be at least 1");
     }
+    let face_order = crate::certify::FaceOrder::from_name(&args.face_order).with_context(|| {
+        format!(
+            "--face-order must be upper-first, lower-first or interleaved, got '{}'",
+            args.face_order
+        )
+    })?;
     Ok(Params {
+        face_order,
         delta: args.delta,
         tolerance: args.tolerance,
         radius_limit: args.radius_limit,
@@ -512,7 +523,7 @@ pub fn params_from(args: &AlgoArgs, settings: &OracleSettings) -> Result<Params>
 /// Parses an algorithm name, listing the valid ones otherwise.
 pub fn algorithm_from(name: &str) -> Result<Algorithm> {
     Algorithm::from_name(name).with_context(|| {
-        let names: Vec<&str> = crate::certify::ALGORITHMS.iter().map(|a| a.0).collect();
+        let names: &[&str] = crate::certify::ALGORITHM_NAMES;
         format!(
             "unknown algorithm '{name}'; valid names: {}",
             names.join(", ")
@@ -586,6 +597,15 @@ pub fn summary(c: &Certificate) -> String {
             c.nontrivial_faces.unwrap_or(0),
             2 * r.dim(),
             r.log10_volume()
+        ));
+    }
+    if let Some(faces) = &c.faces {
+        let count = |st: &str| faces.iter().filter(|f| f.state == st).count();
+        out.push_str(&format!(
+            "faces: {} at the bound, {} blocked by a counterexample, {} open\n",
+            count("domain"),
+            count("blocked"),
+            count("open")
         ));
     }
     let s = &c.oracle;

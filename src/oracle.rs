@@ -201,6 +201,22 @@ pub enum Extremum<'a> {
         /// competitor) that proposes a good point; `None`: the exact optimum.
         max_nodes: Option<u64>,
     },
+    /// The nearest violation along one coordinate: minimise (`upper: true`) or maximise
+    /// (`upper: false`) `x_coord` over `x ∈ region ∩ D` with `y_j - y_class >= threshold` for
+    /// some `j != class`. Used to push one face of a sound box outward exactly: the box released
+    /// on that face is `region`.
+    FaceExtent {
+        /// The box with the face released to its bound.
+        region: &'a Hyperbox,
+        /// The class.
+        class: usize,
+        /// The coordinate of the face.
+        coord: usize,
+        /// Upper face (minimise the coordinate) or lower face (maximise it).
+        upper: bool,
+        /// Margin threshold on `y_j - y_class`.
+        threshold: f64,
+    },
 }
 
 /// The answer to an [`Extremum`] question.
@@ -605,6 +621,152 @@ impl<'a> MilpOracle<'a> {
         )
     }
 
+    /// Optimises one coordinate over the violating points of `region ∩ D` (see
+    /// [`Extremum::FaceExtent`]): one MILP per competitor not excluded by bounds, in parallel,
+    /// sharing a cut-off seeded by any known counterexample in the box.
+    fn face_extent(
+        &self,
+        region: &Hyperbox,
+        c: usize,
+        coord: usize,
+        upper: bool,
+        threshold: f64,
+        start: Instant,
+    ) -> (Optimum, Method) {
+        let none = |method| {
+            (
+                Optimum {
+                    bound: if upper {
+                        f64::INFINITY
+                    } else {
+                        f64::NEG_INFINITY
+                    },
+                    best: None,
+                    exact: true,
+                    reason: None,
+                    time: start.elapsed(),
+                },
+                method,
+            )
+        };
+        let Some(region) = region.intersect(&self.domain) else {
+            return none(Method::Concrete);
+        };
+        let net = self.net;
+        let bounds = NeuronBounds::compute(net, &region, self.settings.bounds);
+        let mut open: Vec<(usize, f64, f64)> = self
+            .margin_bounds(&bounds, &region, c)
+            .into_iter()
+            .filter(|&(_, _, hi)| hi >= threshold)
+            .collect();
+        if open.is_empty() {
+            return none(Method::Interval);
+        }
+        open.sort_by(|a, b| b.2.total_cmp(&a.2));
+        let Some(time_limit) = self.milp_time_limit() else {
+            return (
+                Optimum {
+                    reason: Some("the run's time limit was reached".to_string()),
+                    time: start.elapsed(),
+                    ..Optimum::unknown("", upper)
+                },
+                Method::Milp,
+            );
+        };
+        // A known counterexample in the box bounds the optimum already.
+        let sign = if upper { 1.0 } else { -1.0 };
+        let seed = {
+            let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+            pool.iter()
+                .filter(|(k, x)| *k == c && region.contains(x))
+                .map(|(_, x)| x[coord])
+                .fold(f64::INFINITY, |a, v| a.min(sign * v))
+        };
+        let cutoff = std::sync::atomic::AtomicU64::new((sign * seed).to_bits());
+        let enc = Encoding::new(net, &region, &bounds);
+        let limits = Limits {
+            engine: self.settings.engine,
+            time: time_limit,
+            cutoff: Some(&cutoff),
+            ..Limits::default()
+        };
+        let sense = if upper {
+            crate::milp::solver::Sense::Minimise
+        } else {
+            crate::milp::solver::Sense::Maximise
+        };
+        let js: Vec<usize> = open.iter().map(|o| o.0).collect();
+        let run = |&j: &usize| {
+            query::extreme_coordinate(&enc, coord, sense, &[enc.margin(c, j)], threshold, &limits)
+        };
+        let answers: Vec<_> = if self.settings.parallel {
+            ordered_par_map(&js, run)
+        } else {
+            js.iter().map(run).collect()
+        };
+        // Internally everything is a minimisation of sign * x_coord.
+        let mut bound = f64::INFINITY;
+        let mut best: Option<(f64, Vec<f64>)> = None;
+        let mut reasons = Vec::new();
+        for a in answers {
+            let a = match a {
+                Ok(a) => a,
+                Err(e) => {
+                    reasons.push(format!("solver error: {e}"));
+                    bound = f64::NEG_INFINITY;
+                    continue;
+                }
+            };
+            self.add_milp_time(1, a.outcome.time);
+            let dual = a.outcome.dual_bound.map(|v| sign * v);
+            let obj = a.outcome.objective.map(|v| sign * v);
+            let lower = match a.outcome.status {
+                Status::Infeasible => f64::INFINITY,
+                Status::CutOff => dual.unwrap_or(f64::NEG_INFINITY),
+                Status::Optimal => dual.or(obj).unwrap_or(f64::NEG_INFINITY).min(obj.unwrap_or(f64::INFINITY)),
+                other => {
+                    reasons.push(match other {
+                        Status::TimeLimit => "MILP time limit reached".to_string(),
+                        s => format!("solver ended with status {s:?}"),
+                    });
+                    dual.unwrap_or(f64::NEG_INFINITY)
+                }
+            };
+            bound = bound.min(lower);
+            if let Some(p) = a.point {
+                let x = region.clamp(&p);
+                let v = sign * x[coord];
+                if best.as_ref().is_none_or(|(b, _)| v < *b) {
+                    best = Some((v, x));
+                }
+            }
+        }
+        // The pooled counterexample, if it is the best known point.
+        if seed.is_finite() && best.as_ref().is_none_or(|(b, _)| seed < *b) {
+            let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, x)) = pool
+                .iter()
+                .find(|(k, x)| *k == c && region.contains(x) && sign * x[coord] == seed)
+            {
+                best = Some((seed, x.clone()));
+            }
+        }
+        bound = bound.min(seed);
+        let exact = reasons.is_empty();
+        reasons.sort();
+        reasons.dedup();
+        (
+            Optimum {
+                bound: sign * bound,
+                best: best.map(|(v, x)| (sign * v, x)),
+                exact,
+                reason: (!exact).then(|| reasons.join("; ")),
+                time: start.elapsed(),
+            },
+            Method::Milp,
+        )
+    }
+
     /// One round of [`Self::nearest_violation`] over `region` (already inside D). `None` when
     /// bounds exclude every competitor.
     fn nearest_round(
@@ -989,6 +1151,13 @@ impl Oracle for MilpOracle<'_> {
                 threshold,
                 max_nodes,
             } => self.nearest_violation(center, region, class, threshold, max_nodes, start),
+            Extremum::FaceExtent {
+                region,
+                class,
+                coord,
+                upper,
+                threshold,
+            } => self.face_extent(region, class, coord, upper, threshold, start),
         };
         let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         s.optimisations += 1;

@@ -12,6 +12,10 @@ use rand::{Rng, SeedableRng};
 
 const TAU: f64 = parallelepipedonn::oracle::DEFAULT_MARGIN;
 
+fn algo(name: &str) -> Algorithm {
+    Algorithm::from_name(name).unwrap()
+}
+
 fn run(
     net: &Network,
     x: &[f64],
@@ -65,7 +69,7 @@ fn band_network_optima() {
             delta: 0.01,
             ..Params::default()
         };
-        let exact = run(&net, &x, Algorithm::Apothem, &params);
+        let exact = run(&net, &x, algo("apothem"), &params);
         assert_eq!(exact.status, Status::Certified, "{x:?}: {:?}", exact.notes);
         let a = exact.apothem.unwrap();
         let u = exact.apothem_upper.unwrap();
@@ -79,9 +83,9 @@ fn band_network_optima() {
         assert!(u >= r_star - 1e-9 && u <= r_star + 1e-6, "{x:?}: upper {u}");
         recheck(&net, &exact, 1);
         for algo in [
-            Algorithm::CyclicDichotomic,
-            Algorithm::CyclicLinear,
-            Algorithm::CyclicTopDown,
+            algo("c-bu-d"),
+            algo("c-bu-l"),
+            algo("c-td"),
         ] {
             let c = run(&net, &x, algo, &params);
             assert_eq!(
@@ -105,7 +109,7 @@ fn not_robust_at_input_gives_no_certificate() {
     let net = band_network();
     // |x0 - x1| = 0.49995: class 0 with margin 5e-5 < τ.
     let x = [0.74995, 0.25];
-    let c = run(&net, &x, Algorithm::Apothem, &Params::default());
+    let c = run(&net, &x, algo("apothem"), &Params::default());
     assert_eq!(c.status, Status::NotRobustAtInput);
     assert!(c.region.is_none());
 }
@@ -127,16 +131,16 @@ fn exact_dominates_delta_algorithms_on_random_networks() {
             delta: 0.05,
             ..Params::default()
         };
-        let exact = run(&net, &x, Algorithm::Apothem, &params);
+        let exact = run(&net, &x, algo("apothem"), &params);
         if exact.status != Status::Certified {
             continue;
         }
         let a = exact.apothem.unwrap_or(f64::INFINITY);
         recheck(&net, &exact, seed);
         for algo in [
-            Algorithm::CyclicDichotomic,
-            Algorithm::CyclicLinear,
-            Algorithm::CyclicTopDown,
+            algo("c-bu-d"),
+            algo("c-bu-l"),
+            algo("c-td"),
         ] {
             let c = run(&net, &x, algo, &params);
             let r = c.apothem.unwrap_or(f64::INFINITY);
@@ -162,7 +166,7 @@ fn whole_run_timeout_is_unknown_with_a_proved_box() {
         ..Params::default()
     };
     let c = certify(
-        Algorithm::CyclicDichotomic,
+        algo("c-bu-d"),
         &oracle,
         &[0.5, 0.5],
         0,
@@ -180,14 +184,14 @@ fn reference_7_1_apothem() {
     let Some(dir) = reference_dir() else { return };
     let net = parallelepipedonn::load_onnx(dir.join("mnist_nn-32.onnx")).unwrap();
     let x = parallelepipedonn::io::read_input(dir.join("mnist-inputs/7-1.csv"), 784).unwrap();
-    let c = run(&net, &x, Algorithm::Apothem, &Params::default());
+    let c = run(&net, &x, algo("apothem"), &Params::default());
     assert_eq!(c.status, Status::Certified);
     let a = c.apothem.unwrap();
     assert!((a - 0.014552).abs() < 1e-4, "apothem {a}");
     assert!(c.apothem_upper.unwrap() >= a);
     recheck(&net, &c, 7);
     // The paper's c-bu-d with δ = 0.1 cannot resolve radii below 0.0625: it proves 0.
-    let d = run(&net, &x, Algorithm::CyclicDichotomic, &Params::default());
+    let d = run(&net, &x, algo("c-bu-d"), &Params::default());
     assert_eq!(d.status, Status::Certified);
     assert!(d.apothem.unwrap() <= a);
 }

@@ -68,6 +68,7 @@ impl Best {
             stopped,
             upper: None,
             notes,
+            faces: None,
         }
     }
 }

@@ -5,6 +5,9 @@
 //! runner ([`certify`]) turns their result into a [`Certificate`] with its measures.
 
 pub mod apothem;
+pub mod maximal;
+
+pub use maximal::FaceOrder;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -27,6 +30,8 @@ pub struct Params {
     pub max_iter: Option<usize>,
     /// Whole-run deadline.
     pub deadline: Option<Instant>,
+    /// Face order of the depth-first expansions.
+    pub face_order: FaceOrder,
 }
 
 impl Default for Params {
@@ -37,6 +42,7 @@ impl Default for Params {
             radius_limit: 1.0,
             max_iter: None,
             deadline: None,
+            face_order: FaceOrder::default(),
         }
     }
 }
@@ -47,9 +53,11 @@ pub trait Progress: Sync {
     fn update(&self, message: &str);
 }
 
-/// The certification algorithms.
+/// How a certification starts: the box the expansion (if any) grows from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algorithm {
+pub enum Start {
+    /// The input point x* (bottom-up algorithms).
+    Point,
     /// `c-bu-d`: bisection on the radius.
     CyclicDichotomic,
     /// `c-bu-l`: radius δ, 2δ, … while sound.
@@ -58,41 +66,132 @@ pub enum Algorithm {
     CyclicTopDown,
     /// `apothem`: the exact optimum radius.
     Apothem,
+    /// `td`: top-down box, cutting the coordinate of each counterexample.
+    TopDown,
 }
 
-/// Names accepted on the command line, with the algorithm and its canonical name.
-pub const ALGORITHMS: &[(&str, Algorithm, &str)] = &[
-    ("apothem", Algorithm::Apothem, "apothem"),
-    ("exact", Algorithm::Apothem, "apothem"),
-    ("c-bu-d", Algorithm::CyclicDichotomic, "c-bu-d"),
-    ("cyclic-dichotomic", Algorithm::CyclicDichotomic, "c-bu-d"),
-    ("c-bu-l", Algorithm::CyclicLinear, "c-bu-l"),
-    ("cyclic-linear", Algorithm::CyclicLinear, "c-bu-l"),
-    ("c-td", Algorithm::CyclicTopDown, "c-td"),
-    ("cyclic-top-down", Algorithm::CyclicTopDown, "c-td"),
+/// How faces are then pushed outward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expand {
+    /// `bu-l-dfs`: face by face, steps of δ.
+    LinearDfs,
+    /// `bu-d-dfs`: face by face, bisection to δ.
+    DichotomicDfs,
+    /// `bu-bfs`: all faces by δ in rounds.
+    Bfs,
+    /// Exact per-face expansion (one optimisation per face).
+    Exact,
+}
+
+/// A certification algorithm: a start, then optionally an expansion (a composition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Algorithm {
+    /// The starting box.
+    pub start: Start,
+    /// The expansion, if any.
+    pub expand: Option<Expand>,
+}
+
+const STARTS: &[(&str, Start)] = &[
+    ("apothem", Start::Apothem),
+    ("exact", Start::Apothem),
+    ("c-bu-d", Start::CyclicDichotomic),
+    ("cyclic-dichotomic", Start::CyclicDichotomic),
+    ("c-bu-l", Start::CyclicLinear),
+    ("cyclic-linear", Start::CyclicLinear),
+    ("c-td", Start::CyclicTopDown),
+    ("cyclic-top-down", Start::CyclicTopDown),
+    ("td", Start::TopDown),
+    ("top-down", Start::TopDown),
+];
+
+const EXPANSIONS: &[(&str, Expand)] = &[
+    ("bu-l-dfs", Expand::LinearDfs),
+    ("bu-d-dfs", Expand::DichotomicDfs),
+    ("bu-bfs", Expand::Bfs),
+    ("exact-faces", Expand::Exact),
+];
+
+/// Every algorithm name on its own (compositions are `START+EXPANSION`, e.g. `td+bu-d-dfs`).
+pub const ALGORITHM_NAMES: &[&str] = &[
+    "apothem",
+    "exact",
+    "c-bu-d",
+    "cyclic-dichotomic",
+    "c-bu-l",
+    "cyclic-linear",
+    "c-td",
+    "cyclic-top-down",
+    "td",
+    "top-down",
+    "bu-l-dfs",
+    "bu-d-dfs",
+    "bu-bfs",
+    "maximal",
+    "exact-maximal",
+    "START+EXPANSION (e.g. td+bu-d-dfs, c-bu-d+bu-d-dfs, apothem+bu-d-dfs)",
 ];
 
 impl Algorithm {
-    /// Parses a command-line name.
+    /// Parses a command-line name: a start, an expansion (from the point x*), `maximal`, or
+    /// `START+EXPANSION`.
     pub fn from_name(name: &str) -> Option<Algorithm> {
-        ALGORITHMS
-            .iter()
-            .find(|(n, _, _)| *n == name)
-            .map(|(_, a, _)| *a)
+        let start = |n: &str| STARTS.iter().find(|(k, _)| *k == n).map(|(_, s)| *s);
+        let expand = |n: &str| EXPANSIONS.iter().find(|(k, _)| *k == n).map(|(_, e)| *e);
+        if name == "maximal" || name == "exact-maximal" {
+            return Some(Algorithm {
+                start: Start::Apothem,
+                expand: Some(Expand::Exact),
+            });
+        }
+        if let Some((a, b)) = name.split_once('+') {
+            return Some(Algorithm {
+                start: start(a)?,
+                expand: Some(expand(b)?),
+            });
+        }
+        if let Some(s) = start(name) {
+            return Some(Algorithm {
+                start: s,
+                expand: None,
+            });
+        }
+        expand(name).map(|e| Algorithm {
+            start: Start::Point,
+            expand: Some(e),
+        })
     }
 
     /// The canonical name.
-    pub fn name(self) -> &'static str {
-        ALGORITHMS
+    pub fn name(self) -> String {
+        let start = STARTS
             .iter()
-            .find(|(_, a, _)| *a == self)
-            .map(|(_, _, n)| *n)
-            .unwrap_or("?")
+            .find(|(_, s)| *s == self.start)
+            .map(|(k, _)| *k);
+        let expand = self
+            .expand
+            .and_then(|e| EXPANSIONS.iter().find(|(_, x)| *x == e).map(|(k, _)| *k));
+        match (self.start, start, expand) {
+            (Start::Apothem, _, Some("exact-faces")) => "maximal".to_string(),
+            (Start::Point, _, Some(e)) => e.to_string(),
+            (_, Some(s), Some(e)) => format!("{s}+{e}"),
+            (_, Some(s), None) => s.to_string(),
+            _ => "point".to_string(),
+        }
     }
 
     /// Whether the algorithm uses the step δ.
     pub fn uses_delta(self) -> bool {
-        !matches!(self, Algorithm::Apothem)
+        !matches!(self.start, Start::Apothem | Start::Point)
+            || matches!(
+                self.expand,
+                Some(Expand::LinearDfs | Expand::DichotomicDfs | Expand::Bfs)
+            )
+    }
+
+    /// Whether the algorithm is exact (its claim has a tolerance, not a δ).
+    pub fn is_exact(self) -> bool {
+        self.start == Start::Apothem && matches!(self.expand, None | Some(Expand::Exact))
     }
 }
 
@@ -108,6 +207,8 @@ pub struct Found {
     pub upper: Option<(f64, Witness)>,
     /// Remarks for the certificate.
     pub notes: Vec<String>,
+    /// Per-face states (expansions and top-down).
+    pub faces: Option<Vec<crate::certificate::Face>>,
 }
 
 /// The state shared by an algorithm's questions.
@@ -211,6 +312,7 @@ pub fn certify(
     let tau = oracle.margin();
     let ctx = Ctx::new(oracle, x, class, params, progress);
     let name = algorithm.name();
+    let name = name.as_str();
 
     // x* itself must keep the class with the safety margin, proved like any box.
     let (m, _) = margin_of(&oracle.network().forward(x), class);
@@ -243,11 +345,38 @@ pub fn certify(
         return c;
     }
 
-    let found = match algorithm {
-        Algorithm::CyclicDichotomic => apothem::dichotomic(&ctx),
-        Algorithm::CyclicLinear => apothem::linear(&ctx),
-        Algorithm::CyclicTopDown => apothem::top_down(&ctx),
-        Algorithm::Apothem => apothem::exact(&ctx),
+    let started = match algorithm.start {
+        Start::Point => Found {
+            region: point.clone(),
+            stopped: None,
+            upper: None,
+            notes: Vec::new(),
+            faces: None,
+        },
+        Start::CyclicDichotomic => apothem::dichotomic(&ctx),
+        Start::CyclicLinear => apothem::linear(&ctx),
+        Start::CyclicTopDown => apothem::top_down(&ctx),
+        Start::Apothem => apothem::exact(&ctx),
+        Start::TopDown => maximal::top_down(&ctx),
+    };
+    let found = match algorithm.expand {
+        None => started,
+        Some(_) if started.stopped.is_some() => started,
+        Some(e) => {
+            let from = started.region.clone();
+            let order = params.face_order;
+            let mut grown = match e {
+                Expand::LinearDfs => maximal::linear_dfs(&ctx, from, order),
+                Expand::DichotomicDfs => maximal::dichotomic_dfs(&ctx, from, order),
+                Expand::Bfs => maximal::bfs(&ctx, from, order),
+                Expand::Exact => maximal::exact_faces(&ctx, from, order),
+            };
+            let mut notes = started.notes;
+            notes.append(&mut grown.notes);
+            grown.notes = notes;
+            grown.upper = started.upper;
+            grown
+        }
     };
     let status = if found.stopped.is_some() {
         Status::Unknown
@@ -266,9 +395,11 @@ pub fn certify(
     );
     if algorithm.uses_delta() {
         c.delta = Some(params.delta);
-    } else {
+    }
+    if algorithm.is_exact() {
         c.tolerance = Some(params.tolerance);
     }
+    c.faces = found.faces;
     if let Some((d, w)) = found.upper {
         c.apothem_upper = Some(d);
         c.counterexample = Some(w);

@@ -59,6 +59,8 @@ const TINY: f64 = 1e-9;
 enum Node {
     /// Stably inactive: the constant 0.
     Zero,
+    /// An input coordinate fixed by the box.
+    Const(f64),
     /// A column.
     Var(usize),
 }
@@ -79,8 +81,11 @@ pub struct Binary {
 pub struct Encoding {
     /// The model (no objective yet).
     pub milp: Milp,
-    /// Column of each input coordinate.
-    pub input: Vec<usize>,
+    /// Column of each input coordinate; `None` when the box fixes the coordinate (its value is
+    /// then folded into the first layer's constants: a smaller LP for thin boxes).
+    pub input: Vec<Option<usize>>,
+    /// The box the network was encoded over.
+    pub region: Hyperbox,
     /// Each network output as a linear expression.
     pub outputs: Vec<LinExpr>,
     /// The binaries, one per unstable ReLU.
@@ -91,10 +96,20 @@ impl Encoding {
     /// Encodes `net` over `region` using `bounds` (which must be valid over `region`).
     pub fn new(net: &Network, region: &Hyperbox, bounds: &NeuronBounds) -> Self {
         let mut milp = Milp::default();
-        let input: Vec<usize> = (0..region.dim())
-            .map(|i| milp.add_col(region.lb()[i], region.ub()[i], false))
+        let input: Vec<Option<usize>> = (0..region.dim())
+            .map(|i| {
+                let (l, u) = (region.lb()[i], region.ub()[i]);
+                (l < u).then(|| milp.add_col(l, u, false))
+            })
             .collect();
-        let mut prev: Vec<Node> = input.iter().map(|&c| Node::Var(c)).collect();
+        let mut prev: Vec<Node> = input
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match c {
+                Some(c) => Node::Var(*c),
+                None => Node::Const(region.lb()[i]),
+            })
+            .collect();
         let mut prev_lo = region.lb().to_vec();
         let mut prev_hi = region.ub().to_vec();
         let mut binaries = Vec::new();
@@ -109,19 +124,27 @@ impl Encoding {
             let affine = |o: usize| -> (LinExpr, f64) {
                 let mut slack = 0.0;
                 let mut terms = Vec::new();
+                let mut constant = layer.bias[o];
+                let mut abs_const = constant.abs();
                 for (i, (&w, n)) in layer.row(o).iter().zip(&prev).enumerate() {
-                    if let Node::Var(c) = n {
-                        if w.abs() > TINY {
-                            terms.push((*c, w));
-                        } else if w != 0.0 {
-                            slack += w.abs() * lo_prev[i].abs().max(hi_prev[i].abs());
+                    match n {
+                        Node::Var(c) if w.abs() > TINY => terms.push((*c, w)),
+                        Node::Var(_) if w != 0.0 => {
+                            slack += w.abs() * lo_prev[i].abs().max(hi_prev[i].abs())
                         }
+                        Node::Const(v) => {
+                            constant += w * v;
+                            abs_const += (w * v).abs();
+                        }
+                        _ => {}
                     }
                 }
+                // Rounding of the folded constants, widened like everything else.
+                slack += (layer.n_in as f64 + 2.0) * f64::EPSILON * abs_const;
                 (
                     LinExpr {
                         terms,
-                        constant: layer.bias[o],
+                        constant,
                     },
                     slack * (1.0 + 1e-12),
                 )
@@ -192,7 +215,7 @@ impl Encoding {
                 outputs = prev
                     .iter()
                     .map(|n| match n {
-                        Node::Zero => LinExpr::default(),
+                        Node::Zero | Node::Const(_) => LinExpr::default(),
                         Node::Var(c) => LinExpr {
                             terms: vec![(*c, 1.0)],
                             constant: 0.0,
@@ -204,6 +227,7 @@ impl Encoding {
         Encoding {
             milp,
             input,
+            region: region.clone(),
             outputs,
             binaries,
         }
@@ -216,7 +240,14 @@ impl Encoding {
 
     /// The input point of a solution.
     pub fn input_point(&self, solution: &[f64]) -> Vec<f64> {
-        self.input.iter().map(|&c| solution[c]).collect()
+        self.input
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match c {
+                Some(c) => solution[*c],
+                None => self.region.lb()[i],
+            })
+            .collect()
     }
 
     /// Fixes every binary to the activation pattern of `x` (active iff its pre-activation is

@@ -122,8 +122,21 @@ pub fn min_radius(
     limits: &Limits,
 ) -> Result<Answer, SolverError> {
     let mut milp = enc.milp.clone();
-    let t = milp.add_col(0.0, t_max, false);
-    for (&col, &x0) in enc.input.iter().zip(center) {
+    // Coordinates the box fixes still count towards the distance.
+    let t_min = enc
+        .input
+        .iter()
+        .zip(center)
+        .enumerate()
+        .filter(|(_, (c, _))| c.is_none())
+        .map(|(i, (_, &x0))| (enc.region.lb()[i] - x0).abs())
+        .fold(0.0, f64::max);
+    if t_min > t_max {
+        return Ok(answer(enc, solver::Outcome::infeasible()));
+    }
+    let t = milp.add_col(t_min, t_max, false);
+    for (col, &x0) in enc.input.iter().zip(center) {
+        let Some(col) = *col else { continue };
         // x - t <= x0 and x + t >= x0; a side where the box already stops at x0 (x* on the
         // domain's boundary) needs no row. Fewer rows make every LP of the search cheaper.
         if milp.col_ub[col] > x0 {
@@ -155,7 +168,11 @@ pub fn extreme_coordinate(
         constrain(&mut milp, e, threshold, f64::INFINITY);
     }
     milp.cost.iter_mut().for_each(|v| *v = 0.0);
-    milp.cost[enc.input[coord]] = 1.0;
     milp.offset = 0.0;
+    match enc.input[coord] {
+        Some(c) => milp.cost[c] = 1.0,
+        // A coordinate the box fixes: the objective is that constant.
+        None => milp.offset = enc.region.lb()[coord],
+    }
     Ok(answer(enc, solver::solve(&milp, sense, limits)?))
 }

@@ -165,6 +165,20 @@ pub struct Outcome {
     pub nodes: i64,
 }
 
+impl Outcome {
+    /// An infeasibility decided without calling the solver.
+    pub fn infeasible() -> Self {
+        Outcome {
+            status: Status::Infeasible,
+            solution: None,
+            objective: None,
+            dual_bound: None,
+            time: Duration::ZERO,
+            nodes: 0,
+        }
+    }
+}
+
 /// Errors from the solver library itself (not from the model's mathematics).
 #[derive(Debug, thiserror::Error)]
 pub enum SolverError {

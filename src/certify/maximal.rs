@@ -1,0 +1,442 @@
+//! The parallelepipedal family: boxes whose faces move outward one by one.
+//!
+//! Bottom-up algorithms start from a proved box (the point x*, or the result of a cyclic
+//! algorithm in a composition) and push each face towards its bound — the domain D intersected
+//! with the distance restriction `B∞(x*, R)` — while the box stays sound: by steps of δ
+//! (`bu-l-dfs`), by bisection down to δ (`bu-d-dfs`), in rounds over all faces (`bu-bfs`), or
+//! exactly, one optimisation per face (`maximal`). The top-down algorithm (`td`) starts from the
+//! whole restriction and cuts the coordinate of each counterexample.
+
+use super::{Ctx, Found};
+use crate::certificate::Face;
+use crate::oracle::{Extremum, Verdict, Witness};
+use crate::region::Hyperbox;
+
+/// The order in which depth-first algorithms visit faces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FaceOrder {
+    /// All upper faces (coordinate order), then all lower faces — the default.
+    #[default]
+    UpperFirst,
+    /// All lower faces, then all upper faces.
+    LowerFirst,
+    /// Upper then lower face of coordinate 0, then of coordinate 1, …
+    Interleaved,
+}
+
+impl FaceOrder {
+    /// Parses `upper-first`, `lower-first` or `interleaved`.
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s {
+            "upper-first" => Some(FaceOrder::UpperFirst),
+            "lower-first" => Some(FaceOrder::LowerFirst),
+            "interleaved" => Some(FaceOrder::Interleaved),
+            _ => None,
+        }
+    }
+
+    fn faces(self, d: usize) -> Vec<(usize, bool)> {
+        let up: Vec<(usize, bool)> = (0..d).map(|i| (i, true)).collect();
+        let lo: Vec<(usize, bool)> = (0..d).map(|i| (i, false)).collect();
+        match self {
+            FaceOrder::UpperFirst => up.into_iter().chain(lo).collect(),
+            FaceOrder::LowerFirst => lo.into_iter().chain(up).collect(),
+            FaceOrder::Interleaved => (0..d).flat_map(|i| [(i, true), (i, false)]).collect(),
+        }
+    }
+}
+
+/// Per-face bookkeeping: where a face stopped and why.
+#[derive(Debug, Clone, Copy, Default)]
+struct FaceState {
+    /// Distance of the counterexample that stopped the face, if one did.
+    blocked: Option<f64>,
+}
+
+/// A box being grown, with its faces' states.
+struct Grow<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    region: Hyperbox,
+    limit: Hyperbox,
+    upper: Vec<FaceState>,
+    lower: Vec<FaceState>,
+    unknown: usize,
+    near_ties: usize,
+}
+
+impl<'c, 'a> Grow<'c, 'a> {
+    fn new(ctx: &'c Ctx<'a>, start: Hyperbox) -> Self {
+        let d = start.dim();
+        let limit = ctx.restriction();
+        Grow {
+            ctx,
+            region: start,
+            limit,
+            upper: vec![FaceState::default(); d],
+            lower: vec![FaceState::default(); d],
+            unknown: 0,
+            near_ties: 0,
+        }
+    }
+
+    fn pos(&self, i: usize, upper: bool) -> f64 {
+        if upper {
+            self.region.ub()[i]
+        } else {
+            self.region.lb()[i]
+        }
+    }
+
+    fn bound(&self, i: usize, upper: bool) -> f64 {
+        if upper {
+            self.limit.ub()[i]
+        } else {
+            self.limit.lb()[i]
+        }
+    }
+
+    /// The box with face `(i, upper)` moved to `v`.
+    fn moved(&self, i: usize, upper: bool, v: f64) -> Hyperbox {
+        let mut b = self.region.clone();
+        if upper {
+            b.set_ub(i, v.max(b.lb()[i]));
+        } else {
+            b.set_lb(i, v.min(b.ub()[i]));
+        }
+        b
+    }
+
+    fn state(&mut self, i: usize, upper: bool) -> &mut FaceState {
+        if upper {
+            &mut self.upper[i]
+        } else {
+            &mut self.lower[i]
+        }
+    }
+
+    /// Asks whether the face can move to `v`; moves it when sound. Records the blocking
+    /// counterexample otherwise.
+    fn try_move(&mut self, i: usize, upper: bool, v: f64) -> bool {
+        let cand = self.moved(i, upper, v);
+        match self.ctx.sound(&cand) {
+            Verdict::Holds { .. } => {
+                self.region = cand;
+                self.state(i, upper).blocked = None;
+                true
+            }
+            Verdict::Violated { witness, .. } => {
+                let d = self.ctx.distance(&witness.x);
+                self.state(i, upper).blocked = Some(d);
+                false
+            }
+            Verdict::Unknown { near_tie, .. } => {
+                if near_tie.is_some() {
+                    self.near_ties += 1;
+                } else {
+                    self.unknown += 1;
+                }
+                false
+            }
+        }
+    }
+
+    fn faces_report(&self) -> Vec<Face> {
+        let mut out = Vec::new();
+        for (upper, states) in [(true, &self.upper), (false, &self.lower)] {
+            for (i, st) in states.iter().enumerate() {
+                let value = self.pos(i, upper);
+                let at_bound = value == self.bound(i, upper);
+                out.push(Face {
+                    coord: i,
+                    side: if upper { "upper" } else { "lower" },
+                    value,
+                    state: if at_bound {
+                        "domain"
+                    } else if st.blocked.is_some() {
+                        "blocked"
+                    } else {
+                        "open"
+                    },
+                    blocking_distance: if at_bound { None } else { st.blocked },
+                });
+            }
+        }
+        out
+    }
+
+    fn finish(self, stopped: Option<String>) -> Found {
+        let stopped = stopped.or_else(|| {
+            (self.unknown > 0).then(|| {
+                format!(
+                    "{} oracle question(s) stayed unknown and were treated as not sound",
+                    self.unknown
+                )
+            })
+        });
+        let mut notes = Vec::new();
+        if self.near_ties > 0 {
+            notes.push(format!(
+                "{} oracle question(s) were near ties (margin within τ of the boundary) and were treated as not sound",
+                self.near_ties
+            ));
+        }
+        let faces = self.faces_report();
+        Found {
+            region: self.region,
+            stopped,
+            upper: None,
+            notes,
+            faces: Some(faces),
+        }
+    }
+}
+
+/// `bu-l-dfs`: faces in order; each moves out by δ while the box stays sound.
+pub fn linear_dfs(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
+    let mut g = Grow::new(ctx, start);
+    for (n, (i, upper)) in order.faces(g.region.dim()).into_iter().enumerate() {
+        loop {
+            if let Some(why) = ctx.limit_reached() {
+                return g.finish(Some(why));
+            }
+            let (pos, bound) = (g.pos(i, upper), g.bound(i, upper));
+            if pos == bound {
+                break;
+            }
+            let step = if upper {
+                (pos + ctx.params.delta).min(bound)
+            } else {
+                (pos - ctx.params.delta).max(bound)
+            };
+            if !g.try_move(i, upper, step) {
+                break;
+            }
+        }
+        if n % 32 == 0 {
+            ctx.progress(&format!("bu-l-dfs: face {n}"));
+        }
+    }
+    g.finish(None)
+}
+
+/// `bu-d-dfs`: faces in order; each by bisection between its position and its bound, to δ.
+pub fn dichotomic_dfs(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
+    let mut g = Grow::new(ctx, start);
+    for (n, (i, upper)) in order.faces(g.region.dim()).into_iter().enumerate() {
+        if let Some(why) = ctx.limit_reached() {
+            return g.finish(Some(why));
+        }
+        let (mut lo, mut hi) = (g.pos(i, upper), g.bound(i, upper));
+        if lo == hi || g.try_move(i, upper, hi) {
+            continue;
+        }
+        // Invariant: the face is proved at `lo`; `hi` is not proved.
+        while (hi - lo).abs() > ctx.params.delta {
+            if let Some(why) = ctx.limit_reached() {
+                return g.finish(Some(why));
+            }
+            let mid = 0.5 * (lo + hi);
+            let blocked = g.state(i, upper).blocked;
+            if g.try_move(i, upper, mid) {
+                lo = mid;
+                // Keep the witness of the farther failure as the face's blocker.
+                g.state(i, upper).blocked = blocked;
+            } else {
+                hi = mid;
+            }
+        }
+        if n % 32 == 0 {
+            ctx.progress(&format!("bu-d-dfs: face {n}"));
+        }
+    }
+    g.finish(None)
+}
+
+/// `bu-bfs`: all faces advance by δ in rounds; a face whose step breaks soundness stops.
+pub fn bfs(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
+    let mut g = Grow::new(ctx, start);
+    let mut active: Vec<(usize, bool)> = order
+        .faces(g.region.dim())
+        .into_iter()
+        .filter(|&(i, u)| g.pos(i, u) != g.bound(i, u))
+        .collect();
+    let mut round = 0;
+    while !active.is_empty() {
+        let mut next = Vec::new();
+        for &(i, upper) in &active {
+            if let Some(why) = ctx.limit_reached() {
+                return g.finish(Some(why));
+            }
+            let (pos, bound) = (g.pos(i, upper), g.bound(i, upper));
+            let step = if upper {
+                (pos + ctx.params.delta).min(bound)
+            } else {
+                (pos - ctx.params.delta).max(bound)
+            };
+            if g.try_move(i, upper, step) && step != bound {
+                next.push((i, upper));
+            }
+        }
+        active = next;
+        round += 1;
+        ctx.progress(&format!("bu-bfs: round {round}, {} faces moving", active.len()));
+    }
+    g.finish(None)
+}
+
+/// `td`: start from the whole restriction `B∞(x*, R) ∩ D`; on a counterexample w, cut the
+/// coordinate where `|w_i - x*_i|` is largest to `w_i ∓ δ` (not past x*); until sound.
+pub fn top_down(ctx: &Ctx) -> Found {
+    let x = ctx.x;
+    let mut g = Grow::new(ctx, ctx.restriction());
+    loop {
+        if let Some(why) = ctx.limit_reached() {
+            // Nothing bigger than the input point is proved.
+            g.region = Hyperbox::point(x);
+            return g.finish(Some(why));
+        }
+        let w = match ctx.sound(&g.region) {
+            Verdict::Holds { .. } => return g.finish(None),
+            Verdict::Violated { witness, .. } => witness.x,
+            Verdict::Unknown {
+                near_tie: Some(p), ..
+            } => {
+                g.near_ties += 1;
+                p
+            }
+            Verdict::Unknown { reason, .. } => {
+                g.region = Hyperbox::point(x);
+                return g.finish(Some(format!(
+                    "a question stayed unknown with no point to cut at ({reason})"
+                )));
+            }
+        };
+        let d = ctx.distance(&w);
+        let Some(i) = (0..x.len()).max_by(|&a, &b| {
+            (w[a] - x[a]).abs().total_cmp(&(w[b] - x[b]).abs())
+        }) else {
+            return g.finish(None);
+        };
+        if w[i] > x[i] {
+            let v = (w[i] - ctx.params.delta).max(x[i]);
+            g.region.set_ub(i, v);
+            g.upper[i].blocked = Some(d);
+        } else if w[i] < x[i] {
+            let v = (w[i] + ctx.params.delta).min(x[i]);
+            g.region.set_lb(i, v);
+            g.lower[i].blocked = Some(d);
+        } else {
+            // The counterexample is x* itself: impossible for a proved input; stop safely.
+            g.region = Hyperbox::point(x);
+            return g.finish(Some("a counterexample at the input itself".to_string()));
+        }
+    }
+}
+
+/// Exact per-face expansion: for each face in order, release it to its bound and ask for the
+/// nearest point along that coordinate where some competitor reaches `y_j - y_c >= -τ`; the
+/// face moves to just before it. One optimisation per face instead of log(1/δ) questions; faces
+/// whose released box the bounds already prove need no MILP. The nearest point, pushed across
+/// the boundary, is the face's blocking counterexample. A final soundness question proves the
+/// whole box.
+pub fn exact_faces(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
+    let tau = ctx.oracle.margin();
+    let net = ctx.oracle.network();
+    let mut g = Grow::new(ctx, start.clone());
+    let mut inexact = 0usize;
+    for (n, (i, upper)) in order.faces(g.region.dim()).into_iter().enumerate() {
+        if let Some(why) = ctx.limit_reached() {
+            // Faces moved so far are proved only by their optimisations: re-prove the box.
+            return prove_or_fall_back(g, start, Some(why));
+        }
+        let (pos, bound) = (g.pos(i, upper), g.bound(i, upper));
+        if pos == bound {
+            continue;
+        }
+        let released = g.moved(i, upper, bound);
+        let opt = ctx.oracle.optimise(&Extremum::FaceExtent {
+            region: &released,
+            class: ctx.class,
+            coord: i,
+            upper,
+            threshold: -tau,
+        });
+        if !opt.exact {
+            inexact += 1;
+        }
+        // `opt.bound` is proved: no point with margin >= -τ lies beyond it.
+        let m = opt.bound;
+        let target = if upper {
+            if m >= bound {
+                bound
+            } else {
+                m - 1e-9 * (1.0 + m.abs())
+            }
+        } else if m <= bound {
+            bound
+        } else {
+            m + 1e-9 * (1.0 + m.abs())
+        };
+        let moves_out = if upper { target > pos } else { target < pos };
+        if moves_out && target.is_finite() {
+            g.region = g.moved(i, upper, target);
+        }
+        if let Some((_, p)) = &opt.best {
+            // The nearest point has margin about -τ: push it into a counterexample.
+            let w = Witness::confirm(net, p, ctx.class).or_else(|| {
+                crate::attack::cross_boundary(net, p, ctx.class, &released)
+                    .and_then(|q| Witness::confirm(net, &q, ctx.class))
+            });
+            if let Some(w) = w {
+                g.state(i, upper).blocked = Some(ctx.distance(&w.x));
+            }
+        }
+        if n % 16 == 0 {
+            ctx.progress(&format!("maximal: face {n}"));
+        }
+    }
+    let stopped = (inexact > 0).then(|| {
+        format!("{inexact} face optimisation(s) did not finish; those faces may not be maximal")
+    });
+    prove_or_fall_back(g, start, stopped)
+}
+
+/// The last question: is the grown box sound? If the proof does not go through (numerics at
+/// faces placed right at their optimum), faces are pulled back slightly and the question asked
+/// again; failing that, the proved starting box is returned.
+fn prove_or_fall_back(mut g: Grow, start: Hyperbox, stopped: Option<String>) -> Found {
+    let ctx = g.ctx;
+    let grown = g.region.clone();
+    for shrink in [0.0, 1e-8, 1e-6, 1e-4, 1e-2] {
+        let cand = if shrink == 0.0 {
+            grown.clone()
+        } else {
+            let lb: Vec<f64> = (0..grown.dim())
+                .map(|i| grown.lb()[i] + shrink * (start.lb()[i] - grown.lb()[i]).min(0.0).abs())
+                .collect();
+            let ub: Vec<f64> = (0..grown.dim())
+                .map(|i| grown.ub()[i] - shrink * (grown.ub()[i] - start.ub()[i]).max(0.0))
+                .collect();
+            match Hyperbox::new(lb, ub) {
+                Ok(b) => b,
+                Err(_) => continue,
+            }
+        };
+        if ctx.sound(&cand).holds() {
+            g.region = cand;
+            let mut f = g.finish(stopped);
+            if shrink > 0.0 {
+                f.notes.push(format!(
+                    "the final proof needed faces pulled back by {shrink:e} of their move"
+                ));
+            }
+            return f;
+        }
+    }
+    g.region = start;
+    let mut f = g.finish(Some(
+        "the expanded box could not be proved; returning the starting box".to_string(),
+    ));
+    f.faces = None;
+    f
+}
