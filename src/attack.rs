@@ -164,6 +164,58 @@ pub fn cross_boundary(net: &Network, x: &[f64], c: usize, domain: &Hyperbox) -> 
     None
 }
 
+/// Searches `region` for a point of class `c`: gradient steps that increase
+/// `y_c - max_{j != c} y_j`, from each start (clamped into the region) and the region's centre.
+/// Returns the best point and its margin; the caller validates it.
+pub fn attack_member(
+    net: &Network,
+    region: &Hyperbox,
+    c: usize,
+    starts: &[Vec<f64>],
+    settings: &AttackSettings,
+) -> (Vec<f64>, f64) {
+    let d = region.dim();
+    let width: Vec<f64> = (0..d).map(|i| region.ub()[i] - region.lb()[i]).collect();
+    let margin = |x: &[f64]| crate::network::margin_of(&net.forward(x), c);
+    let mut best_x = region.center();
+    let mut best = margin(&best_x);
+    let points: Vec<Vec<f64>> = starts
+        .iter()
+        .map(|s| region.clamp(s))
+        .chain(std::iter::once(region.center()))
+        .collect();
+    for mut x in points {
+        let mut cur = margin(&x);
+        for step in 0..settings.steps {
+            if cur.0 > best.0 {
+                best = cur;
+                best_x = x.clone();
+            }
+            if best.0 > 0.0 {
+                return (best_x, best.0);
+            }
+            let eta = 0.5f64.powi((step as i32 + 1) / 2);
+            // Ascend y_c - y_j for the strongest competitor j: the gradient of y_j - y_c, negated.
+            let g = margin_gradient(net, &x, c, cur.1);
+            let cand: Vec<f64> = (0..d)
+                .map(|i| {
+                    (x[i] - eta * width[i] * g[i].signum()).clamp(region.lb()[i], region.ub()[i])
+                })
+                .collect();
+            let sc = margin(&cand);
+            if sc.0 >= cur.0 {
+                x = cand;
+                cur = sc;
+            }
+        }
+        if cur.0 > best.0 {
+            best = cur;
+            best_x = x;
+        }
+    }
+    (best_x, best.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,6 +83,8 @@ pub struct Certificate {
     pub delta: Option<f64>,
     /// Stopping tolerance of the exact algorithms.
     pub tolerance: Option<f64>,
+    /// Gap η of completeness questions (dual certifications).
+    pub eta: Option<f64>,
     /// Oracle statistics.
     pub oracle: OracleStats,
     /// Wall-clock seconds.
@@ -136,6 +138,7 @@ impl Certificate {
             margin,
             delta: None,
             tolerance: None,
+            eta: None,
             oracle: OracleStats::default(),
             time_s: 0.0,
             faces: None,
@@ -176,6 +179,7 @@ impl Certificate {
             "margin": self.margin,
             "delta": self.delta,
             "tolerance": self.tolerance,
+            "eta": self.eta,
             "oracle": self.oracle,
             "time_s": self.time_s,
             "notes": self.notes,

@@ -145,6 +145,15 @@ pub struct AlgoArgs {
     /// Maximum number of oracle questions.
     #[arg(long, value_name = "N")]
     max_iter: Option<usize>,
+    /// Gap η of completeness questions: dual boxes are proved complete beyond η and reported
+    /// enlarged by it.
+    #[arg(
+        long,
+        value_name = "ETA",
+        default_value_t = 1e-6,
+        allow_hyphen_values = true
+    )]
+    eta: f64,
     /// Face order of the depth-first expansions: upper-first (all upper faces, then all lower
     /// faces), lower-first or interleaved.
     #[arg(long, value_name = "ORDER", default_value = "upper-first")]
@@ -501,6 +510,9 @@ pub fn params_from(args: &AlgoArgs, settings: &OracleSettings) -> Result<Params>
             args.radius_limit
         );
     }
+    if !(args.eta.is_finite() && args.eta > 0.0) {
+        bail!("--eta must be a positive number, got {}", args.eta);
+    }
     if args.max_iter == Some(0) {
         bail!("--max-iter must be at least 1");
     }
@@ -511,6 +523,7 @@ pub fn params_from(args: &AlgoArgs, settings: &OracleSettings) -> Result<Params>
         )
     })?;
     Ok(Params {
+        eta: args.eta,
         face_order,
         delta: args.delta,
         tolerance: args.tolerance,

@@ -82,11 +82,7 @@ fn band_network_optima() {
         );
         assert!(u >= r_star - 1e-9 && u <= r_star + 1e-6, "{x:?}: upper {u}");
         recheck(&net, &exact, 1);
-        for algo in [
-            algo("c-bu-d"),
-            algo("c-bu-l"),
-            algo("c-td"),
-        ] {
+        for algo in [algo("c-bu-d"), algo("c-bu-l"), algo("c-td")] {
             let c = run(&net, &x, algo, &params);
             assert_eq!(
                 c.status,
@@ -137,11 +133,7 @@ fn exact_dominates_delta_algorithms_on_random_networks() {
         }
         let a = exact.apothem.unwrap_or(f64::INFINITY);
         recheck(&net, &exact, seed);
-        for algo in [
-            algo("c-bu-d"),
-            algo("c-bu-l"),
-            algo("c-td"),
-        ] {
+        for algo in [algo("c-bu-d"), algo("c-bu-l"), algo("c-td")] {
             let c = run(&net, &x, algo, &params);
             let r = c.apothem.unwrap_or(f64::INFINITY);
             assert!(r <= a + 1e-7, "seed {seed} {algo:?}: {r} > exact {a}");
@@ -165,14 +157,7 @@ fn whole_run_timeout_is_unknown_with_a_proved_box() {
         deadline: Some(std::time::Instant::now()),
         ..Params::default()
     };
-    let c = certify(
-        algo("c-bu-d"),
-        &oracle,
-        &[0.5, 0.5],
-        0,
-        &params,
-        None,
-    );
+    let c = certify(algo("c-bu-d"), &oracle, &[0.5, 0.5], 0, &params, None);
     assert_eq!(c.status, Status::Unknown);
     let region = c.region.expect("the proved point box");
     assert!(region.contains(&[0.5, 0.5]));

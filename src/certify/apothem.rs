@@ -69,6 +69,7 @@ impl Best {
             upper: None,
             notes,
             faces: None,
+            near: None,
         }
     }
 }
@@ -157,13 +158,18 @@ pub fn exact(ctx: &Ctx) -> Found {
     let mut best = Best::new(ctx);
     let mut upper: Option<(f64, Witness)> = None;
     let mut notes = Vec::new();
-    let finish =
-        |best: Best, upper: Option<(f64, Witness)>, notes: Vec<String>, why: Option<String>| {
-            let mut f = best.found(why);
-            f.upper = upper;
-            f.notes = notes;
-            f
-        };
+    let mut near: Option<Vec<f64>> = None;
+    let finish = |best: Best,
+                  upper: Option<(f64, Witness)>,
+                  notes: Vec<String>,
+                  why: Option<String>,
+                  near: Option<Vec<f64>>| {
+        let mut f = best.found(why);
+        f.upper = upper;
+        f.notes = notes;
+        f.near = near;
+        f
+    };
     let take = |w: Witness, upper: &mut Option<(f64, Witness)>| {
         let d = ctx.distance(&w.x);
         if upper.as_ref().is_none_or(|(u, _)| d < *u) {
@@ -184,7 +190,7 @@ pub fn exact(ctx: &Ctx) -> Found {
         take(w, &mut upper);
     } else {
         match best.ask(ctx, big_r) {
-            Verdict::Holds { .. } => return finish(best, None, notes, None),
+            Verdict::Holds { .. } => return finish(best, None, notes, None, None),
             Verdict::Violated { witness, .. } => take(witness, &mut upper),
             Verdict::Unknown { reason, .. } => {
                 return finish(
@@ -194,6 +200,7 @@ pub fn exact(ctx: &Ctx) -> Found {
                     Some(format!(
                         "no counterexample found and the restriction is not proved ({reason})"
                     )),
+                    None,
                 );
             }
         }
@@ -215,7 +222,7 @@ pub fn exact(ctx: &Ctx) -> Found {
     let mut exact_search = false;
     for round in 0..6 {
         if let Some(why) = ctx.limit_reached() {
-            return finish(best, upper, notes, Some(why));
+            return finish(best, upper, notes, Some(why), near.clone());
         }
         let hi = hi_of(&upper);
         // The quick search first; from the fourth round (t1 keeps dropping) the exact one.
@@ -231,6 +238,7 @@ pub fn exact(ctx: &Ctx) -> Found {
         let mut t1 = match &opt.best {
             Some((d, p)) => {
                 push(p, &mut upper);
+                near = Some(p.clone());
                 d.min(hi)
             }
             None if opt.exact => hi,
@@ -258,7 +266,7 @@ pub fn exact(ctx: &Ctx) -> Found {
         let mut closer = false;
         for gap in [1e-9, 1e-8, 1e-7, 1e-6, 1e-5] {
             if let Some(why) = ctx.limit_reached() {
-                return finish(best, upper, notes, Some(why));
+                return finish(best, upper, notes, Some(why), near.clone());
             }
             let r = t1 * (1.0 - gap);
             if r <= best.radius {
@@ -280,6 +288,7 @@ pub fn exact(ctx: &Ctx) -> Found {
                 } if ctx.distance(&p) < t1 * (1.0 - 1e-6) => {
                     // A clearly closer point within τ of the boundary: t1 was not optimal.
                     push(&p, &mut upper);
+                    near = Some(p.clone());
                     closer = true;
                     break;
                 }
@@ -311,5 +320,5 @@ pub fn exact(ctx: &Ctx) -> Found {
             best.radius, ctx.params.tolerance
         ));
     }
-    finish(best, upper, notes, stopped)
+    finish(best, upper, notes, stopped, near)
 }

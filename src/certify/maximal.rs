@@ -187,6 +187,7 @@ impl<'c, 'a> Grow<'c, 'a> {
             upper: None,
             notes,
             faces: Some(faces),
+            near: None,
         }
     }
 }
@@ -279,7 +280,10 @@ pub fn bfs(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
         }
         active = next;
         round += 1;
-        ctx.progress(&format!("bu-bfs: round {round}, {} faces moving", active.len()));
+        ctx.progress(&format!(
+            "bu-bfs: round {round}, {} faces moving",
+            active.len()
+        ));
     }
     g.finish(None)
 }
@@ -312,9 +316,9 @@ pub fn top_down(ctx: &Ctx) -> Found {
             }
         };
         let d = ctx.distance(&w);
-        let Some(i) = (0..x.len()).max_by(|&a, &b| {
-            (w[a] - x[a]).abs().total_cmp(&(w[b] - x[b]).abs())
-        }) else {
+        let Some(i) =
+            (0..x.len()).max_by(|&a, &b| (w[a] - x[a]).abs().total_cmp(&(w[b] - x[b]).abs()))
+        else {
             return g.finish(None);
         };
         if w[i] > x[i] {
@@ -333,72 +337,149 @@ pub fn top_down(ctx: &Ctx) -> Found {
     }
 }
 
-/// Exact per-face expansion: for each face in order, release it to its bound and ask for the
-/// nearest point along that coordinate where some competitor reaches `y_j - y_c >= -τ`; the
-/// face moves to just before it. One optimisation per face instead of log(1/δ) questions; faces
-/// whose released box the bounds already prove need no MILP. The nearest point, pushed across
-/// the boundary, is the face's blocking counterexample. A final soundness question proves the
-/// whole box.
-pub fn exact_faces(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
-    let tau = ctx.oracle.margin();
-    let net = ctx.oracle.network();
+/// Exact per-face expansion: every face ends at its bound or blocked, to the tolerance, by a
+/// point where some competitor reaches `y_j - y_c >= -τ` (pushed across the boundary, the
+/// face's blocking counterexample). No face can then move outward without leaving the proved
+/// region: the box is maximal. For each face (upper faces first):
+/// 1. if the near point of the starting cube touches the face, with the margin growing outward,
+///    the face is blocked where it is (checked by a forward pass, no solver);
+/// 2. otherwise one optimisation releases the face to its bound and finds the nearest
+///    violation along its coordinate; the face moves to just before it. Bounds settle the faces
+///    that can reach their bound without a MILP.
+///
+/// Since boxes only grow, a blocked face stays blocked: maximality does not depend on the order.
+/// A final soundness question proves the whole box.
+pub fn exact_faces(ctx: &Ctx, start: Hyperbox, near: Option<&[f64]>) -> Found {
     let mut g = Grow::new(ctx, start.clone());
+    let d = g.region.dim();
+    let order = ctx.params.face_order;
     let mut inexact = 0usize;
-    for (n, (i, upper)) in order.faces(g.region.dim()).into_iter().enumerate() {
+    let mut by_near = 0usize;
+    for (n, (i, upper)) in order.faces(d).into_iter().enumerate() {
         if let Some(why) = ctx.limit_reached() {
-            // Faces moved so far are proved only by their optimisations: re-prove the box.
             return prove_or_fall_back(g, start, Some(why));
         }
-        let (pos, bound) = (g.pos(i, upper), g.bound(i, upper));
-        if pos == bound {
+        if g.pos(i, upper) == g.bound(i, upper) {
             continue;
         }
-        let released = g.moved(i, upper, bound);
-        let opt = ctx.oracle.optimise(&Extremum::FaceExtent {
-            region: &released,
-            class: ctx.class,
-            coord: i,
-            upper,
-            threshold: -tau,
-        });
-        if !opt.exact {
+        if near.is_some_and(|p| blocked_by_near(&mut g, p, i, upper)) {
+            by_near += 1;
+            continue;
+        }
+        if !optimise_face(&mut g, i, upper) {
             inexact += 1;
         }
-        // `opt.bound` is proved: no point with margin >= -τ lies beyond it.
-        let m = opt.bound;
-        let target = if upper {
-            if m >= bound {
-                bound
-            } else {
-                m - 1e-9 * (1.0 + m.abs())
-            }
-        } else if m <= bound {
-            bound
-        } else {
-            m + 1e-9 * (1.0 + m.abs())
-        };
-        let moves_out = if upper { target > pos } else { target < pos };
-        if moves_out && target.is_finite() {
-            g.region = g.moved(i, upper, target);
-        }
-        if let Some((_, p)) = &opt.best {
-            // The nearest point has margin about -τ: push it into a counterexample.
-            let w = Witness::confirm(net, p, ctx.class).or_else(|| {
-                crate::attack::cross_boundary(net, p, ctx.class, &released)
-                    .and_then(|q| Witness::confirm(net, &q, ctx.class))
-            });
-            if let Some(w) = w {
-                g.state(i, upper).blocked = Some(ctx.distance(&w.x));
-            }
-        }
         if n % 16 == 0 {
-            ctx.progress(&format!("maximal: face {n}"));
+            ctx.progress(&format!("maximal: face {n} of {}", 2 * d));
         }
     }
     let stopped = (inexact > 0).then(|| {
         format!("{inexact} face optimisation(s) did not finish; those faces may not be maximal")
     });
-    prove_or_fall_back(g, start, stopped)
+    let mut f = prove_or_fall_back(g, start, stopped);
+    if by_near > 0 {
+        f.notes.push(format!(
+            "{by_near} face(s) blocked where they stood by the apothem's nearest point (no solver call)"
+        ));
+    }
+    f
+}
+
+/// Whether `near` (a point with margin about -τ just outside the box) blocks face `(i, upper)`
+/// where it stands: the point lies on that face (after clamping into the box) and a step of at
+/// most the tolerance outward along the coordinate reaches margin >= -τ, checked by a forward
+/// pass. Records the blocking counterexample when it finds one.
+fn blocked_by_near(g: &mut Grow, near: &[f64], i: usize, upper: bool) -> bool {
+    let ctx = g.ctx;
+    let net = ctx.oracle.network();
+    let tau = ctx.oracle.margin();
+    let p = g.region.clamp(near);
+    let pos = g.pos(i, upper);
+    if (p[i] - pos).abs() > 1e-12 * (1.0 + pos.abs()) {
+        return false;
+    }
+    let (m, j) = crate::network::margin_of(&net.forward(&p), ctx.class);
+    let grad = crate::attack::margin_gradient(net, &p, ctx.class, j);
+    let outward = if upper { grad[i] } else { -grad[i] };
+    if outward <= 0.0 {
+        return false;
+    }
+    // margin_of is y_c - max y_j; the competitor margin is -m. Needed: -m >= -τ.
+    let deficit = (m - tau).max(0.0);
+    let step = 1.01 * deficit / outward + 1e-15;
+    if step > ctx.params.tolerance {
+        return false;
+    }
+    let mut q = p.clone();
+    q[i] += if upper { step } else { -step };
+    let (mq, _) = crate::network::margin_of(&net.forward(&q), ctx.class);
+    if mq > tau {
+        return false;
+    }
+    // Blocked here. The counterexample: push the near point across the boundary.
+    let released = g.moved(i, upper, g.bound(i, upper));
+    if let Some(w) = crate::attack::cross_boundary(net, &q, ctx.class, &released)
+        .and_then(|x| Witness::confirm(net, &x, ctx.class))
+    {
+        g.state(i, upper).blocked = Some(ctx.distance(&w.x));
+    }
+    true
+}
+
+/// One optimisation for face `(i, upper)`: the nearest point along the coordinate where some
+/// competitor reaches margin >= -τ; the face moves to just before it. Returns whether the
+/// optimisation was exact.
+fn optimise_face(g: &mut Grow, i: usize, upper: bool) -> bool {
+    let ctx = g.ctx;
+    let net = ctx.oracle.network();
+    let tau = ctx.oracle.margin();
+    let (pos, bound) = (g.pos(i, upper), g.bound(i, upper));
+    // Only the slab beyond the face: the box itself is proved, and points on its boundary
+    // within solver tolerance of -τ would otherwise be found instead of the face's own blocker.
+    let mut released = g.moved(i, upper, bound);
+    if upper {
+        released.set(i, pos, bound);
+    } else {
+        released.set(i, bound, pos);
+    }
+    let opt = ctx.oracle.optimise(&Extremum::FaceExtent {
+        region: &released,
+        class: ctx.class,
+        coord: i,
+        upper,
+        threshold: -tau,
+    });
+    // `opt.bound` is proved: no point with margin >= -τ lies before it. The face stops a
+    // quarter of the tolerance short of it, so that the final proof has room against solver
+    // tolerances while the face stays maximal to the tolerance.
+    let m = opt.bound;
+    let gap = 0.25 * ctx.params.tolerance;
+    let target = if upper {
+        if m >= bound {
+            bound
+        } else {
+            m - gap
+        }
+    } else if m <= bound {
+        bound
+    } else {
+        m + gap
+    };
+    let moves_out = if upper { target > pos } else { target < pos };
+    if moves_out && target.is_finite() {
+        g.region = g.moved(i, upper, target);
+    }
+    if let Some((_, p)) = &opt.best {
+        // The nearest point has margin about -τ: push it into a counterexample.
+        let w = Witness::confirm(net, p, ctx.class).or_else(|| {
+            crate::attack::cross_boundary(net, p, ctx.class, &released)
+                .and_then(|q| Witness::confirm(net, &q, ctx.class))
+        });
+        if let Some(w) = w {
+            g.state(i, upper).blocked = Some(ctx.distance(&w.x));
+        }
+    }
+    opt.exact
 }
 
 /// The last question: is the grown box sound? If the proof does not go through (numerics at
@@ -407,15 +488,25 @@ pub fn exact_faces(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
 fn prove_or_fall_back(mut g: Grow, start: Hyperbox, stopped: Option<String>) -> Found {
     let ctx = g.ctx;
     let grown = g.region.clone();
-    for shrink in [0.0, 1e-8, 1e-6, 1e-4, 1e-2] {
+    // Pull-backs: absolute (a fraction of the tolerance), capped by each face's own move.
+    let tol = ctx.params.tolerance;
+    for shrink in [0.0, 0.25 * tol, tol, 10.0 * tol, 1e-3] {
         let cand = if shrink == 0.0 {
             grown.clone()
         } else {
             let lb: Vec<f64> = (0..grown.dim())
-                .map(|i| grown.lb()[i] + shrink * (start.lb()[i] - grown.lb()[i]).min(0.0).abs())
+                .map(|i| {
+                    (grown.lb()[i] + shrink)
+                        .min(start.lb()[i])
+                        .max(grown.lb()[i])
+                })
                 .collect();
             let ub: Vec<f64> = (0..grown.dim())
-                .map(|i| grown.ub()[i] - shrink * (grown.ub()[i] - start.ub()[i]).max(0.0))
+                .map(|i| {
+                    (grown.ub()[i] - shrink)
+                        .max(start.ub()[i])
+                        .min(grown.ub()[i])
+                })
                 .collect();
             match Hyperbox::new(lb, ub) {
                 Ok(b) => b,
@@ -427,7 +518,7 @@ fn prove_or_fall_back(mut g: Grow, start: Hyperbox, stopped: Option<String>) -> 
             let mut f = g.finish(stopped);
             if shrink > 0.0 {
                 f.notes.push(format!(
-                    "the final proof needed faces pulled back by {shrink:e} of their move"
+                    "the final proof needed moved faces pulled back by {shrink:e}"
                 ));
             }
             return f;

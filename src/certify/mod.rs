@@ -5,6 +5,7 @@
 //! runner ([`certify`]) turns their result into a [`Certificate`] with its measures.
 
 pub mod apothem;
+pub mod dual;
 pub mod maximal;
 
 pub use maximal::FaceOrder;
@@ -32,6 +33,8 @@ pub struct Params {
     pub deadline: Option<Instant>,
     /// Face order of the depth-first expansions.
     pub face_order: FaceOrder,
+    /// Gap η of completeness questions (dual boxes are reported enlarged by it).
+    pub eta: f64,
 }
 
 impl Default for Params {
@@ -43,6 +46,7 @@ impl Default for Params {
             max_iter: None,
             deadline: None,
             face_order: FaceOrder::default(),
+            eta: 1e-6,
         }
     }
 }
@@ -68,6 +72,12 @@ pub enum Start {
     Apothem,
     /// `td`: top-down box, cutting the coordinate of each counterexample.
     TopDown,
+    /// `complete-c-d-bu`: dual, bisection on the radius of a complete ball.
+    CompleteCyclicDichotomic,
+    /// `complete-bu`: dual, grown from x* around each class point found outside.
+    CompleteBottomUp,
+    /// `dual`: the exact tightest dual box.
+    Dual,
 }
 
 /// How faces are then pushed outward.
@@ -103,6 +113,12 @@ const STARTS: &[(&str, Start)] = &[
     ("cyclic-top-down", Start::CyclicTopDown),
     ("td", Start::TopDown),
     ("top-down", Start::TopDown),
+    ("complete-c-d-bu", Start::CompleteCyclicDichotomic),
+    ("dual-cyclic-dichotomic", Start::CompleteCyclicDichotomic),
+    ("complete-bu", Start::CompleteBottomUp),
+    ("dual-bottom-up", Start::CompleteBottomUp),
+    ("dual", Start::Dual),
+    ("exact-dual", Start::Dual),
 ];
 
 const EXPANSIONS: &[(&str, Expand)] = &[
@@ -129,6 +145,12 @@ pub const ALGORITHM_NAMES: &[&str] = &[
     "bu-bfs",
     "maximal",
     "exact-maximal",
+    "complete-c-d-bu",
+    "dual-cyclic-dichotomic",
+    "complete-bu",
+    "dual-bottom-up",
+    "dual",
+    "exact-dual",
     "START+EXPANSION (e.g. td+bu-d-dfs, c-bu-d+bu-d-dfs, apothem+bu-d-dfs)",
 ];
 
@@ -145,8 +167,12 @@ impl Algorithm {
             });
         }
         if let Some((a, b)) = name.split_once('+') {
+            let a = start(a)?;
+            if Algorithm::start_is_dual(a) {
+                return None;
+            }
             return Some(Algorithm {
-                start: start(a)?,
+                start: a,
                 expand: Some(expand(b)?),
             });
         }
@@ -180,9 +206,21 @@ impl Algorithm {
         }
     }
 
+    fn start_is_dual(s: Start) -> bool {
+        matches!(
+            s,
+            Start::CompleteCyclicDichotomic | Start::CompleteBottomUp | Start::Dual
+        )
+    }
+
+    /// Whether the algorithm computes a dual (complete) certification.
+    pub fn is_dual(self) -> bool {
+        Algorithm::start_is_dual(self.start)
+    }
+
     /// Whether the algorithm uses the step δ.
     pub fn uses_delta(self) -> bool {
-        !matches!(self.start, Start::Apothem | Start::Point)
+        !matches!(self.start, Start::Apothem | Start::Point | Start::Dual)
             || matches!(
                 self.expand,
                 Some(Expand::LinearDfs | Expand::DichotomicDfs | Expand::Bfs)
@@ -191,7 +229,8 @@ impl Algorithm {
 
     /// Whether the algorithm is exact (its claim has a tolerance, not a δ).
     pub fn is_exact(self) -> bool {
-        self.start == Start::Apothem && matches!(self.expand, None | Some(Expand::Exact))
+        (self.start == Start::Apothem && matches!(self.expand, None | Some(Expand::Exact)))
+            || self.start == Start::Dual
     }
 }
 
@@ -209,6 +248,9 @@ pub struct Found {
     pub notes: Vec<String>,
     /// Per-face states (expansions and top-down).
     pub faces: Option<Vec<crate::certificate::Face>>,
+    /// A point just outside the box where the margin is about -τ (exact algorithms): faces it
+    /// touches cannot move, which an expansion can use without asking.
+    pub near: Option<Vec<f64>>,
 }
 
 /// The state shared by an algorithm's questions.
@@ -271,6 +313,11 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Counts a question toward the iteration limit.
+    pub fn count_question(&self) {
+        self.questions.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Asks whether `region` is sound (counts toward the iteration limit).
     pub fn sound(&self, region: &Hyperbox) -> Verdict {
         self.questions.fetch_add(1, Ordering::Relaxed);
@@ -317,7 +364,13 @@ pub fn certify(
     // x* itself must keep the class with the safety margin, proved like any box.
     let (m, _) = margin_of(&oracle.network().forward(x), class);
     let point = Hyperbox::point(x);
-    let at_input = if m > tau {
+    // (Dual certifications hold whatever the input's margin: they skip this.)
+    let at_input = if algorithm.is_dual() {
+        Verdict::Holds {
+            method: crate::oracle::Method::Concrete,
+            time: Default::default(),
+        }
+    } else if m > tau {
         ctx.sound(&point)
     } else {
         Verdict::Unknown {
@@ -352,12 +405,16 @@ pub fn certify(
             upper: None,
             notes: Vec::new(),
             faces: None,
+            near: None,
         },
         Start::CyclicDichotomic => apothem::dichotomic(&ctx),
         Start::CyclicLinear => apothem::linear(&ctx),
         Start::CyclicTopDown => apothem::top_down(&ctx),
         Start::Apothem => apothem::exact(&ctx),
         Start::TopDown => maximal::top_down(&ctx),
+        Start::CompleteCyclicDichotomic => dual::cyclic_dichotomic(&ctx),
+        Start::CompleteBottomUp => dual::bottom_up(&ctx),
+        Start::Dual => dual::exact(&ctx),
     };
     let found = match algorithm.expand {
         None => started,
@@ -369,7 +426,7 @@ pub fn certify(
                 Expand::LinearDfs => maximal::linear_dfs(&ctx, from, order),
                 Expand::DichotomicDfs => maximal::dichotomic_dfs(&ctx, from, order),
                 Expand::Bfs => maximal::bfs(&ctx, from, order),
-                Expand::Exact => maximal::exact_faces(&ctx, from, order),
+                Expand::Exact => maximal::exact_faces(&ctx, from, started.near.as_deref()),
             };
             let mut notes = started.notes;
             notes.append(&mut grown.notes);
@@ -378,14 +435,19 @@ pub fn certify(
             grown
         }
     };
+    let (kind, proved) = if algorithm.is_dual() {
+        (Kind::Complete, Status::Complete)
+    } else {
+        (Kind::Sound, Status::Certified)
+    };
     let status = if found.stopped.is_some() {
         Status::Unknown
     } else {
-        Status::Certified
+        proved
     };
     let mut c = Certificate::new(
         name,
-        Kind::Sound,
+        kind,
         status,
         class,
         Some(found.region),
@@ -400,6 +462,9 @@ pub fn certify(
         c.tolerance = Some(params.tolerance);
     }
     c.faces = found.faces;
+    if algorithm.is_dual() {
+        c.eta = Some(params.eta);
+    }
     if let Some((d, w)) = found.upper {
         c.apothem_upper = Some(d);
         c.counterexample = Some(w);

@@ -118,7 +118,10 @@ pub fn branch_and_bound(
             stopped = Some(Status::NodeLimit);
             break;
         }
-        if limits.time.is_some_and(|t| start.elapsed() >= t) {
+        if limits
+            .effective_time(start)
+            .is_some_and(|t| start.elapsed() >= t)
+        {
             stack.push(node);
             stopped = Some(Status::TimeLimit);
             break;
@@ -150,10 +153,23 @@ pub fn branch_and_bound(
         }
         nodes += 1;
         // Node LPs take milliseconds: limits are checked between nodes, not inside them.
-        let out = lp.solve(&Limits {
+        let lp_limits = Limits {
             relaxation: true,
             ..Limits::default()
-        })?;
+        };
+        let mut out = lp.solve(&lp_limits)?;
+        if !matches!(out.status, Status::Optimal | Status::Infeasible)
+            || out.solution.is_none() && out.status == Status::Optimal
+        {
+            // A warm start can stall numerically: retry the node from a fresh instance.
+            lp = Lp::new(milp, sense)?;
+            for &c in &ints {
+                if let Some(v) = fixed[c] {
+                    lp.set_bounds(c, v as f64, v as f64)?;
+                }
+            }
+            out = lp.solve(&lp_limits)?;
+        }
         match out.status {
             Status::Infeasible => continue,
             Status::Optimal => {}
@@ -162,14 +178,20 @@ pub fn branch_and_bound(
                 stopped = Some(out.status);
                 break;
             }
-            _ => {
+            other => {
                 // Numerical trouble: the subtree stays unresolved.
+                if std::env::var_os("PPNN_LOG_LP").is_some() {
+                    eprintln!("[bab] node LP ended {other:?}");
+                }
                 unresolved += 1;
                 cut_bound = cut_bound.max(node.bound);
                 continue;
             }
         }
         let (Some(obj), Some(sol)) = (out.objective, out.solution) else {
+            if std::env::var_os("PPNN_LOG_LP").is_some() {
+                eprintln!("[bab] optimal node LP without a solution");
+            }
             unresolved += 1;
             cut_bound = cut_bound.max(node.bound);
             continue;

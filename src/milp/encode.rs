@@ -141,13 +141,7 @@ impl Encoding {
                 }
                 // Rounding of the folded constants, widened like everything else.
                 slack += (layer.n_in as f64 + 2.0) * f64::EPSILON * abs_const;
-                (
-                    LinExpr {
-                        terms,
-                        constant,
-                    },
-                    slack * (1.0 + 1e-12),
-                )
+                (LinExpr { terms, constant }, slack * (1.0 + 1e-12))
             };
             if !layer.relu {
                 // Only the last layer may be purely affine (the importer guarantees it). The

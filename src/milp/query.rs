@@ -176,3 +176,30 @@ pub fn extreme_coordinate(
     }
     Ok(answer(enc, solver::solve(&milp, sense, limits)?))
 }
+
+/// Is there a point of the encoded box where every expression is `>= threshold`? Maximises
+/// `s` with `s <= expr_k` for all k and `s >= threshold`; stops at the first point with `s > 0`.
+/// Infeasible means proved: no such point.
+pub fn member(
+    enc: &Encoding,
+    conditions: &[LinExpr],
+    threshold: f64,
+    limits: &Limits,
+) -> Result<Answer, SolverError> {
+    let mut milp = enc.milp.clone();
+    let s = milp.add_col(threshold, f64::INFINITY, false);
+    for e in conditions {
+        // s - expr <= 0  <=>  s - terms <= constant
+        let mut terms: Vec<(usize, f64)> = e.terms.iter().map(|&(c, v)| (c, -v)).collect();
+        terms.push((s, 1.0));
+        milp.add_row(f64::NEG_INFINITY, e.constant, terms);
+    }
+    milp.cost.iter_mut().for_each(|v| *v = 0.0);
+    milp.cost[s] = 1.0;
+    milp.offset = 0.0;
+    let limits = Limits {
+        objective_target: Some(0.0),
+        ..limits.clone()
+    };
+    Ok(answer(enc, solver::solve(&milp, Sense::Maximise, &limits)?))
+}

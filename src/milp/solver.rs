@@ -107,6 +107,8 @@ pub enum Engine {
 pub struct Limits<'a> {
     /// The solver.
     pub engine: Engine,
+    /// Absolute deadline (the run's time limit), on top of `time`.
+    pub deadline: Option<Instant>,
     /// Shared cut-off (f64 bits): nodes that cannot beat it are pruned, and better incumbents
     /// are published into it (branch and bound only). Lets parallel solves of the same
     /// optimisation prune each other.
@@ -121,6 +123,18 @@ pub struct Limits<'a> {
     pub relaxation: bool,
     /// Branch and bound only: stop after this many nodes (the best point found is kept).
     pub max_nodes: Option<u64>,
+}
+
+impl Limits<'_> {
+    /// The time this solve may take from `start`: the smaller of `time` and what is left
+    /// before `deadline`.
+    pub fn effective_time(&self, start: Instant) -> Option<Duration> {
+        let left = self.deadline.map(|d| d.saturating_duration_since(start));
+        match (self.time, left) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// What HiGHS reported, in our words.
@@ -399,7 +413,8 @@ fn run(
     limits: &Limits,
 ) -> Result<Outcome, SolverError> {
     let start = Instant::now();
-    match limits.time {
+    let time = limits.effective_time(start);
+    match time {
         Some(t) => set_option(h, "time_limit", OptionValue::Double(t.as_secs_f64()))?,
         None => set_option(h, "time_limit", OptionValue::Double(f64::INFINITY))?,
     }
@@ -408,10 +423,10 @@ fn run(
     }
     let state = CallbackState {
         stop: limits.stop,
-        deadline: limits.time.map(|t| start + t),
+        deadline: time.map(|t| start + t),
     };
     // Interrupt callbacks only when something can interrupt (they cost time on every call).
-    let hooked = limits.stop.is_some() || limits.time.is_some();
+    let hooked = limits.stop.is_some() || time.is_some();
     if hooked {
         // SAFETY: `state` lives until after Highs_run returns; the callback only reads it.
         unsafe {

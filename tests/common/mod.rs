@@ -243,3 +243,43 @@ pub fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     std::fs::write(&p, bytes).unwrap();
     p
 }
+
+/// One affine layer: class 0 iff x0 + x1 < s (y0 = s - x0 - x1, y1 = 0).
+pub fn half_plane_network(s: f64) -> Network {
+    Network::new(
+        vec![Layer {
+            n_in: 2,
+            n_out: 2,
+            weights: vec![-1.0, -1.0, 0.0, 0.0],
+            bias: vec![s, 0.0],
+            relu: false,
+        }],
+        vec![2],
+    )
+    .unwrap()
+}
+
+/// Class 0 on two disconnected pieces: x0 < 0.15 or x0 > 0.85, with x1 < 0.515 (at x0 = 0).
+/// y0 - y1 = relu(0.2 - x0) + relu(x0 - 0.8) - 0.05 - 10 relu(x1 - 0.5).
+pub fn two_pieces_network() -> Network {
+    Network::new(
+        vec![
+            Layer {
+                n_in: 2,
+                n_out: 3,
+                weights: vec![-1.0, 0.0, 1.0, 0.0, 0.0, 1.0],
+                bias: vec![0.2, -0.8, -0.5],
+                relu: true,
+            },
+            Layer {
+                n_in: 3,
+                n_out: 2,
+                weights: vec![1.0, 1.0, -10.0, 0.0, 0.0, 0.0],
+                bias: vec![-0.05, 0.0],
+                relu: false,
+            },
+        ],
+        vec![2],
+    )
+    .unwrap()
+}

@@ -30,6 +30,8 @@ use crate::milp::solver::{Engine, Limits, Status};
 use crate::network::{margin_of, Network};
 use crate::region::Hyperbox;
 
+mod complete;
+
 /// A question about a box.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -41,10 +43,24 @@ pub enum Question<'a> {
         /// The class every point must keep.
         class: usize,
     },
+    /// Completeness: does every x in D with `y_c - y_j >= -τ` for all `j` (class c, near ties
+    /// included, so that "complete" errs on the safe side) lie inside `region`? D outside the
+    /// box is decided as 2d slabs `x_i >= ub_i + η` / `x_i <= lb_i - η`, in parallel.
+    Complete {
+        /// The box.
+        region: &'a Hyperbox,
+        /// The class.
+        class: usize,
+        /// The gap η between the box and its slabs: points within η outside the box are not
+        /// examined (callers enlarge their boxes by η; it is stated in the output).
+        eta: f64,
+        /// A known point of the class (x*), projected into each slab as a first candidate.
+        anchor: Option<&'a [f64]>,
+    },
 }
 
 /// Which step of the cascade decided a question.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// Concrete evaluation (known counterexamples, centre, corners).
@@ -86,6 +102,26 @@ pub struct Witness {
 }
 
 impl Witness {
+    /// Re-checks `x` as a point of class `c` for a completeness question: `y_c - y_j >= -τ`
+    /// for every `j` in f64 (near ties count as the class). `None` when it does not confirm.
+    pub fn confirm_member(net: &Network, x: &[f64], c: usize, tau: f64) -> Option<Witness> {
+        if x.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let logits = net.forward(x);
+        let logits_f32 = net.forward_f32(x);
+        let (margin, competitor) = margin_of(&logits, c);
+        let (margin_f32, _) = margin_of(&logits_f32, c);
+        (margin >= -tau).then(|| Witness {
+            x: x.to_vec(),
+            logits,
+            logits_f32,
+            margin,
+            margin_f32,
+            competitor,
+        })
+    }
+
     /// Re-checks `x` as a counterexample to "classified `c`": `c` must not strictly win, neither
     /// in f64 nor in f32. `None` when it does not confirm.
     pub fn confirm(net: &Network, x: &[f64], c: usize) -> Option<Witness> {
@@ -215,6 +251,21 @@ pub enum Extremum<'a> {
         /// Upper face (minimise the coordinate) or lower face (maximise it).
         upper: bool,
         /// Margin threshold on `y_j - y_class`.
+        threshold: f64,
+    },
+    /// The extent of a class region along one coordinate: maximise (`upper: true`) or minimise
+    /// `x_coord` over `x ∈ region ∩ D` with `y_class - y_j >= threshold` for every `j` (the
+    /// exact dual box, coordinate by coordinate).
+    ClassExtent {
+        /// Where to look (D, or D within a distance restriction).
+        region: &'a Hyperbox,
+        /// The class.
+        class: usize,
+        /// The coordinate.
+        coord: usize,
+        /// Maximise (upper end) or minimise (lower end).
+        upper: bool,
+        /// Threshold on every `y_class - y_j` (`-τ`: near ties count as the class).
         threshold: f64,
     },
 }
@@ -381,6 +432,8 @@ pub struct MilpOracle<'a> {
     stats: Mutex<OracleStats>,
     /// Confirmed counterexamples, with the class they refute: a box containing one is not sound.
     pool: Mutex<Vec<(usize, Vec<f64>)>>,
+    /// Confirmed points of a class (completeness witnesses): a slab containing one is not empty.
+    members: Mutex<Vec<(usize, Vec<f64>)>>,
 }
 
 /// One round of a nearest-violation optimisation.
@@ -404,7 +457,7 @@ const POOL_LIMIT: usize = 256;
 /// Maps `f` over `items` on the rayon pool, starting them in order (most promising first), so
 /// that early results (a counterexample, a cut-off) reach the later ones. Plain `par_iter`
 /// splits the list in halves instead.
-fn ordered_par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn ordered_par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let out: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let workers = rayon::current_num_threads().clamp(1, items.len().max(1));
@@ -430,6 +483,7 @@ impl<'a> MilpOracle<'a> {
             settings,
             stats: Mutex::new(OracleStats::default()),
             pool: Mutex::new(Vec::new()),
+            members: Mutex::new(Vec::new()),
         }
     }
 
@@ -438,7 +492,7 @@ impl<'a> MilpOracle<'a> {
         &self.settings
     }
 
-    fn remember(&self, class: usize, x: &[f64]) {
+    pub(crate) fn remember(&self, class: usize, x: &[f64]) {
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() >= POOL_LIMIT {
             pool.remove(0);
@@ -446,14 +500,14 @@ impl<'a> MilpOracle<'a> {
         pool.push((class, x.to_vec()));
     }
 
-    fn add_milp_time(&self, solves: u64, t: Duration) {
+    pub(crate) fn add_milp_time(&self, solves: u64, t: Duration) {
         let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         s.milp_solves += solves;
         s.milp_time_s += t.as_secs_f64();
     }
 
     /// Time left for one MILP, or `None` when the run's deadline has passed.
-    fn milp_time_limit(&self) -> Option<Option<Duration>> {
+    pub(crate) fn milp_time_limit(&self) -> Option<Option<Duration>> {
         let now = Instant::now();
         match (self.settings.deadline, self.settings.query_timeout) {
             (Some(d), _) if d <= now => None,
@@ -687,6 +741,7 @@ impl<'a> MilpOracle<'a> {
         let limits = Limits {
             engine: self.settings.engine,
             time: time_limit,
+            deadline: self.settings.deadline,
             cutoff: Some(&cutoff),
             ..Limits::default()
         };
@@ -723,7 +778,10 @@ impl<'a> MilpOracle<'a> {
             let lower = match a.outcome.status {
                 Status::Infeasible => f64::INFINITY,
                 Status::CutOff => dual.unwrap_or(f64::NEG_INFINITY),
-                Status::Optimal => dual.or(obj).unwrap_or(f64::NEG_INFINITY).min(obj.unwrap_or(f64::INFINITY)),
+                Status::Optimal => dual
+                    .or(obj)
+                    .unwrap_or(f64::NEG_INFINITY)
+                    .min(obj.unwrap_or(f64::INFINITY)),
                 other => {
                     reasons.push(match other {
                         Status::TimeLimit => "MILP time limit reached".to_string(),
@@ -805,6 +863,7 @@ impl<'a> MilpOracle<'a> {
         let limits = Limits {
             engine: self.settings.engine,
             time: time_limit,
+            deadline: self.settings.deadline,
             cutoff: Some(cutoff),
             max_nodes,
             ..Limits::default()
@@ -935,6 +994,7 @@ impl<'a> MilpOracle<'a> {
         let limits = Limits {
             engine: self.settings.engine,
             time: time_limit,
+            deadline: self.settings.deadline,
             stop: Some(&stop),
             ..Limits::default()
         };
@@ -1101,6 +1161,12 @@ impl Oracle for MilpOracle<'_> {
         let start = Instant::now();
         let v = match question {
             Question::Sound { region, class } => self.sound(region, *class, start),
+            Question::Complete {
+                region,
+                class,
+                eta,
+                anchor,
+            } => self.complete(region, *class, *eta, *anchor, start),
         };
         self.stats
             .lock()
@@ -1158,6 +1224,13 @@ impl Oracle for MilpOracle<'_> {
                 upper,
                 threshold,
             } => self.face_extent(region, class, coord, upper, threshold, start),
+            Extremum::ClassExtent {
+                region,
+                class,
+                coord,
+                upper,
+                threshold,
+            } => self.class_extent(region, class, coord, upper, threshold, start),
         };
         let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         s.optimisations += 1;

@@ -1,0 +1,217 @@
+//! The parallelepipedal family: boxes are sound, `maximal` boxes cannot grow, compositions never
+//! shrink their starting box.
+
+mod common;
+
+use common::*;
+use parallelepipedonn::certificate::{Certificate, Status};
+use parallelepipedonn::certify::{certify, Algorithm, Params};
+use parallelepipedonn::network::margin_of;
+use parallelepipedonn::{Hyperbox, MilpOracle, Network, Oracle, OracleSettings, Question};
+use rand::{Rng, SeedableRng};
+
+fn settings(margin: f64) -> OracleSettings {
+    OracleSettings {
+        margin,
+        ..OracleSettings::default()
+    }
+}
+
+fn run(net: &Network, x: &[f64], name: &str, params: &Params, margin: f64) -> Certificate {
+    let oracle = MilpOracle::new(net, Hyperbox::unit(net.input_size()), settings(margin));
+    let class = net.classify(x).unwrap();
+    certify(
+        Algorithm::from_name(name).unwrap(),
+        &oracle,
+        x,
+        class,
+        params,
+        None,
+    )
+}
+
+/// Re-proved by a fresh oracle; 10^4 samples keep the class.
+fn recheck(net: &Network, c: &Certificate) {
+    let region = c.region.as_ref().unwrap();
+    // With the margin the certificate was proved with.
+    let oracle = MilpOracle::new(net, Hyperbox::unit(net.input_size()), settings(c.margin));
+    let v = oracle.decide(&Question::Sound {
+        region,
+        class: c.class,
+    });
+    assert!(v.holds(), "{}: {v:?}", c.algorithm);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    for _ in 0..10_000 {
+        let p: Vec<f64> = (0..region.dim())
+            .map(|i| region.lb()[i] + rng.gen::<f64>() * (region.ub()[i] - region.lb()[i]))
+            .collect();
+        assert!(
+            margin_of(&net.forward(&p), c.class).0 > 0.0,
+            "{}",
+            c.algorithm
+        );
+    }
+}
+
+/// Every face not at its bound, pushed out by `push`, admits a confirmed counterexample.
+fn assert_maximal(net: &Network, c: &Certificate, push: f64) {
+    let region = c.region.as_ref().unwrap();
+    let oracle = MilpOracle::new(
+        net,
+        Hyperbox::unit(net.input_size()),
+        OracleSettings::default(),
+    );
+    for face in c.faces.as_ref().unwrap() {
+        if face.state == "domain" {
+            continue;
+        }
+        assert_eq!(face.state, "blocked", "{face:?}");
+        let mut b = region.clone();
+        let i = face.coord;
+        if face.side == "upper" {
+            b.set_ub(i, (region.ub()[i] + push).min(1.0));
+        } else {
+            b.set_lb(i, (region.lb()[i] - push).max(0.0));
+        }
+        let v = oracle.decide(&Question::Sound {
+            region: &b,
+            class: c.class,
+        });
+        assert!(
+            v.witness().is_some(),
+            "face {face:?} pushed by {push}: {v:?}"
+        );
+    }
+}
+
+#[test]
+fn maximal_box_of_a_half_plane() {
+    // Class 0 iff x0 + x1 < 1; x* = (0.2, 0.3). The apothem cube has r* = 0.25; then the upper
+    // faces are blocked where they are and the lower face of x1 reaches the domain.
+    let net = half_plane_network(1.0);
+    let x = [0.2, 0.3];
+    let params = Params::default();
+    let c = run(&net, &x, "maximal", &params, 1e-7);
+    assert_eq!(c.status, Status::Certified, "{:?}", c.notes);
+    let b = c.region.as_ref().unwrap();
+    assert_eq!(b.lb(), &[0.0, 0.0]);
+    assert!(
+        (b.ub()[0] - 0.45).abs() < 1e-5 && (b.ub()[1] - 0.55).abs() < 1e-5,
+        "{b:?}"
+    );
+    recheck(&net, &c);
+    assert_maximal(&net, &c, 2.0 * params.tolerance);
+}
+
+#[test]
+fn maximal_box_of_the_band_is_its_cube() {
+    let net = band_network();
+    let params = Params::default();
+    let c = run(&net, &[0.5, 0.5], "maximal", &params, 1e-7);
+    assert_eq!(c.status, Status::Certified, "{:?}", c.notes);
+    recheck(&net, &c);
+    assert_maximal(&net, &c, 2.0 * params.tolerance);
+}
+
+#[test]
+fn delta_algorithms_and_compositions() {
+    let net = half_plane_network(1.0);
+    let x = [0.2, 0.3];
+    let params = Params {
+        delta: 0.05,
+        ..Params::default()
+    };
+    let cube = run(&net, &x, "apothem", &params, 1e-4);
+    for name in [
+        "bu-l-dfs",
+        "bu-d-dfs",
+        "bu-bfs",
+        "td",
+        "td+bu-l-dfs",
+        "td+bu-d-dfs",
+        "td+bu-bfs",
+        "c-bu-d+bu-d-dfs",
+        "c-td+bu-d-dfs",
+        "apothem+bu-d-dfs",
+    ] {
+        let c = run(&net, &x, name, &params, 1e-4);
+        assert_eq!(c.status, Status::Certified, "{name}: {:?}", c.notes);
+        recheck(&net, &c);
+        let b = c.region.as_ref().unwrap();
+        assert!(b.contains(&x), "{name}");
+        // A composition never shrinks the box it starts from.
+        if let Some((first, _)) = name.split_once('+') {
+            let start = run(&net, &x, first, &params, 1e-4);
+            assert!(
+                b.contains_box(start.region.as_ref().unwrap()),
+                "{name} shrank its start"
+            );
+        }
+        if name == "apothem+bu-d-dfs" {
+            assert!(
+                c.apothem.unwrap() >= cube.apothem.unwrap() - 1e-12,
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn random_networks_maximal_boxes_are_sound() {
+    let mut checked = 0;
+    for seed in 0..12u64 {
+        let net = random_network(900 + seed);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let x: Vec<f64> = (0..net.input_size()).map(|_| rng.gen::<f64>()).collect();
+        let Some(class) = net.classify(&x) else {
+            continue;
+        };
+        if margin_of(&net.forward(&x), class).0 <= 1e-3 {
+            continue;
+        }
+        for name in ["maximal", "bu-d-dfs", "td"] {
+            let params = Params {
+                delta: 0.1,
+                ..Params::default()
+            };
+            let c = run(&net, &x, name, &params, 1e-4);
+            if c.status == Status::Certified {
+                recheck(&net, &c);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 15, "only {checked} certificates checked");
+}
+
+#[test]
+fn face_order_is_selectable() {
+    use parallelepipedonn::certify::FaceOrder;
+    let net = half_plane_network(1.0);
+    for order in [
+        FaceOrder::UpperFirst,
+        FaceOrder::LowerFirst,
+        FaceOrder::Interleaved,
+    ] {
+        let params = Params {
+            delta: 0.05,
+            face_order: order,
+            ..Params::default()
+        };
+        let c = run(&net, &[0.2, 0.3], "bu-d-dfs", &params, 1e-4);
+        assert_eq!(c.status, Status::Certified);
+        recheck(&net, &c);
+    }
+    // Upper-first lets x0's upper face take the room first; lower-first starts elsewhere.
+    let up = run(
+        &net,
+        &[0.2, 0.3],
+        "bu-l-dfs",
+        &Params {
+            delta: 0.05,
+            ..Params::default()
+        },
+        1e-4,
+    );
+    assert!(up.region.unwrap().ub()[0] > 0.6);
+}
