@@ -348,22 +348,29 @@ pub fn top_down(ctx: &Ctx) -> Found {
 ///    that can reach their bound without a MILP.
 ///
 /// Since boxes only grow, a blocked face stays blocked: maximality does not depend on the order.
-/// A final soundness question proves the whole box.
+/// Every move is proved by an ordinary soundness question on the moved box, so the box stands
+/// whenever the run stops.
 pub fn exact_faces(ctx: &Ctx, start: Hyperbox, near: Option<&[f64]>) -> Found {
-    let mut g = Grow::new(ctx, start.clone());
+    let mut g = Grow::new(ctx, start);
     let d = g.region.dim();
     let order = ctx.params.face_order;
     let mut inexact = 0usize;
     let mut by_near = 0usize;
     for (n, (i, upper)) in order.faces(d).into_iter().enumerate() {
         if let Some(why) = ctx.limit_reached() {
-            return prove_or_fall_back(g, start, Some(why));
+            // Every move so far was proved by its own question: the box stands.
+            return g.finish(Some(why));
         }
         if g.pos(i, upper) == g.bound(i, upper) {
             continue;
         }
         if near.is_some_and(|p| blocked_by_near(&mut g, p, i, upper)) {
             by_near += 1;
+            continue;
+        }
+        // Can the face go all the way? One ordinary question (an attack usually refutes it).
+        let bound = g.bound(i, upper);
+        if g.try_move(i, upper, bound) {
             continue;
         }
         if !optimise_face(&mut g, i, upper) {
@@ -376,7 +383,7 @@ pub fn exact_faces(ctx: &Ctx, start: Hyperbox, near: Option<&[f64]>) -> Found {
     let stopped = (inexact > 0).then(|| {
         format!("{inexact} face optimisation(s) did not finish; those faces may not be maximal")
     });
-    let mut f = prove_or_fall_back(g, start, stopped);
+    let mut f = g.finish(stopped);
     if by_near > 0 {
         f.notes.push(format!(
             "{by_near} face(s) blocked where they stood by the apothem's nearest point (no solver call)"
@@ -465,10 +472,24 @@ fn optimise_face(g: &mut Grow, i: usize, upper: bool) -> bool {
     } else {
         m + gap
     };
-    let moves_out = if upper { target > pos } else { target < pos };
-    if moves_out && target.is_finite() {
-        g.region = g.moved(i, upper, target);
+    // The move is proved by an ordinary question on the moved box; right at the optimum the
+    // margin is -τ to within solver tolerances, so the face may need to back off a little.
+    let blocked = g.state(i, upper).blocked;
+    for k in 0..4 {
+        let back = gap * 4f64.powi(k);
+        let t = if target == bound {
+            bound
+        } else if upper {
+            target - back + gap
+        } else {
+            target + back - gap
+        };
+        let moves_out = if upper { t > pos } else { t < pos };
+        if !(moves_out && t.is_finite()) || g.try_move(i, upper, t) {
+            break;
+        }
     }
+    g.state(i, upper).blocked = blocked;
     if let Some((_, p)) = &opt.best {
         // The nearest point has margin about -τ: push it into a counterexample.
         let w = Witness::confirm(net, p, ctx.class).or_else(|| {
@@ -480,54 +501,4 @@ fn optimise_face(g: &mut Grow, i: usize, upper: bool) -> bool {
         }
     }
     opt.exact
-}
-
-/// The last question: is the grown box sound? If the proof does not go through (numerics at
-/// faces placed right at their optimum), faces are pulled back slightly and the question asked
-/// again; failing that, the proved starting box is returned.
-fn prove_or_fall_back(mut g: Grow, start: Hyperbox, stopped: Option<String>) -> Found {
-    let ctx = g.ctx;
-    let grown = g.region.clone();
-    // Pull-backs: absolute (a fraction of the tolerance), capped by each face's own move.
-    let tol = ctx.params.tolerance;
-    for shrink in [0.0, 0.25 * tol, tol, 10.0 * tol, 1e-3] {
-        let cand = if shrink == 0.0 {
-            grown.clone()
-        } else {
-            let lb: Vec<f64> = (0..grown.dim())
-                .map(|i| {
-                    (grown.lb()[i] + shrink)
-                        .min(start.lb()[i])
-                        .max(grown.lb()[i])
-                })
-                .collect();
-            let ub: Vec<f64> = (0..grown.dim())
-                .map(|i| {
-                    (grown.ub()[i] - shrink)
-                        .max(start.ub()[i])
-                        .min(grown.ub()[i])
-                })
-                .collect();
-            match Hyperbox::new(lb, ub) {
-                Ok(b) => b,
-                Err(_) => continue,
-            }
-        };
-        if ctx.sound(&cand).holds() {
-            g.region = cand;
-            let mut f = g.finish(stopped);
-            if shrink > 0.0 {
-                f.notes.push(format!(
-                    "the final proof needed moved faces pulled back by {shrink:e}"
-                ));
-            }
-            return f;
-        }
-    }
-    g.region = start;
-    let mut f = g.finish(Some(
-        "the expanded box could not be proved; returning the starting box".to_string(),
-    ));
-    f.faces = None;
-    f
 }
