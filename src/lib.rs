@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod attack;
+pub mod batch;
 pub mod bounds;
 pub mod certificate;
 pub mod certify;
@@ -30,6 +31,7 @@ pub mod milp;
 pub mod network;
 pub mod oracle;
 pub mod region;
+pub mod summary;
 
 pub use network::{load_onnx, Layer, Network};
 pub use oracle::{

@@ -2,6 +2,7 @@
 
 mod input;
 pub mod output;
+pub mod plot;
 
 pub use input::{parse_input, read_input, read_input_file, InputError, InputFile};
 pub use output::{format_rows, image_shape, png_bytes, write_files, OutputError};

@@ -1,0 +1,344 @@
+//! Many inputs × many algorithms: parallel, resumable runs that append one JSON line per
+//! finished (input, algorithm) pair.
+//!
+//! Durability: each line is written whole, flushed and synced before the next pair is
+//! reported, so a run killed at any moment (even `kill -9`) loses at most the pairs in flight;
+//! a torn last line (a write cut short) is detected on the next run, reported and cut off.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::certificate::Certificate;
+use crate::certify::{certify, Algorithm, Params};
+use crate::network::{unique_argmax, Network};
+use crate::oracle::{MilpOracle, OracleSettings};
+use crate::region::Hyperbox;
+
+/// Errors of batch bookkeeping (inputs, the results file).
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// A path could not be read.
+    #[error("cannot read '{path}': {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// An input path is neither a file nor a directory with `.csv` files.
+    #[error("'{0}' holds no .csv inputs")]
+    NoInputs(String),
+    /// A labels file is malformed or does not match the inputs.
+    #[error("labels file '{path}': {problem}")]
+    Labels {
+        /// The labels file.
+        path: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BatchError + '_ {
+    move |source| BatchError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Input files: each path is a file, or a directory whose `.csv` files are taken in name order.
+pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, BatchError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(io(p))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.is_file() && f.extension().is_some_and(|e| e == "csv"))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(BatchError::NoInputs(p.display().to_string()));
+            }
+            out.extend(files);
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(BatchError::Io {
+                path: p.display().to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The class of each input from a `labels.txt` (or `predictions.txt`) beside it: one class per
+/// line for the directory's `.csv` files in name order.
+pub fn classes_from_labels(inputs: &[PathBuf]) -> Result<Vec<usize>, BatchError> {
+    let mut out = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let dir = input.parent().unwrap_or(Path::new("."));
+        let labels = ["labels.txt", "predictions.txt"]
+            .iter()
+            .map(|n| dir.join(n))
+            .find(|p| p.exists())
+            .ok_or_else(|| BatchError::Labels {
+                path: dir.join("labels.txt").display().to_string(),
+                problem: "not found (nor predictions.txt)".to_string(),
+            })?;
+        let text = std::fs::read_to_string(&labels).map_err(io(&labels))?;
+        let values: Vec<usize> = text
+            .split_whitespace()
+            .map(|t| t.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|_| BatchError::Labels {
+                path: labels.display().to_string(),
+                problem: "expected one class number per line".to_string(),
+            })?;
+        let mut siblings: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(io(dir))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|f| f.extension().is_some_and(|e| e == "csv"))
+            .collect();
+        siblings.sort();
+        if siblings.len() != values.len() {
+            return Err(BatchError::Labels {
+                path: labels.display().to_string(),
+                problem: format!("{} labels for {} .csv files", values.len(), siblings.len()),
+            });
+        }
+        let name = input.file_name();
+        let k = siblings
+            .iter()
+            .position(|s| s.file_name() == name)
+            .ok_or_else(|| BatchError::Labels {
+                path: labels.display().to_string(),
+                problem: format!("no entry for '{}'", input.display()),
+            })?;
+        out.push(values[k]);
+    }
+    Ok(out)
+}
+
+/// (input, algorithm) pairs already recorded.
+pub type DonePairs = HashSet<(String, String)>;
+
+/// The (input, algorithm) pairs already in a results file. A torn last line is cut off the
+/// file (so that appending continues on a fresh line); malformed lines are reported.
+pub fn load_done(path: &Path) -> Result<(DonePairs, Vec<String>), BatchError> {
+    let mut done = HashSet::new();
+    let mut warnings = Vec::new();
+    if !path.exists() {
+        return Ok((done, warnings));
+    }
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let complete = match bytes.iter().rposition(|&b| b == b'\n') {
+        Some(i) => i + 1,
+        None => 0,
+    };
+    if complete < bytes.len() {
+        warnings.push(format!(
+            "'{}': the last line is torn (an interrupted write); it is dropped and its pair runs again",
+            path.display()
+        ));
+        let f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io(path))?;
+        f.set_len(complete as u64).map_err(io(path))?;
+        f.sync_all().map_err(io(path))?;
+    }
+    let text = String::from_utf8_lossy(&bytes[..complete]);
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(v) => {
+                if let (Some(i), Some(a)) = (v["input"].as_str(), v["algorithm"].as_str()) {
+                    done.insert((i.to_string(), a.to_string()));
+                }
+            }
+            Err(_) => warnings.push(format!(
+                "'{}' line {}: malformed, ignored",
+                path.display(),
+                n + 1
+            )),
+        }
+    }
+    Ok((done, warnings))
+}
+
+/// Appends whole lines, flushed and synced one by one.
+pub struct Appender {
+    file: Mutex<File>,
+    path: PathBuf,
+}
+
+impl Appender {
+    /// Opens (creating) `path` for appending.
+    pub fn open(path: &Path) -> Result<Self, BatchError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io(path))?;
+        Ok(Appender {
+            file: Mutex::new(file),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Appends one JSON line durably.
+    pub fn append(&self, v: &serde_json::Value) -> Result<(), BatchError> {
+        let mut line = v.to_string();
+        line.push('\n');
+        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        f.write_all(line.as_bytes())
+            .and_then(|_| f.flush())
+            .and_then(|_| f.sync_data())
+            .map_err(io(&self.path))
+    }
+}
+
+/// One (input, algorithm) pair to run.
+#[derive(Debug, Clone)]
+pub struct Pair {
+    /// The input file.
+    pub input: PathBuf,
+    /// The expected class (from labels), if given.
+    pub class: Option<usize>,
+    /// The algorithm.
+    pub algorithm: Algorithm,
+}
+
+/// What a batch needs besides the pairs.
+pub struct BatchConfig<'a> {
+    /// The network.
+    pub net: &'a Network,
+    /// The model path as recorded in the results.
+    pub model: String,
+    /// The domain D.
+    pub domain: Hyperbox,
+    /// Oracle settings (the deadline is set per pair from `timeout`).
+    pub settings: OracleSettings,
+    /// Algorithm parameters (idem).
+    pub params: Params,
+    /// Per-pair time limit.
+    pub timeout: Option<Duration>,
+    /// Parallel pairs.
+    pub jobs: usize,
+}
+
+/// Counters a progress display can read.
+#[derive(Default)]
+pub struct Progress {
+    /// Pairs finished (recorded) in this run.
+    pub done: AtomicUsize,
+    /// Of which ended `unknown` or in an error.
+    pub unknown: AtomicUsize,
+}
+
+/// The result line of one pair.
+fn run_pair(cfg: &BatchConfig, pair: &Pair) -> serde_json::Value {
+    let input_s = pair.input.display().to_string();
+    let name = pair.algorithm.name();
+    let error = |msg: String| {
+        serde_json::json!({
+            "model": cfg.model,
+            "input": input_s,
+            "algorithm": name,
+            "status": "error",
+            "error": msg,
+        })
+    };
+    let file = match crate::io::read_input_file(&pair.input) {
+        Ok(f) => f,
+        Err(e) => return error(e.to_string()),
+    };
+    if file.values.len() != cfg.net.input_size() {
+        return error(format!(
+            "input file '{input_s}' has {} values but the model takes {}",
+            file.values.len(),
+            cfg.net.input_size()
+        ));
+    }
+    let x = file.values;
+    if !cfg.domain.contains(&x) {
+        return error(format!("input '{input_s}' lies outside the domain"));
+    }
+    let Some(pred) = unique_argmax(&cfg.net.forward(&x)) else {
+        return error(format!("the network gives no unique class at '{input_s}'"));
+    };
+    if let Some(c) = pair.class {
+        if c != pred {
+            return error(format!(
+                "input '{input_s}' is labelled {c} but classified {pred}"
+            ));
+        }
+    }
+    let start = Instant::now();
+    let mut settings = cfg.settings.clone();
+    let mut params = cfg.params.clone();
+    if let Some(t) = cfg.timeout {
+        settings.deadline = Some(start + t);
+        params.deadline = Some(start + t);
+    }
+    // Pairs run in parallel: each oracle solves its MILPs one at a time.
+    settings.parallel = cfg.jobs <= 1;
+    let oracle = MilpOracle::new(cfg.net, cfg.domain.clone(), settings);
+    let cert: Certificate = certify(pair.algorithm, &oracle, &x, pred, &params, None);
+    cert.to_json(&cfg.model, &input_s, false)
+}
+
+/// Runs `pairs`, appending each finished one; stops taking new pairs once `cancel` is set.
+/// Returns the number of pairs recorded.
+pub fn run(
+    cfg: &BatchConfig,
+    pairs: &[Pair],
+    out: &Appender,
+    progress: &Progress,
+    cancel: &AtomicBool,
+    on_done: &(dyn Fn() + Sync),
+) -> Result<usize, BatchError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.jobs.max(1))
+        .build()
+        .map_err(|e| BatchError::Io {
+            path: "thread pool".to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let first_error: Mutex<Option<BatchError>> = Mutex::new(None);
+    pool.install(|| {
+        pairs.par_iter().with_max_len(1).for_each(|pair| {
+            if cancel.load(Ordering::Relaxed) {
+                return;
+            }
+            let line = run_pair(cfg, pair);
+            if let Err(e) = out.append(&line) {
+                cancel.store(true, Ordering::Relaxed);
+                first_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(e);
+                return;
+            }
+            progress.done.fetch_add(1, Ordering::Relaxed);
+            if matches!(line["status"].as_str(), Some("unknown" | "error")) {
+                progress.unknown.fetch_add(1, Ordering::Relaxed);
+            }
+            on_done();
+        })
+    });
+    if let Some(e) = first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    Ok(progress.done.load(Ordering::Relaxed))
+}
