@@ -1,5 +1,6 @@
 //! Benchmark of certification algorithms over a directory of inputs: per-input time, oracle
-//! calls by method and the certificate's measures, then median and maximum per algorithm.
+//! calls by method and the certificate's measures (apothem, minimum edge length, non-trivial
+//! faces, log10 volume), then median and maximum per algorithm.
 //!
 //! ```text
 //! cargo run --release --example bench_certify -- MODEL INPUT_DIR ALGO[,ALGO...] [key=value...]
@@ -60,8 +61,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_inputs.min(files.len())
     );
     println!();
-    println!("| input | algorithm | status | apothem | min edge | time s | calls | concrete | interval | attack | milp | unknown | MILP s |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| input | algorithm | status | apothem | min edge | time s | calls | concrete | interval | attack | milp | unknown | MILP s | non-trivial faces | log10 volume |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); algos.len()];
     let mut done = 0;
     for f in &files {
@@ -91,7 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let o = &c.oracle;
             let status = serde_json::to_value(c.status)?;
             println!(
-                "| {} | {name} | {} | {} | {} | {t:.3} | {} | {} | {} | {} | {} | {} | {:.3} |",
+                "| {} | {name} | {} | {} | {} | {t:.3} | {} | {} | {} | {} | {} | {} | {:.3} | {} | {} |",
                 f.file_name().unwrap_or_default().to_string_lossy(),
                 status.as_str().unwrap_or("?"),
                 c.apothem.map_or("-".to_string(), |a| format!("{a:.6}")),
@@ -102,7 +103,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 o.by_method.attack,
                 o.by_method.milp,
                 o.unknown,
-                o.milp_time_s
+                o.milp_time_s,
+                c.nontrivial_faces.map_or("-".to_string(), |n| n.to_string()),
+                c.log10_volume.map_or("-".to_string(), |v| format!("{v:.1}"))
             );
         }
     }

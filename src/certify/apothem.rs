@@ -4,7 +4,7 @@
 //! questions; `exact` brackets the optimum between a proved radius and the distance of a
 //! confirmed counterexample, closing the bracket with two optimisation questions.
 
-use super::{Ctx, Found};
+use super::{snap_to, Ctx, Found};
 use crate::oracle::{Extremum, Verdict, Witness};
 use crate::region::Hyperbox;
 
@@ -130,7 +130,9 @@ pub fn top_down(ctx: &Ctx) -> Found {
         }
         match best.ask(ctx, r) {
             Verdict::Holds { .. } => break,
-            Verdict::Violated { witness, .. } => r = ctx.distance(&witness.x) - ctx.params.delta,
+            Verdict::Violated { witness, .. } => {
+                r = snap_to(ctx.distance(&witness.x) - ctx.params.delta, 0.0)
+            }
             Verdict::Unknown { .. } => r -= ctx.params.delta,
         }
         ctx.progress(&format!("c-td: next radius {r:.6}"));

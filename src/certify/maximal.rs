@@ -7,7 +7,7 @@
 //! exactly, one optimisation per face (`maximal`). The top-down algorithm (`td`) starts from the
 //! whole restriction and cuts the coordinate of each counterexample.
 
-use super::{Ctx, Found};
+use super::{snap_to, Ctx, Found};
 use crate::certificate::Face;
 use crate::oracle::{Extremum, Verdict, Witness};
 use crate::region::Hyperbox;
@@ -62,6 +62,8 @@ struct Grow<'c, 'a> {
     lower: Vec<FaceState>,
     unknown: usize,
     near_ties: usize,
+    /// Coordinate `i` of the counterexample that refused the last move of face `i`.
+    last_cut: Option<f64>,
 }
 
 impl<'c, 'a> Grow<'c, 'a> {
@@ -76,6 +78,7 @@ impl<'c, 'a> Grow<'c, 'a> {
             lower: vec![FaceState::default(); d],
             unknown: 0,
             near_ties: 0,
+            last_cut: None,
         }
     }
 
@@ -118,6 +121,7 @@ impl<'c, 'a> Grow<'c, 'a> {
     /// counterexample otherwise.
     fn try_move(&mut self, i: usize, upper: bool, v: f64) -> bool {
         let cand = self.moved(i, upper, v);
+        self.last_cut = None;
         match self.ctx.sound(&cand) {
             Verdict::Holds { .. } => {
                 self.region = cand;
@@ -126,6 +130,7 @@ impl<'c, 'a> Grow<'c, 'a> {
             }
             Verdict::Violated { witness, .. } => {
                 let d = self.ctx.distance(&witness.x);
+                self.last_cut = Some(witness.x[i]);
                 self.state(i, upper).blocked = Some(d);
                 false
             }
@@ -231,7 +236,10 @@ pub fn dichotomic_dfs(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
         if lo == hi || g.try_move(i, upper, hi) {
             continue;
         }
-        // Invariant: the face is proved at `lo`; `hi` is not proved.
+        // Invariant: the face is proved at `lo`; the box with the face at `hi` holds a
+        // counterexample. A refused move's witness w lies in the moved box, so the face can
+        // not pass w_i either: the bracket shrinks to it, often saving several questions.
+        hi = cut_towards(lo, hi, g.last_cut);
         while (hi - lo).abs() > ctx.params.delta {
             if let Some(why) = ctx.limit_reached() {
                 return g.finish(Some(why));
@@ -243,7 +251,7 @@ pub fn dichotomic_dfs(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
                 // Keep the witness of the farther failure as the face's blocker.
                 g.state(i, upper).blocked = blocked;
             } else {
-                hi = mid;
+                hi = cut_towards(lo, mid, g.last_cut);
             }
         }
         if n % 32 == 0 {
@@ -322,11 +330,11 @@ pub fn top_down(ctx: &Ctx) -> Found {
             return g.finish(None);
         };
         if w[i] > x[i] {
-            let v = (w[i] - ctx.params.delta).max(x[i]);
+            let v = snap_to(w[i] - ctx.params.delta, x[i]).max(x[i]);
             g.region.set_ub(i, v);
             g.upper[i].blocked = Some(d);
         } else if w[i] < x[i] {
-            let v = (w[i] + ctx.params.delta).min(x[i]);
+            let v = snap_to(w[i] + ctx.params.delta, x[i]).min(x[i]);
             g.region.set_lb(i, v);
             g.lower[i].blocked = Some(d);
         } else {
@@ -334,6 +342,15 @@ pub fn top_down(ctx: &Ctx) -> Found {
             g.region = Hyperbox::point(x);
             return g.finish(Some("a counterexample at the input itself".to_string()));
         }
+    }
+}
+
+/// The unproved end of a bisection bracket `[lo, hi]` (in either order) after a refused move
+/// to `hi` whose counterexample has coordinate `cut`: `cut` when it lies strictly between.
+fn cut_towards(lo: f64, hi: f64, cut: Option<f64>) -> f64 {
+    match cut {
+        Some(c) if (lo < c && c < hi) || (hi < c && c < lo) => c,
+        _ => hi,
     }
 }
 
@@ -501,4 +518,30 @@ fn optimise_face(g: &mut Grow, i: usize, upper: bool) -> bool {
         }
     }
     opt.exact
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut_towards;
+    use crate::certify::snap_to;
+
+    #[test]
+    fn a_refusing_witness_inside_the_bracket_becomes_its_unproved_end() {
+        assert_eq!(cut_towards(0.2, 1.0, Some(0.4)), 0.4);
+        assert_eq!(cut_towards(0.8, 0.0, Some(0.5)), 0.5);
+        // Outside the bracket or on its proved end: ignored.
+        assert_eq!(cut_towards(0.2, 1.0, Some(0.2)), 1.0);
+        assert_eq!(cut_towards(0.2, 1.0, Some(1.5)), 1.0);
+        assert_eq!(cut_towards(0.2, 1.0, None), 1.0);
+    }
+
+    #[test]
+    fn cuts_that_differ_from_the_input_by_rounding_land_on_it() {
+        let (x, delta) = (0.3, 0.1);
+        let w = x + delta;
+        assert_ne!(w - delta, x, "the rounding this guards against");
+        assert_eq!(snap_to(w - delta, x), x);
+        assert_eq!(snap_to(0.35, x), 0.35);
+        assert_eq!(snap_to(0.0, 0.0), 0.0);
+    }
 }

@@ -477,3 +477,13 @@ pub fn certify(
     c.time_s = start.elapsed().as_secs_f64();
     c
 }
+
+/// `v`, or `target` when `v` differs from it by rounding only: a cut at `w_i - δ` where
+/// `w_i = x*_i + δ` must give the edge length 0, not 3e-17 (`td`, and `c-td`'s radius).
+pub(crate) fn snap_to(v: f64, target: f64) -> f64 {
+    if (v - target).abs() <= 4.0 * f64::EPSILON * target.abs().max(1.0) {
+        target
+    } else {
+        v
+    }
+}
