@@ -208,19 +208,21 @@ pub fn strip_plot(
             let y = ypix(med);
             cv.rect(cx - colw / 4, y - 1, cx + colw / 4, y + 1, black);
         }
-        let shown: String = label.chars().take(((colw / 8).max(4)) as usize).collect();
-        cv.text(
-            cx - 4 * shown.len() as i64,
-            y0 + 12,
-            1,
-            &shown,
-            black,
-            false,
-        );
+        let lines = wrap_label(label, ((colw / 8).max(4)) as usize, 3);
+        for (l, line) in lines.iter().enumerate() {
+            cv.text(
+                cx - 4 * line.chars().count() as i64,
+                y0 + 12 + 11 * l as i64,
+                1,
+                line,
+                black,
+                false,
+            );
+        }
         let count = format!("n={}", sorted.len());
         cv.text(
             cx - 4 * count.len() as i64,
-            y0 + 28,
+            y0 + 16 + 11 * lines.len() as i64,
             1,
             &count,
             grey_dark(),
@@ -254,6 +256,31 @@ fn nice_step(range: f64) -> f64 {
     }
 }
 
+/// `label` in at most `max_lines` lines of at most `width` characters, broken after a `+`
+/// (else a `-`) where possible: column names such as `complete-c-d-bu` and `td+bu-d-dfs` must stay
+/// distinguishable under narrow columns, which plain truncation does not ensure.
+fn wrap_label(label: &str, width: usize, max_lines: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rest: Vec<char> = label.chars().collect();
+    let mut lines = Vec::new();
+    while !rest.is_empty() && lines.len() < max_lines {
+        if rest.len() <= width || lines.len() + 1 == max_lines {
+            lines.push(rest.iter().take(width).collect());
+            break;
+        }
+        // A composition breaks at its `+`, other names at their last `-` that fits.
+        let head = &rest[..width];
+        let cut = head
+            .iter()
+            .rposition(|&c| c == '+')
+            .or_else(|| head.iter().rposition(|&c| c == '-'))
+            .map_or(width, |k| k + 1);
+        lines.push(rest[..cut].iter().collect());
+        rest.drain(..cut);
+    }
+    lines
+}
+
 fn grey_dark() -> [u8; 3] {
     [90, 90, 90]
 }
@@ -261,6 +288,21 @@ fn grey_dark() -> [u8; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_labels_wrap_at_separators_and_stay_distinct() {
+        assert_eq!(wrap_label("c-bu-d", 10, 3), vec!["c-bu-d"]);
+        assert_eq!(
+            wrap_label("complete-c-d-bu", 10, 3),
+            vec!["complete-", "c-d-bu"]
+        );
+        assert_eq!(wrap_label("complete-bu", 10, 3), vec!["complete-", "bu"]);
+        assert_eq!(
+            wrap_label("c-bu-d+bu-d-dfs", 10, 3),
+            vec!["c-bu-d+", "bu-d-dfs"]
+        );
+        assert_eq!(wrap_label("abcdefghijkl", 5, 2), vec!["abcde", "fghij"]);
+    }
 
     #[test]
     fn draws_a_png() {
