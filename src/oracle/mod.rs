@@ -551,7 +551,7 @@ impl<'a> MilpOracle<'a> {
         // the MILPs it can spare) finds what it misses.
         let targeted = attack::AttackSettings {
             restarts: 0,
-            ..settings.clone()
+            ..*settings
         };
         js.iter().find_map(|&j| {
             let (x, value) = attack::attack(self.net, region, c, &[j], &targeted);
