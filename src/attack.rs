@@ -221,6 +221,46 @@ mod tests {
     use super::*;
     use crate::network::Layer;
 
+    /// One input x in [0, 1]; y0 = 0.5, y1 = 0.4 + 0.09 x (never wins), y2 = 0.6 - 0.5 x (wins
+    /// below x = 0.2). At the centre class 1 leads the competitors, so an attack on both
+    /// follows it to x = 1 and misses class 2's win at x = 0: why the oracle also runs one
+    /// targeted ascent per competitor.
+    #[test]
+    fn a_targeted_ascent_finds_what_the_leading_competitor_hides() {
+        let net = Network::new(
+            vec![
+                Layer {
+                    n_in: 1,
+                    n_out: 2,
+                    weights: vec![1.0, -1.0],
+                    bias: vec![0.0, 1.0],
+                    relu: true,
+                },
+                Layer {
+                    n_in: 2,
+                    n_out: 3,
+                    weights: vec![0.0, 0.0, 0.09, 0.0, 0.0, 0.5],
+                    bias: vec![0.5, 0.4, 0.1],
+                    relu: false,
+                },
+            ],
+            vec![1],
+        )
+        .unwrap();
+        let region = Hyperbox::new(vec![0.0], vec![1.0]).unwrap();
+        let settings = AttackSettings {
+            restarts: 0,
+            ..AttackSettings::default()
+        };
+        let (_, mixed) = attack(&net, &region, 0, &[1, 2], &settings);
+        assert!(mixed < 0.0, "the mixed attack should stall, got {mixed}");
+        let (x, targeted) = attack(&net, &region, 0, &[2], &settings);
+        assert!(
+            targeted > 0.0 && x[0] < 0.2,
+            "targeted: {targeted} at {x:?}"
+        );
+    }
+
     #[test]
     fn gradient_matches_finite_differences() {
         let net = Network::new(
