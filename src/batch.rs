@@ -259,18 +259,10 @@ fn run_pair(cfg: &BatchConfig, pair: &Pair) -> serde_json::Value {
             "error": msg,
         })
     };
-    let file = match crate::io::read_input_file(&pair.input) {
-        Ok(f) => f,
+    let x = match crate::io::read_input(&pair.input, cfg.net.input_size()) {
+        Ok(x) => x,
         Err(e) => return error(e.to_string()),
     };
-    if file.values.len() != cfg.net.input_size() {
-        return error(format!(
-            "input file '{input_s}' has {} values but the model takes {}",
-            file.values.len(),
-            cfg.net.input_size()
-        ));
-    }
-    let x = file.values;
     if !cfg.domain.contains(&x) {
         return error(format!("input '{input_s}' lies outside the domain"));
     }

@@ -914,29 +914,36 @@ fn summarize(args: SummarizeArgs) -> Result<i32> {
             })
             .collect()
     };
-    if let Some(p) = &args.plot {
-        let data = series(&|r| r.min_edge);
-        let name = p.display().to_string();
-        let png = crate::io::plot::strip_plot(
+    let min_edge = |r: &crate::summary::Record| r.min_edge;
+    let time = |r: &crate::summary::Record| Some(r.time_s);
+    type Value<'a> = &'a dyn Fn(&crate::summary::Record) -> Option<f64>;
+    let plots: [(&Option<PathBuf>, &str, &str, bool, Value); 2] = [
+        (
+            &args.plot,
             "Minimum edge length per algorithm",
             "min edge length",
-            &data,
             false,
-            &name,
-        )?;
-        write_one(p, png)?;
-    }
-    if let Some(p) = &args.time_plot {
-        let data = series(&|r| Some(r.time_s));
-        let name = p.display().to_string();
-        let png = crate::io::plot::strip_plot(
+            &min_edge,
+        ),
+        (
+            &args.time_plot,
             "Time per input (log scale)",
             "seconds",
-            &data,
             true,
-            &name,
-        )?;
-        write_one(p, png)?;
+            &time,
+        ),
+    ];
+    for (path, title, y_label, log, value) in plots {
+        if let Some(p) = path {
+            let png = crate::io::plot::strip_plot(
+                title,
+                y_label,
+                &series(value),
+                log,
+                &p.display().to_string(),
+            )?;
+            write_one(p, png)?;
+        }
     }
     Ok(0)
 }

@@ -212,34 +212,42 @@ fn cell(x: Option<f64>, digits: usize) -> String {
     }
 }
 
+/// The `min | mean | max | std` cells of `x`, each with its number of digits.
+fn stats_cells(x: Option<Stats>, digits: [usize; 4]) -> String {
+    let parts = [
+        x.map(|s| s.min),
+        x.map(|s| s.mean),
+        x.map(|s| s.max),
+        x.map(|s| s.std),
+    ];
+    parts
+        .iter()
+        .zip(digits)
+        .map(|(&v, d)| cell(v, d))
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
 /// Markdown tables in the paper's shapes.
 pub fn markdown(s: &[AlgorithmSummary]) -> String {
     let mut out = String::new();
     out.push_str("### CPU time (s)\n\n| algorithm | runs | min | avg | max | std | unknown | errors |\n|---|---|---|---|---|---|---|---|\n");
     for a in s {
-        let t = a.time;
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} |\n",
             a.algorithm,
             a.runs,
-            cell(t.map(|t| t.min), 3),
-            cell(t.map(|t| t.mean), 3),
-            cell(t.map(|t| t.max), 3),
-            cell(t.map(|t| t.std), 3),
+            stats_cells(a.time, [3; 4]),
             a.unknown,
             a.errors
         ));
     }
     out.push_str("\n### Oracle calls\n\n| algorithm | min | avg | max | std | avg time/call (s) | time in verifier | concrete | interval | attack | milp |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     for a in s {
-        let c = a.calls;
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
             a.algorithm,
-            cell(c.map(|c| c.min), 0),
-            cell(c.map(|c| c.mean), 1),
-            cell(c.map(|c| c.max), 0),
-            cell(c.map(|c| c.std), 1),
+            stats_cells(a.calls, [0, 1, 0, 1]),
             cell(a.time_per_call, 4),
             a.oracle_share
                 .map_or("-".to_string(), |x| format!("{:.0}%", 100.0 * x)),
@@ -251,14 +259,10 @@ pub fn markdown(s: &[AlgorithmSummary]) -> String {
     }
     out.push_str("\n### Minimum edge length, apothem, log10 volume\n\n| algorithm | min edge min | avg | max | std | non-trivial | apothem avg | apothem max | log10 volume avg |\n|---|---|---|---|---|---|---|---|---|\n");
     for a in s {
-        let e = a.min_edge;
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             a.algorithm,
-            cell(e.map(|e| e.min), 4),
-            cell(e.map(|e| e.mean), 4),
-            cell(e.map(|e| e.max), 4),
-            cell(e.map(|e| e.std), 4),
+            stats_cells(a.min_edge, [4; 4]),
             a.nontrivial,
             cell(a.apothem.map(|x| x.mean), 5),
             cell(a.apothem.map(|x| x.max), 5),
