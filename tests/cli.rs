@@ -203,7 +203,11 @@ fn bad_inputs_and_options() {
     let empty = f.write("empty.csv", b"");
     assert_bad(&ppnn(&["predict", &model, &empty]), &["empty.csv", "empty"]);
     let missing = f.p("missing.csv");
-    assert_bad(&ppnn(&["predict", &model, &missing]), &["missing.csv"]);
+    let o = ppnn(&["predict", &model, &missing]);
+    assert_bad(&o, &["missing.csv"]);
+    // The OS error is named once, not once by our message and again as its cause.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
 
     let lb = f.write("lb.csv", b"0.6 0.4");
     let ub = f.write("ub.csv", b"0.5 0.6");
