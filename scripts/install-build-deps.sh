@@ -109,8 +109,15 @@ if ! command -v apt-get >/dev/null 2>&1; then
   echo "install-build-deps.sh: no apt-get here; install these by hand: ${missing[*]}" >&2
   exit 1
 fi
-$sudo apt-get update -qq >/dev/null
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+# apt's chatter (debconf notices and the like) goes to a log, shown only when it fails.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+if ! { $sudo apt-get update -qq && \
+       $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "install-build-deps.sh: apt-get could not install: ${missing[*]}" >&2
+  exit 1
+fi
 
 # Re-check: the install must have produced what the build loads.
 missing_after=()

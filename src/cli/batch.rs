@@ -1,0 +1,235 @@
+//! `batch` and `summarize`: resumable runs over many inputs, and their tables and plots.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use super::*;
+
+#[derive(Args, Debug)]
+pub(super) struct BatchArgs {
+    /// ONNX model file.
+    model: PathBuf,
+    /// Input files, or directories (every .csv inside).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Algorithms, comma-separated.
+    #[arg(long, value_name = "NAME[,NAME...]", default_value = "apothem")]
+    algo: String,
+    /// Results file (JSON lines); pairs already in it are skipped.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Pairs run in parallel (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Check each input against the labels.txt (or predictions.txt) beside it; a mismatch is
+    /// recorded as an error line.
+    #[arg(long)]
+    class_from_labels: bool,
+    #[command(flatten)]
+    algo_args: AlgoArgs,
+    /// Oracle options; --timeout is per (input, algorithm) pair here.
+    #[command(flatten)]
+    oracle: OracleArgs,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct SummarizeArgs {
+    /// Results file written by `ppnn batch`.
+    results: PathBuf,
+    /// Output format.
+    #[arg(long, value_name = "md|csv", default_value = "md")]
+    format: String,
+    /// Write a PNG of the minimum edge lengths per algorithm.
+    #[arg(long, value_name = "FILE.png")]
+    plot: Option<PathBuf>,
+    /// Write a PNG of the time per input per algorithm (log scale).
+    #[arg(long, value_name = "FILE.png")]
+    time_plot: Option<PathBuf>,
+}
+
+pub(super) fn batch(args: BatchArgs) -> Result<i32> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let start = Instant::now();
+    let algorithms: Vec<Algorithm> = args
+        .algo
+        .split(',')
+        .map(|n| algorithm_from(n.trim()))
+        .collect::<Result<_>>()?;
+    let net = load_model(&args.model)?;
+    let inputs = crate::batch::collect_inputs(&args.inputs)?;
+    let classes: Vec<Option<usize>> = if args.class_from_labels {
+        crate::batch::classes_from_labels(&inputs)?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        vec![None; inputs.len()]
+    };
+    let mut settings = settings_from(&args.oracle, start)?;
+    let timeout = settings
+        .deadline
+        .map(|d| d.saturating_duration_since(start));
+    settings.deadline = None;
+    let mut params = params_from(&args.algo_args, &settings)?;
+    params.deadline = None;
+    let domain = match (&args.oracle.domain, &args.oracle.domain_lb) {
+        (None, None) => Hyperbox::unit(net.input_size()),
+        _ => {
+            // Checked against the first readable input like `certify` does.
+            let first = inputs
+                .iter()
+                .find_map(|p| load_input(p, &net).ok().map(|f| (p.clone(), f.values)))
+                .with_context(|| "no readable input to check the domain against".to_string())?;
+            domain_from(&args.oracle, &net, &first.1, &first.0)?
+        }
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let (done, warnings) = crate::batch::load_done(&args.out)?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let mut pairs = Vec::new();
+    for (input, class) in inputs.iter().zip(&classes) {
+        for a in &algorithms {
+            let key = (input.display().to_string(), a.name());
+            if !done.contains(&key) {
+                pairs.push(crate::batch::Pair {
+                    input: input.clone(),
+                    class: *class,
+                    algorithm: *a,
+                });
+            }
+        }
+    }
+    let total = inputs.len() * algorithms.len();
+    let skipped = total - pairs.len();
+    eprintln!(
+        "{} pairs ({} inputs x {} algorithms): {skipped} already in '{}', {} to run on {jobs} job(s)",
+        total,
+        inputs.len(),
+        algorithms.len(),
+        args.out.display(),
+        pairs.len()
+    );
+    let appender = crate::batch::Appender::open(&args.out)?;
+    let cancel = std::sync::Arc::new(AtomicBool::new(false));
+    let presses = std::sync::Arc::new(AtomicUsize::new(0));
+    {
+        let cancel = cancel.clone();
+        let presses = presses.clone();
+        // A second Ctrl-C aborts at once (results stay consistent: lines are written whole).
+        let _ = ctrlc::set_handler(move || {
+            if presses.fetch_add(1, Ordering::SeqCst) == 0 {
+                cancel.store(true, Ordering::SeqCst);
+                eprintln!("\nstopping after the pairs in flight (Ctrl-C again to abort now)");
+            } else {
+                std::process::exit(130);
+            }
+        });
+    }
+    let bar = indicatif::ProgressBar::new(pairs.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{wide_bar} {pos}/{len} pairs, unknown/errors {msg}, elapsed {elapsed}, eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message("0");
+    let progress = crate::batch::Progress::default();
+    let cfg = crate::batch::BatchConfig {
+        net: &net,
+        model: args.model.display().to_string(),
+        domain,
+        settings,
+        params,
+        timeout,
+        jobs,
+    };
+    let on_done = || {
+        bar.inc(1);
+        bar.set_message(progress.unknown.load(Ordering::Relaxed).to_string());
+    };
+    let recorded = crate::batch::run(&cfg, &pairs, &appender, &progress, &cancel, &on_done)?;
+    bar.finish_and_clear();
+    eprintln!(
+        "{recorded} pairs recorded in '{}' ({} unknown or errors) in {:.1} s",
+        args.out.display(),
+        progress.unknown.load(Ordering::Relaxed),
+        start.elapsed().as_secs_f64()
+    );
+    if cancel.load(Ordering::Relaxed) && recorded < pairs.len() {
+        eprintln!("interrupted: rerun the same command to resume");
+        return Ok(130);
+    }
+    Ok(0)
+}
+
+pub(super) fn summarize(args: SummarizeArgs) -> Result<i32> {
+    let text = std::fs::read_to_string(&args.results)
+        .with_context(|| format!("cannot read results file '{}'", args.results.display()))?;
+    let (records, warnings) = crate::summary::read_records(&text);
+    for w in &warnings {
+        eprintln!("warning: '{}' {w}", args.results.display());
+    }
+    if records.is_empty() {
+        bail!("'{}' holds no result records", args.results.display());
+    }
+    let s = crate::summary::summarize(&records);
+    match args.format.as_str() {
+        "md" => print!("{}", crate::summary::markdown(&s)),
+        "csv" => print!("{}", crate::summary::csv(&s)),
+        other => bail!("--format must be md or csv, got '{other}'"),
+    }
+    let series = |f: &dyn Fn(&crate::summary::Record) -> Option<f64>| -> Vec<(String, Vec<f64>)> {
+        s.iter()
+            .map(|a| {
+                let v = records
+                    .iter()
+                    .filter(|r| r.algorithm == a.algorithm && r.status != "error")
+                    .filter_map(f)
+                    .collect();
+                (a.algorithm.clone(), v)
+            })
+            .collect()
+    };
+    let min_edge = |r: &crate::summary::Record| r.min_edge;
+    let time = |r: &crate::summary::Record| Some(r.time_s);
+    type Value<'a> = &'a dyn Fn(&crate::summary::Record) -> Option<f64>;
+    let plots: [(&Option<PathBuf>, &str, &str, bool, Value); 2] = [
+        (
+            &args.plot,
+            "Minimum edge length per algorithm",
+            "min edge length",
+            false,
+            &min_edge,
+        ),
+        (
+            &args.time_plot,
+            "Time per input (log scale)",
+            "seconds",
+            true,
+            &time,
+        ),
+    ];
+    for (path, title, y_label, log, value) in plots {
+        if let Some(p) = path {
+            let png = crate::io::plot::strip_plot(
+                title,
+                y_label,
+                &series(value),
+                log,
+                &p.display().to_string(),
+            )?;
+            write_one(p, png)?;
+        }
+    }
+    Ok(0)
+}
