@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Retrain the six bundled networks of data/networks/ (two at a time, one BLAS
+# Retrain the eight bundled networks of data/networks/ (two at a time, one BLAS
 # thread each). Needs the datasets (scripts/fetch-datasets.sh) and the packages
 # of requirements-data.txt. Each run prints a "[train_mlp] summary {...}" JSON
 # line; all of them are also collected in $LOG (default: a temp file).
@@ -19,6 +19,8 @@ CMDS=(
   "scripts/train_mlp.py --dataset mnist --hidden 100 100 --epochs 20 --seed 0 --out data/networks/mnist-784-100-100-10.onnx"
   "scripts/train_mlp.py --dataset mnist --hidden 256 256 --epochs 20 --seed 0 --out data/networks/mnist-784-256-256-10.onnx"
   "scripts/train_mlp.py --dataset fmnist --hidden 256 256 --epochs 20 --seed 0 --out data/networks/fmnist-784-256-256-10.onnx"
+  "scripts/train_mlp.py --dataset mnist --hidden 256 256 256 256 --epochs 20 --seed 0 --out data/networks/mnist-784-256x4-10.onnx"
+  "scripts/train_mlp.py --dataset mnist --hidden 256 256 256 256 256 256 --epochs 20 --seed 0 --out data/networks/mnist-784-256x6-10.onnx"
 )
 
 start=$(date +%s)
@@ -35,4 +37,4 @@ for i in "${!CMDS[@]}"; do
 done
 for p in "${pids[@]}"; do wait "$p" || { cat "$log".*; exit 1; }; done
 for i in "${!CMDS[@]}"; do cat "$log.$i"; cat "$log.$i" >>"$log"; rm -f "$log.$i"; done
-echo "[train-all] all six trained in $(( $(date +%s) - start )) s; log: $log"
+echo "[train-all] all trained in $(( $(date +%s) - start )) s; log: $log"

@@ -216,6 +216,104 @@ pub fn attack_member(
     (best_x, best.0)
 }
 
+/// Effort of the projected-gradient attack ([`pgd`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PgdSettings {
+    /// Starts per competitor: the box centre, then random points and random vertices.
+    pub starts: usize,
+    /// Gradient steps per start.
+    pub steps: usize,
+    /// Seed (attacks are deterministic).
+    pub seed: u64,
+}
+
+impl Default for PgdSettings {
+    fn default() -> Self {
+        PgdSettings {
+            starts: 4,
+            steps: 40,
+            seed: 0x9d9,
+        }
+    }
+}
+
+/// Projected gradient ascent (L∞, signed steps) on each competitor's margin `y_j - y_c` in
+/// turn, most dangerous first, from several starts per competitor: the centre, random points,
+/// random vertices and the caller's `hints` (e.g. a relaxation's optimum); the step shrinks
+/// linearly from a third of the box's width to a hundredth, and the iterate always moves (the
+/// best point is kept), which escapes the plateaus where a monotone ascent stalls. Deep networks
+/// need this: their counterexamples sit in narrow regions that one short ascent misses.
+///
+/// Returns the best point found (largest `y_j - y_c` over `js`) and its value, stopping at the
+/// first positive value or at `stop_at`. The caller validates the point.
+pub fn pgd(
+    net: &Network,
+    region: &Hyperbox,
+    c: usize,
+    js: &[usize],
+    hints: &[Vec<f64>],
+    settings: &PgdSettings,
+    stop_at: Option<std::time::Instant>,
+) -> (Vec<f64>, f64) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(settings.seed);
+    let d = region.dim();
+    let (lb, ub) = (region.lb(), region.ub());
+    let width: Vec<f64> = (0..d).map(|i| ub[i] - lb[i]).collect();
+    let all: Vec<usize> = (0..net.output_size()).filter(|&j| j != c).collect();
+    let js = if js.is_empty() { &all[..] } else { js };
+    let mut best_x = region.center();
+    let mut best = f64::NEG_INFINITY;
+    let late = || stop_at.is_some_and(|t| std::time::Instant::now() >= t);
+    for &j in js {
+        for s in 0..settings.starts + hints.len() {
+            if late() {
+                return (best_x, best);
+            }
+            let mut x: Vec<f64> = if s < hints.len() {
+                region.clamp(&hints[s])
+            } else {
+                match s - hints.len() {
+                    0 => region.center(),
+                    k if k % 2 == 1 => (0..d)
+                        .map(|i| lb[i] + width[i] * rng.gen::<f64>())
+                        .collect(),
+                    _ => (0..d)
+                        .map(|i| if rng.gen::<bool>() { lb[i] } else { ub[i] })
+                        .collect(),
+                }
+            };
+            for step in 0..settings.steps {
+                let y = net.forward(&x);
+                let v = y[j] - y[c];
+                if v > best {
+                    best = v;
+                    best_x = x.clone();
+                }
+                if best > 0.0 {
+                    return (best_x, best);
+                }
+                let frac = step as f64 / settings.steps.max(1) as f64;
+                let eta = (1.0 - frac) / 3.0 + frac / 100.0;
+                let g = margin_gradient(net, &x, c, j);
+                for i in 0..d {
+                    if g[i] != 0.0 {
+                        x[i] = (x[i] + eta * width[i] * g[i].signum()).clamp(lb[i], ub[i]);
+                    }
+                }
+            }
+            let y = net.forward(&x);
+            if y[j] - y[c] > best {
+                best = y[j] - y[c];
+                best_x = x;
+            }
+            if best > 0.0 {
+                return (best_x, best);
+            }
+        }
+    }
+    (best_x, best)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

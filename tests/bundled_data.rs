@@ -9,13 +9,15 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-const NETWORKS: [&str; 6] = [
+const NETWORKS: [&str; 8] = [
     "mnist-784-32-10",
     "fmnist-784-64-10",
     "mnist-784-100-10",
     "mnist-784-100-100-10",
     "mnist-784-256-256-10",
     "fmnist-784-256-256-10",
+    "mnist-784-256x4-10",
+    "mnist-784-256x6-10",
 ];
 
 #[test]

@@ -8,6 +8,10 @@ use super::{snap_to, Ctx, Found};
 use crate::oracle::{Extremum, Verdict, Witness};
 use crate::region::Hyperbox;
 
+/// Bisection steps and relative width of the bounds-only radius search of `exact`.
+const BOUNDS_BISECTION_STEPS: usize = 24;
+const BOUNDS_BISECTION_WIDTH: f64 = 1e-3;
+
 /// Bookkeeping shared by the searches: the largest proved radius and unknown verdicts.
 struct Best {
     radius: f64,
@@ -187,6 +191,30 @@ pub fn exact(ctx: &Ctx) -> Found {
         }
     };
 
+    // 0. Anytime: the largest radius that bounds alone prove, by bisection (milliseconds),
+    //    before any MILP; every later step only improves it.
+    let bounds_radius = |hi: f64| -> f64 {
+        let (mut lo, mut hi) = (0.0, hi);
+        for _ in 0..BOUNDS_BISECTION_STEPS {
+            if ctx.limit_reached().is_some() || hi - lo <= BOUNDS_BISECTION_WIDTH * hi {
+                break;
+            }
+            let mid = 0.5 * (lo + hi);
+            if ctx.oracle.sound_by_bounds(&ctx.ball(mid), ctx.class) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    };
+    let raise = |best: &mut Best, r: f64| {
+        if r > best.radius {
+            best.radius = r;
+            best.region = ctx.ball(r);
+        }
+    };
+
     // 1. A counterexample, cheaply, then on shrinking balls.
     if let Some(w) = ctx.oracle.falsify(&ctx.ball(big_r), ctx.class) {
         take(w, &mut upper);
@@ -195,6 +223,11 @@ pub fn exact(ctx: &Ctx) -> Found {
             Verdict::Holds { .. } => return finish(best, None, notes, None, None),
             Verdict::Violated { witness, .. } => take(witness, &mut upper),
             Verdict::Unknown { reason, .. } => {
+                // No counterexample and no proof of the restriction: still report the radius
+                // that bounds prove.
+                let r = bounds_radius(big_r);
+                raise(&mut best, r);
+                best.unknown = 0;
                 return finish(
                     best,
                     None,
@@ -206,6 +239,11 @@ pub fn exact(ctx: &Ctx) -> Found {
                 );
             }
         }
+    }
+    {
+        let r = bounds_radius(upper.as_ref().map_or(big_r, |u| u.0));
+        raise(&mut best, r);
+        ctx.progress(&format!("apothem: radius {r:.6} proved by bounds"));
     }
     for factor in [0.5, 0.5, 0.5, 0.7, 0.7, 0.8, 0.8, 0.9, 0.9, 0.95, 0.95] {
         let hi = upper.as_ref().map_or(big_r, |u| u.0);

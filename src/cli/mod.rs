@@ -98,6 +98,10 @@ pub struct OracleArgs {
     /// Exact solver: `bab` (our branch and bound over HiGHS LPs) or `highs` (HiGHS's MIP solver).
     #[arg(long, value_name = "NAME", default_value = "bab")]
     engine: String,
+    /// Switch stages off, to measure each on its own: attack (the quick gradient attack), pgd
+    /// (the strong attack of deep networks), lp-tightening, cuts, node-bounds.
+    #[arg(long, value_name = "STAGE[,STAGE...]")]
+    disable: Option<String>,
 }
 
 /// Options of the certification algorithms.
@@ -266,14 +270,27 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
         "highs" => Engine::Highs,
         other => bail!("--engine must be 'bab' or 'highs', got '{other}'"),
     };
-    Ok(OracleSettings {
+    let mut settings = OracleSettings {
         engine,
         margin: args.margin,
         query_timeout: secs("--query-timeout", args.query_timeout)?,
         deadline: timeout.map(|t| start + t),
         strategy,
         ..OracleSettings::default()
-    })
+    };
+    for stage in args.disable.iter().flat_map(|s| s.split(',')) {
+        match stage.trim() {
+            "attack" => settings.attack = None,
+            "pgd" => settings.pgd = None,
+            "lp-tightening" => settings.lp_tightening = false,
+            "cuts" => settings.bab.cuts = false,
+            "node-bounds" => settings.bab.node_bounds = false,
+            other => bail!(
+                "--disable takes stages among attack, pgd, lp-tightening, cuts, node-bounds; got '{other}'"
+            ),
+        }
+    }
+    Ok(settings)
 }
 
 /// The class to certify: the prediction at `x`, which a given `--class` must match.

@@ -15,9 +15,12 @@
 //! then not exact.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::solver::{log_solve, Limits, Lp, Milp, Outcome, Sense, SolverError, Status};
+use crate::bounds::NeuronBounds;
+
+use super::solver::{log_solve, Limits, Lp, Milp, Outcome, Row, Sense, SolverError, Status};
 
 /// A binary is integral when within this of 0 or 1 (the big-M rows then relax a ReLU by at
 /// most this times the neuron's bound range, far below the safety margin).
@@ -26,12 +29,20 @@ const INTEGRALITY: f64 = 1e-9;
 const RELU_TOLERANCE: f64 = 1e-9;
 /// Absolute optimality gap.
 const GAP: f64 = 1e-9;
+/// Root cut rounds, cuts added per round, and the least violation worth a cut.
+const CUT_ROUNDS: usize = 10;
+const CUTS_PER_ROUND: usize = 100;
+const CUT_MIN_VIOLATION: f64 = 1e-5;
+/// The cut loop stops when a round gains less than this share of the first round's gain.
+const CUT_TAIL: f64 = 0.1;
 
 struct Node {
     /// Binary fixings from the root: `(column, value)`.
     fix: Vec<(usize, u8)>,
     /// The parent's LP bound (internal maximisation sense).
     bound: f64,
+    /// The parent's node bounds (deep networks: see [`super::nodes`]).
+    neurons: Option<Arc<NeuronBounds>>,
 }
 
 /// Solves `milp` (whose integer columns must be binaries) by branch and bound.
@@ -95,8 +106,18 @@ pub fn branch_and_bound(
     for r in &milp.relus {
         is_relu[r.a] = true;
     }
-    // Column bounds as loaded, to undo fixings.
-    let mut fixed: Vec<Option<u8>> = vec![None; milp.num_cols()];
+    // The LP's current column bounds, to move it from node to node by differences. Managed
+    // columns: the binaries, and with node bounds the ReLUs' pre-activation and output columns.
+    let mut cur_lb = milp.col_lb.clone();
+    let mut cur_ub = milp.col_ub.clone();
+    let refiner = milp.refiner.clone().filter(|_| limits.bab.node_bounds);
+    let mut managed: Vec<usize> = ints.clone();
+    if refiner.is_some() {
+        for r in &milp.relus {
+            managed.push(r.z);
+            managed.push(r.h);
+        }
+    }
     let mut incumbent: Option<(f64, Vec<f64>)> = None;
     // Largest bound of subtrees dropped by the shared cut-off or left unresolved.
     let mut cut_bound = f64::NEG_INFINITY;
@@ -104,7 +125,88 @@ pub fn branch_and_bound(
     let mut stack = vec![Node {
         fix: Vec::new(),
         bound: f64::INFINITY,
+        neurons: refiner.as_ref().map(|r| r.root()),
     }];
+    // Nodes closed by their node bounds alone (no LP).
+    let mut closed_by_bounds = 0u64;
+    // Root cuts: ideal-formulation inequalities ([`super::cuts`]) in rounds, while they still
+    // move the bound; then the cuts that do not bind are dropped (dense rows slow every node's
+    // LP). They are globally valid, so every node's LP keeps the rest.
+    let mut cuts: Vec<Row> = Vec::new();
+    if limits.bab.cuts && !milp.relus.is_empty() {
+        let mut first_gain: Option<f64> = None;
+        let mut last = f64::INFINITY;
+        for round in 0..CUT_ROUNDS {
+            if limits.remaining(start).is_some_and(|t| t.is_zero()) {
+                break;
+            }
+            let out = lp.solve(&Limits {
+                relaxation: true,
+                time: limits.remaining(start),
+                stop: limits.stop,
+                ..Limits::default()
+            })?;
+            let (Status::Optimal, Some(obj), Some(sol)) = (out.status, out.objective, out.solution)
+            else {
+                break;
+            };
+            let v = sign * obj;
+            if round > 0 {
+                let gain = last - v;
+                let first = *first_gain.get_or_insert(gain);
+                if gain <= CUT_TAIL * first || gain < 1e-6 * (1.0 + v.abs()) {
+                    break;
+                }
+            }
+            last = v;
+            let mut found: Vec<(Row, f64)> = milp
+                .relus
+                .iter()
+                .filter_map(|r| super::cuts::separate(milp, r, &sol, CUT_MIN_VIOLATION))
+                .collect();
+            if found.is_empty() {
+                break;
+            }
+            found.sort_by(|a, b| b.1.total_cmp(&a.1));
+            found.truncate(CUTS_PER_ROUND);
+            for (row, _) in found {
+                lp.add_row(row.lb, row.ub, &row.terms)?;
+                cuts.push(row);
+            }
+        }
+        // Keep the binding cuts only (activity within a hair of the right side at the last
+        // optimum; the last round's fresh cuts are kept).
+        let out = lp.solve(&Limits {
+            relaxation: true,
+            time: limits.remaining(start),
+            stop: limits.stop,
+            ..Limits::default()
+        })?;
+        if out.status == Status::Optimal && !cuts.is_empty() {
+            let base = milp.rows.len();
+            let act = lp.row_values();
+            let drop: Vec<usize> = (0..cuts.len())
+                .filter(|&k| {
+                    act.get(base + k)
+                        .is_some_and(|&a| a < cuts[k].ub - 1e-7 * (1.0 + cuts[k].ub.abs()))
+                })
+                .collect();
+            lp.delete_rows(&drop.iter().map(|k| base + k).collect::<Vec<_>>())?;
+            let mut k = 0;
+            cuts.retain(|_| {
+                let keep = drop.binary_search(&k).is_err();
+                k += 1;
+                keep
+            });
+        }
+        if std::env::var_os("PPNN_LOG_MILP").is_some() {
+            eprintln!(
+                "[milp:bab] {} root cuts kept, root bound {last:.6}, {:.3} s",
+                cuts.len(),
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
     let mut nodes = 0i64;
     let mut stopped: Option<Status> = None;
     while let Some(node) = stack.pop() {
@@ -135,26 +237,60 @@ pub fn branch_and_bound(
             cut_bound = cut_bound.max(node.bound);
             continue;
         }
-        // Move the LP to this node's fixings.
-        let mut target_fix = std::collections::HashMap::with_capacity(node.fix.len());
-        for &(c, v) in &node.fix {
-            target_fix.insert(c, v);
+        // This node's bounds: the parent's, re-propagated under the newest fixing. An empty
+        // node is closed without an LP.
+        let neurons: Option<Arc<NeuronBounds>> = match (&refiner, &node.neurons, node.fix.last()) {
+            (Some(rf), Some(parent), Some(&(c, v))) => match rf.child(parent, c, v) {
+                Some(b) => Some(Arc::new(b)),
+                None => {
+                    closed_by_bounds += 1;
+                    continue;
+                }
+            },
+            (_, parent, _) => parent.clone(),
+        };
+        // Target bounds of the managed columns: the model's, narrowed by the node bounds and
+        // the fixings. An empty range closes the node (no point of it exists).
+        let mut target_lb: std::collections::HashMap<usize, f64> = Default::default();
+        let mut target_ub: std::collections::HashMap<usize, f64> = Default::default();
+        let mut empty = false;
+        let mut narrow = |c: usize, lb: f64, ub: f64| {
+            let l = target_lb.entry(c).or_insert(milp.col_lb[c]);
+            *l = l.max(lb);
+            let u = target_ub.entry(c).or_insert(milp.col_ub[c]);
+            *u = u.min(ub);
+            if *l > *u {
+                empty = true;
+            }
+        };
+        if let (Some(rf), Some(b)) = (&refiner, &neurons) {
+            for (c, lb, ub) in rf.columns(b) {
+                narrow(c, lb, ub);
+            }
         }
-        for &c in &ints {
-            let t = target_fix.get(&c).copied();
-            if fixed[c] != t {
-                let (lb, ub) = match t {
-                    Some(v) => (v as f64, v as f64),
-                    None => (milp.col_lb[c], milp.col_ub[c]),
-                };
+        for &(c, v) in &node.fix {
+            narrow(c, v as f64, v as f64);
+        }
+        if empty {
+            closed_by_bounds += 1;
+            continue;
+        }
+        for &c in &managed {
+            let lb = target_lb.get(&c).copied().unwrap_or(milp.col_lb[c]);
+            let ub = target_ub.get(&c).copied().unwrap_or(milp.col_ub[c]);
+            if cur_lb[c] != lb || cur_ub[c] != ub {
                 lp.set_bounds(c, lb, ub)?;
-                fixed[c] = t;
+                cur_lb[c] = lb;
+                cur_ub[c] = ub;
             }
         }
         nodes += 1;
-        // Node LPs take milliseconds: limits are checked between nodes, not inside them.
+        // Node LPs take milliseconds on small networks but can take seconds on deep ones: each
+        // gets the time left, so that the solve ends at its limit.
         let lp_limits = Limits {
             relaxation: true,
+            time: limits.remaining(start),
+            stop: limits.stop,
             ..Limits::default()
         };
         let mut out = lp.solve(&lp_limits)?;
@@ -163,9 +299,12 @@ pub fn branch_and_bound(
         {
             // A warm start can stall numerically: retry the node from a fresh instance.
             lp = Lp::new(milp, sense)?;
-            for &c in &ints {
-                if let Some(v) = fixed[c] {
-                    lp.set_bounds(c, v as f64, v as f64)?;
+            for cut in &cuts {
+                lp.add_row(cut.lb, cut.ub, &cut.terms)?;
+            }
+            for &c in &managed {
+                if cur_lb[c] != milp.col_lb[c] || cur_ub[c] != milp.col_ub[c] {
+                    lp.set_bounds(c, cur_lb[c], cur_ub[c])?;
                 }
             }
             out = lp.solve(&lp_limits)?;
@@ -211,7 +350,7 @@ pub fn branch_and_bound(
         let mut branch: Option<(usize, f64)> = None;
         let mut sol = sol;
         for r in &milp.relus {
-            if fixed[r.a].is_some() {
+            if cur_lb[r.a] == cur_ub[r.a] {
                 continue;
             }
             let (h, z) = (sol[r.h], sol[r.z]);
@@ -219,7 +358,7 @@ pub fn branch_and_bound(
             if gap > RELU_TOLERANCE * (1.0 + z.abs()) {
                 // Widest triangle relaxation first (its height -l u / (u - l) is the most the LP
                 // can gain from this ReLU); measured better than the largest violation.
-                let (l, u) = (milp.col_lb[r.z], milp.col_ub[r.z]);
+                let (l, u) = (cur_lb[r.z], cur_ub[r.z]);
                 let score = -l * u / (u - l);
                 if branch.is_none_or(|(_, g)| score > g) {
                     branch = Some((r.a, score));
@@ -228,12 +367,12 @@ pub fn branch_and_bound(
         }
         if branch.is_none() {
             for r in &milp.relus {
-                if fixed[r.a].is_none() {
+                if cur_lb[r.a] != cur_ub[r.a] {
                     sol[r.a] = if sol[r.z] > 0.0 { 1.0 } else { 0.0 };
                 }
             }
             for &c in &ints {
-                if fixed[c].is_some() || is_relu[c] {
+                if cur_lb[c] == cur_ub[c] || is_relu[c] {
                     continue;
                 }
                 let a = sol[c];
@@ -258,7 +397,11 @@ pub fn branch_and_bound(
                 for val in [1 - first, first] {
                     let mut fix = node.fix.clone();
                     fix.push((c, val));
-                    stack.push(Node { fix, bound: v });
+                    stack.push(Node {
+                        fix,
+                        bound: v,
+                        neurons: neurons.clone(),
+                    });
                 }
             }
         }
@@ -289,5 +432,8 @@ pub fn branch_and_bound(
         nodes,
     };
     log_solve("bab", milp, &out);
+    if closed_by_bounds > 0 && std::env::var_os("PPNN_LOG_MILP").is_some() {
+        eprintln!("[milp:bab] {closed_by_bounds} nodes closed by node bounds without an LP");
+    }
     Ok(out)
 }

@@ -8,6 +8,7 @@
 //! The encoding is exact for every x in the box (Tjeng, Xiao & Tedrake 2019); its speed depends on
 //! how tight the bounds are. Questions (`query`) add an objective and a few rows on top.
 
+use super::nodes::PhaseRefiner;
 use super::solver::{Milp, ReluCols};
 use crate::bounds::NeuronBounds;
 use crate::network::Network;
@@ -179,6 +180,7 @@ impl Encoding {
                 let zc = milp.add_col(l, u, false);
                 let mut terms: Vec<(usize, f64)> = z.terms.iter().map(|&(c, w)| (c, -w)).collect();
                 terms.push((zc, 1.0));
+                let def_row = milp.rows.len();
                 milp.add_row(z.constant - slack, z.constant + slack, terms);
                 if l >= 0.0 {
                     // Stably active: h = z.
@@ -197,7 +199,12 @@ impl Encoding {
                         neuron: o,
                         col: a,
                     });
-                    milp.relus.push(ReluCols { a, h, z: zc });
+                    milp.relus.push(ReluCols {
+                        a,
+                        h,
+                        z: zc,
+                        row: def_row,
+                    });
                     next.push(Node::Var(h));
                 }
             }
@@ -217,6 +224,18 @@ impl Encoding {
                     })
                     .collect();
             }
+        }
+        // Node bounds pay off once a later ReLU layer can tighten under earlier fixings.
+        let relu_layers = layers.iter().filter(|l| l.relu).count();
+        if relu_layers >= 2 && !binaries.is_empty() {
+            let sites: Vec<(usize, usize, ReluCols)> = binaries
+                .iter()
+                .zip(&milp.relus)
+                .map(|(b, r)| (b.layer, b.neuron, *r))
+                .collect();
+            milp.refiner = Some(std::sync::Arc::new(PhaseRefiner::new(
+                net, region, bounds, sites,
+            )));
         }
         Encoding {
             milp,

@@ -5,6 +5,10 @@
 //! [`solver`] is the only code that talks to HiGHS.
 
 pub mod bab;
+pub mod cuts;
 pub mod encode;
+pub mod nodes;
 pub mod query;
+pub mod safe;
 pub mod solver;
+pub mod tighten;

@@ -32,6 +32,9 @@ pub struct Milp {
     /// relaxation the LP exploits most, and accepts a node whose LP solution satisfies every
     /// ReLU exactly even when some binaries are fractional.
     pub relus: Vec<ReluCols>,
+    /// Node bounds for deep networks: our branch and bound re-propagates each node's ReLU
+    /// fixings through the network and tightens the node's LP (HiGHS's MIP ignores it).
+    pub refiner: Option<std::sync::Arc<super::nodes::PhaseRefiner>>,
 }
 
 /// The columns of one encoded ReLU `h = max(z, 0)` with phase binary `a`.
@@ -43,6 +46,9 @@ pub struct ReluCols {
     pub h: usize,
     /// The pre-activation.
     pub z: usize,
+    /// The row defining the pre-activation: `z − Σ w_i v_i ∈ [b − s, b + s]` (`s`: the
+    /// rounding slack of the encoding). Cut separation reads `w`, `v` and `b + s` from it.
+    pub row: usize,
 }
 
 /// One linear constraint.
@@ -123,9 +129,35 @@ pub struct Limits<'a> {
     pub relaxation: bool,
     /// Branch and bound only: stop after this many nodes (the best point found is kept).
     pub max_nodes: Option<u64>,
+    /// Branch and bound only: which of its stages run.
+    pub bab: BabOptions,
+}
+
+/// The stages of our branch and bound that can be switched off (to measure each on its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BabOptions {
+    /// Root cuts from the ReLUs' ideal formulation ([`super::cuts`]).
+    pub cuts: bool,
+    /// Node bounds re-propagated under each node's fixings ([`super::nodes`]).
+    pub node_bounds: bool,
+}
+
+impl Default for BabOptions {
+    fn default() -> Self {
+        BabOptions {
+            cuts: true,
+            node_bounds: true,
+        }
+    }
 }
 
 impl Limits<'_> {
+    /// The time left for this solve, `start` being when it began; `None` when unlimited.
+    pub fn remaining(&self, start: Instant) -> Option<Duration> {
+        self.effective_time(start)
+            .map(|t| t.saturating_sub(start.elapsed()))
+    }
+
     /// The time this solve may take from `start`: the smaller of `time` and what is left
     /// before `deadline`.
     pub fn effective_time(&self, start: Instant) -> Option<Duration> {
@@ -590,6 +622,99 @@ impl Lp {
     /// Solves the LP with its current bounds.
     pub fn solve(&mut self, limits: &Limits) -> Result<Outcome, SolverError> {
         run(&self.h, self.ncol, self.nrow, false, limits)
+    }
+
+    /// Appends a row `lb <= Σ coef · col <= ub` (a cut); the basis is kept.
+    pub fn add_row(&mut self, lb: f64, ub: f64, terms: &[(usize, f64)]) -> Result<(), SolverError> {
+        let to_int = |n: usize| sys::HighsInt::try_from(n).map_err(|_| SolverError::TooLarge);
+        let idx: Vec<sys::HighsInt> = terms
+            .iter()
+            .map(|&(c, _)| to_int(c))
+            .collect::<Result<_, _>>()?;
+        let val: Vec<f64> = terms.iter().map(|&(_, v)| v).collect();
+        // SAFETY: valid handle; arrays of the stated length outlive the call.
+        let s = unsafe {
+            sys::Highs_addRow(
+                self.h.0,
+                lb,
+                ub,
+                to_int(terms.len())?,
+                idx.as_ptr(),
+                val.as_ptr(),
+            )
+        };
+        if s == sys::STATUS_ERROR {
+            return Err(SolverError::Rejected("Highs_addRow"));
+        }
+        self.nrow += 1;
+        Ok(())
+    }
+
+    /// The row activities `A x` of the last solve.
+    pub fn row_values(&self) -> Vec<f64> {
+        let mut col = vec![0.0; self.ncol];
+        let mut col_dual = vec![0.0; self.ncol];
+        let mut row = vec![0.0; self.nrow];
+        let mut row_dual = vec![0.0; self.nrow];
+        // SAFETY: buffers sized ncol / nrow as HiGHS expects.
+        unsafe {
+            sys::Highs_getSolution(
+                self.h.0,
+                col.as_mut_ptr(),
+                col_dual.as_mut_ptr(),
+                row.as_mut_ptr(),
+                row_dual.as_mut_ptr(),
+            );
+        }
+        row
+    }
+
+    /// Deletes the rows whose indices are listed (ascending).
+    pub fn delete_rows(&mut self, rows: &[usize]) -> Result<(), SolverError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let to_int = |n: usize| sys::HighsInt::try_from(n).map_err(|_| SolverError::TooLarge);
+        let idx: Vec<sys::HighsInt> = rows.iter().map(|&r| to_int(r)).collect::<Result<_, _>>()?;
+        // SAFETY: valid handle; the index array outlives the call.
+        let s = unsafe { sys::Highs_deleteRowsBySet(self.h.0, to_int(rows.len())?, idx.as_ptr()) };
+        if s == sys::STATUS_ERROR {
+            return Err(SolverError::Rejected("Highs_deleteRowsBySet"));
+        }
+        self.nrow -= rows.len();
+        Ok(())
+    }
+
+    /// Changes the objective coefficient of one column (the basis is kept: a re-solve after an
+    /// objective change starts from the previous optimum).
+    pub fn set_cost(&mut self, col: usize, cost: f64) -> Result<(), SolverError> {
+        let c = sys::HighsInt::try_from(col).map_err(|_| SolverError::TooLarge)?;
+        // SAFETY: valid handle; HiGHS checks the index.
+        let s = unsafe { sys::Highs_changeColCost(self.h.0, c, cost) };
+        if s == sys::STATUS_ERROR {
+            return Err(SolverError::Rejected("Highs_changeColCost"));
+        }
+        Ok(())
+    }
+
+    /// The row duals of the last solve. They are only a *suggestion*: callers turn them into a
+    /// bound with [`super::safe`], which is valid for any multipliers whatever their accuracy.
+    pub fn row_duals(&self) -> Vec<f64> {
+        let mut col = vec![0.0; self.ncol];
+        let mut col_dual = vec![0.0; self.ncol];
+        let mut row = vec![0.0; self.nrow];
+        let mut row_dual = vec![0.0; self.nrow];
+        // SAFETY: buffers sized ncol / nrow as HiGHS expects.
+        unsafe {
+            sys::Highs_getSolution(
+                self.h.0,
+                col.as_mut_ptr(),
+                col_dual.as_mut_ptr(),
+                row.as_mut_ptr(),
+                row_dual.as_mut_ptr(),
+            );
+        }
+        row_dual
     }
 }
 

@@ -190,6 +190,7 @@ impl MilpOracle<'_> {
         let conds = Self::class_conditions(&enc, c, net.output_size());
         let limits = Limits {
             engine: self.settings.engine,
+            bab: self.settings.bab,
             time: time_limit,
             deadline: self.settings.deadline,
             ..Limits::default()
@@ -283,6 +284,7 @@ impl MilpOracle<'_> {
         let conds = Self::class_conditions(&enc, c, net.output_size());
         let limits = Limits {
             engine: self.settings.engine,
+            bab: self.settings.bab,
             time: time_limit,
             deadline: self.settings.deadline,
             ..Limits::default()

@@ -26,11 +26,12 @@ use crate::attack::{self, AttackSettings};
 use crate::bounds::{BoundMethod, NeuronBounds};
 use crate::milp::encode::Encoding;
 use crate::milp::query;
-use crate::milp::solver::{Engine, Limits, Status};
+use crate::milp::solver::{BabOptions, Engine, Limits, Status};
 use crate::network::{margin_of, Network};
 use crate::region::Hyperbox;
 
 mod complete;
+mod deep;
 
 /// A question about a box.
 #[derive(Debug, Clone, Copy)]
@@ -381,6 +382,12 @@ pub struct OracleSettings {
     pub parallel: bool,
     /// The exact solver.
     pub engine: Engine,
+    /// Tighten deep networks' intermediate bounds by LP before a MILP.
+    pub lp_tightening: bool,
+    /// Stages of our branch and bound (root cuts, node bounds).
+    pub bab: BabOptions,
+    /// The strong attack run before a MILP on deep networks (`None` skips it).
+    pub pgd: Option<attack::PgdSettings>,
 }
 
 /// Default safety margin τ.
@@ -397,6 +404,9 @@ impl Default for OracleSettings {
             attack: Some(AttackSettings::default()),
             parallel: true,
             engine: Engine::default(),
+            lp_tightening: true,
+            bab: BabOptions::default(),
+            pgd: Some(attack::PgdSettings::default()),
         }
     }
 }
@@ -417,6 +427,12 @@ pub trait Oracle: Sync {
     /// counterexample in `region ∩ D`, or `None` (which proves nothing).
     fn falsify(&self, _region: &Hyperbox, _class: usize) -> Option<Witness> {
         None
+    }
+    /// Soundness by bounds alone (no attack, no solver): `true` proves `region ∩ D` sound with
+    /// margin τ; `false` proves nothing. Lets a search find a positive proved radius within
+    /// milliseconds, before any MILP is tried (anytime answers). The default proves nothing.
+    fn sound_by_bounds(&self, _region: &Hyperbox, _class: usize) -> bool {
+        false
     }
     /// Answers an optimisation question. The default proves nothing.
     fn optimise(&self, _question: &Extremum) -> Optimum {
@@ -756,6 +772,7 @@ impl<'a> MilpOracle<'a> {
         let enc = Encoding::new(net, &region, &bounds);
         let limits = Limits {
             engine: self.settings.engine,
+            bab: self.settings.bab,
             time: time_limit,
             deadline: self.settings.deadline,
             cutoff: Some(&cutoff),
@@ -878,6 +895,7 @@ impl<'a> MilpOracle<'a> {
         let enc = Encoding::new(net, region, &bounds);
         let limits = Limits {
             engine: self.settings.engine,
+            bab: self.settings.bab,
             time: time_limit,
             deadline: self.settings.deadline,
             cutoff: Some(cutoff),
@@ -1005,10 +1023,28 @@ impl<'a> MilpOracle<'a> {
                 time: start.elapsed(),
             };
         };
+        if let Some(w) = self.strong_attack(&region, c, &js, time_limit) {
+            return violated(w, Method::Attack);
+        }
+        let (bounds, open) = self.tightened(&region, bounds, c, open, time_limit);
+        if open.is_empty() {
+            return Verdict::Holds {
+                method: Method::Interval,
+                time: start.elapsed(),
+            };
+        }
+        let Some(time_limit) = self.milp_time_limit() else {
+            return Verdict::Unknown {
+                near_tie: None,
+                reason: "the run's time limit was reached".to_string(),
+                time: start.elapsed(),
+            };
+        };
         let enc = Encoding::new(net, &region, &bounds);
         let stop = AtomicBool::new(false);
         let limits = Limits {
             engine: self.settings.engine,
+            bab: self.settings.bab,
             time: time_limit,
             deadline: self.settings.deadline,
             stop: Some(&stop),
@@ -1214,6 +1250,30 @@ impl Oracle for MilpOracle<'_> {
             .unwrap_or_else(|e| e.into_inner())
             .falsifications += 1;
         w
+    }
+
+    fn sound_by_bounds(&self, region: &Hyperbox, class: usize) -> bool {
+        let net = self.net;
+        if region.dim() != net.input_size() || class >= net.output_size() {
+            return false;
+        }
+        let Some(region) = region.intersect(&self.domain) else {
+            return true;
+        };
+        let start = Instant::now();
+        let bounds = NeuronBounds::compute(net, &region, self.settings.bounds);
+        let tau = self.settings.margin;
+        let holds = self
+            .margin_bounds(&bounds, &region, class)
+            .iter()
+            .all(|&(_, _, hi)| hi < -tau);
+        if holds {
+            let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+            s.calls += 1;
+            s.by_method.interval += 1;
+            s.time_s += start.elapsed().as_secs_f64();
+        }
+        holds
     }
 
     fn optimise(&self, question: &Extremum) -> Optimum {

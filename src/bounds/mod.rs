@@ -11,6 +11,10 @@
 use crate::network::Network;
 use crate::region::Hyperbox;
 
+mod phases;
+
+pub use phases::Phase;
+
 /// Pre-activation bounds of every neuron of every layer over some box.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NeuronBounds {

@@ -1,0 +1,39 @@
+//! Dev probe: LP tightening's cost and effect on one box.
+//! `cargo run --release --example probe_tighten -- MODEL INPUT EPS`
+use parallelepipedonn::bounds::NeuronBounds;
+use parallelepipedonn::milp::tighten::tighten;
+use parallelepipedonn::{load_onnx, Hyperbox};
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let net = load_onnx(&a[1]).expect("model");
+    let x = parallelepipedonn::io::read_input(&a[2], net.input_size()).expect("input");
+    let eps: f64 = a[3].parse().expect("eps");
+    let c = net.classify(&x).expect("class");
+    let ball = Hyperbox::ball(&x, eps, &Hyperbox::unit(net.input_size()));
+    let t = std::time::Instant::now();
+    let b = NeuronBounds::symbolic(&net, &ball);
+    println!(
+        "symbolic: {:.3} s, unstable {}",
+        t.elapsed().as_secs_f64(),
+        b.unstable_count(&net)
+    );
+    let worst = |b: &NeuronBounds| {
+        (0..net.output_size())
+            .filter(|&j| j != c)
+            .map(|j| b.margin_upper(&net, c, j, &ball))
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    println!("worst margin upper {:.4}", worst(&b));
+    let t = std::time::Instant::now();
+    let (tb, st) = tighten(&net, &ball, &b, None);
+    println!("tighten: {:.3} s, {:?}", t.elapsed().as_secs_f64(), st);
+    println!("worst margin upper {:.4}", worst(&tb));
+    for k in 0..net.layers().len() - 1 {
+        let u = (0..tb.lower[k].len())
+            .filter(|&i| tb.unstable(k, i))
+            .count();
+        let u0 = (0..b.lower[k].len()).filter(|&i| b.unstable(k, i)).count();
+        println!("layer {k}: unstable {u0} -> {u}");
+    }
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""VNN-COMP-`mnist_fc`-style benchmark of `ppnn verify` on deeper networks (issue 12).
+
+Instances: 15 MNIST test inputs (the first bundled input of every class, then the second of
+classes 0-4) x eps in {0.03, 0.05}: the L-inf box around the input intersected with [0,1]^784,
+"does every point keep the input's class?". One instance at a time, each with its own
+`--timeout`. Prints one line per instance and a markdown table per network: decided
+(robust/violated), unsolved (unknown), median and max wall time.
+
+  scripts/bench-deep.py [--bin PATH] [--timeout 120] [--networks NAME,...] [--eps 0.03,0.05]
+                        [--inputs 15] [--jsonl FILE]
+
+Default networks: the bundled mnist-784-100-100-10, mnist-784-256-256-10, mnist-784-256x4-10,
+mnist-784-256x6-10. `--bin` lets the same instances be run by an older build (before/after).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NETS = ["mnist-784-100-100-10", "mnist-784-256-256-10", "mnist-784-256x4-10", "mnist-784-256x6-10"]
+
+
+def inputs(n):
+    names = [f"{c}-1" for c in range(10)] + [f"{c}-2" for c in range(10)]
+    return [os.path.join(ROOT, "data/inputs/mnist", f"{x}.csv") for x in names[:n]]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/ppnn-target"), "release/ppnn"))
+    ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--networks", default=",".join(NETS))
+    ap.add_argument("--eps", default="0.03,0.05")
+    ap.add_argument("--inputs", type=int, default=15)
+    ap.add_argument("--jsonl", default=None, help="append one JSON line per instance")
+    ap.add_argument("--extra", default="", help="extra options for ppnn verify")
+    a = ap.parse_args()
+    rows = {}
+    out = open(a.jsonl, "a") if a.jsonl else None
+    for net in a.networks.split(","):
+        model = os.path.join(ROOT, "data/networks", net + ".onnx")
+        for eps in a.eps.split(","):
+            for inp in inputs(a.inputs):
+                cmd = [a.bin, "verify", model, inp, "--radius", eps, "--timeout", str(a.timeout)] + a.extra.split()
+                t = time.monotonic()
+                p = subprocess.run(cmd, capture_output=True, text=True)
+                dt = time.monotonic() - t
+                first = (p.stdout.strip().splitlines() or [p.stderr.strip()])[0]
+                verdict = first.split(":")[0]
+                rec = {"network": net, "eps": float(eps), "input": os.path.basename(inp),
+                       "verdict": verdict, "exit": p.returncode, "time_s": round(dt, 3), "line": first}
+                print(f"{net} eps={eps} {os.path.basename(inp)}: {verdict} {dt:.2f} s", flush=True)
+                if out:
+                    out.write(json.dumps(rec) + "\n")
+                    out.flush()
+                rows.setdefault(net, []).append(rec)
+    print()
+    print("| network | instances | robust | violated | unsolved | median s | max s |")
+    print("|---|---|---|---|---|---|---|")
+    for net, rs in rows.items():
+        ts = [r["time_s"] for r in rs]
+        n = lambda v: sum(1 for r in rs if r["verdict"] == v)
+        print(f"| {net} | {len(rs)} | {n('robust')} | {n('violated')} | {len(rs) - n('robust') - n('violated')} "
+              f"| {statistics.median(ts):.2f} | {max(ts):.2f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+//! Cutting planes for the big-M ReLU encoding: the inequalities of the ideal formulation of a
+//! ReLU over a box (Anderson, Huchette, Ma, Tjandraatmadja & Vielma, "Strong mixed-integer
+//! programming formulations for trained neural networks", Math. Programming 2020).
+//!
+//! The big-M rows relax each ReLU by its triangle over the neuron's *pre-activation* range; the
+//! ideal formulation relaxes it over the box of the neuron's *inputs*, which is much tighter in
+//! deep networks where a layer's inputs vary jointly. It has one inequality per subset `I` of the
+//! inputs, and the most violated one for an LP point is found in linear time, so the cuts are
+//! added in rounds at the root of the branch and bound.
+//!
+//! For `z = Σ w_i v_i + b`, `v ∈ [L, U]`, `h = max(z, 0)`, phase binary `a`, with
+//! `L̆_i, Ŭ_i` the ends of `[L_i, U_i]` that minimise / maximise `w_i v_i`:
+//!
+//! `h <= Σ_{i∈I} w_i (v_i − L̆_i (1 − a)) + (b + Σ_{i∉I} w_i Ŭ_i) a`
+//!
+//! Valid: at `a = 0` the right side is `Σ_{i∈I} w_i (v_i − L̆_i) >= 0 = h`; at `a = 1` it is
+//! `Σ_I w_i v_i + b + Σ_{∉I} w_i Ŭ_i >= z = h`. Only the model's own (global) column bounds
+//! are used, and `b` is the upper end of the defining row (which carries the encoding's rounding
+//! slack), so each cut holds for every real execution in the box; its right side is further
+//! widened by a bound on the rounding of its own evaluation.
+
+use super::solver::{Milp, ReluCols, Row};
+
+/// The most violated ideal-formulation inequality of `relu` at the LP point `sol`, when it cuts
+/// `sol` off by more than `min_violation`; with its violation.
+pub fn separate(
+    milp: &Milp,
+    relu: &ReluCols,
+    sol: &[f64],
+    min_violation: f64,
+) -> Option<(Row, f64)> {
+    let row = milp.rows.get(relu.row)?;
+    let b = row.ub;
+    if !b.is_finite() {
+        return None;
+    }
+    let a_star = sol[relu.a].clamp(0.0, 1.0);
+    let mut terms: Vec<(usize, f64)> = vec![(relu.h, 1.0)];
+    let mut a_coef = b; // b + Σ_I w L̆ + Σ_∉I w Ŭ, negated below
+    let mut rhs = 0.0; // −Σ_I w L̆
+    let mut abs = b.abs();
+    let mut count = 2usize;
+    for &(v, coef) in &row.terms {
+        if v == relu.z {
+            continue;
+        }
+        let w = -coef;
+        let (lo, hi) = (milp.col_lb[v], milp.col_ub[v]);
+        if !lo.is_finite() || !hi.is_finite() {
+            return None;
+        }
+        let (l_, u_) = if w >= 0.0 { (lo, hi) } else { (hi, lo) };
+        let in_i = w * (sol[v] - l_ * (1.0 - a_star)) < w * u_ * a_star;
+        if in_i {
+            terms.push((v, -w));
+            a_coef += w * l_;
+            rhs -= w * l_;
+            abs += 2.0 * (w * l_).abs() + (w * sol[v]).abs();
+        } else {
+            a_coef += w * u_;
+            abs += (w * u_).abs();
+        }
+        count += 1;
+    }
+    terms.push((relu.a, -a_coef));
+    // Rounding of the sums above, and a hair more: the cut must never cut a real point.
+    let widen = (count as f64 + 2.0) * f64::EPSILON * abs * 4.0 + 1e-12;
+    let rhs = rhs + widen;
+    let lhs: f64 = terms.iter().map(|&(c, v)| v * sol[c]).sum();
+    let violation = lhs - rhs;
+    if violation <= min_violation {
+        return None;
+    }
+    let cut = Row {
+        lb: f64::NEG_INFINITY,
+        ub: rhs,
+        terms,
+    };
+    Some((cut, violation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bounds::NeuronBounds;
+    use crate::milp::encode::Encoding;
+    use crate::network::{Layer, Network};
+    use crate::region::Hyperbox;
+
+    /// Every cut found at random LP-like points holds at every real execution of the network.
+    #[test]
+    fn cuts_never_cut_real_executions() {
+        let net = Network::new(
+            vec![
+                Layer {
+                    n_in: 3,
+                    n_out: 4,
+                    weights: vec![
+                        1.0, -2.0, 0.5, -1.0, 1.0, 1.0, 0.3, 0.7, -0.9, 2.0, -1.5, 0.2,
+                    ],
+                    bias: vec![0.1, -0.2, 0.05, 0.0],
+                    relu: true,
+                },
+                Layer {
+                    n_in: 4,
+                    n_out: 3,
+                    weights: vec![
+                        1.0, -1.0, 0.5, 0.25, -0.5, 1.0, 1.0, -1.0, 0.3, 0.3, -0.8, 1.1,
+                    ],
+                    bias: vec![0.0, 0.1, -0.1],
+                    relu: true,
+                },
+                Layer {
+                    n_in: 3,
+                    n_out: 2,
+                    weights: vec![1.0, -1.0, 0.5, -1.0, 1.0, 0.2],
+                    bias: vec![0.0, 0.0],
+                    relu: false,
+                },
+            ],
+            vec![3],
+        )
+        .unwrap();
+        let region = Hyperbox::uniform(3, -1.0, 1.0).unwrap();
+        let bounds = NeuronBounds::symbolic(&net, &region);
+        let enc = Encoding::new(&net, &region, &bounds);
+        let m = &enc.milp;
+        assert!(!m.relus.is_empty());
+        let mut s = 42u64;
+        let mut rnd = move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut cuts = Vec::new();
+        for _ in 0..500 {
+            // A random point of the column box (not feasible in general: any point may be asked).
+            let p: Vec<f64> = (0..m.num_cols())
+                .map(|c| m.col_lb[c] + (m.col_ub[c] - m.col_lb[c]) * rnd())
+                .collect();
+            for r in &m.relus {
+                if let Some((row, _)) = separate(m, r, &p, 0.0) {
+                    cuts.push(row);
+                }
+            }
+        }
+        assert!(!cuts.is_empty());
+        // Real executions: the columns' values at sampled inputs.
+        for _ in 0..2000 {
+            let x: Vec<f64> = (0..3).map(|_| -1.0 + 2.0 * rnd()).collect();
+            let tr = net.forward_trace(&x);
+            let mut val = vec![0.0; m.num_cols()];
+            for (i, c) in enc.input.iter().enumerate() {
+                if let Some(c) = c {
+                    val[*c] = x[i];
+                }
+            }
+            for (b, r) in enc.binaries.iter().zip(&m.relus) {
+                let z = tr[b.layer][b.neuron];
+                val[r.z] = z;
+                val[r.h] = z.max(0.0);
+                val[r.a] = if z > 0.0 { 1.0 } else { 0.0 };
+            }
+            for cut in &cuts {
+                // Only cuts whose columns we know (binaries' neurons and inputs).
+                let known = cut.terms.iter().all(|&(c, _)| {
+                    enc.input.contains(&Some(c))
+                        || m.relus.iter().any(|r| r.a == c || r.h == c || r.z == c)
+                });
+                if !known {
+                    continue;
+                }
+                let lhs: f64 = cut.terms.iter().map(|&(c, v)| v * val[c]).sum();
+                assert!(
+                    lhs <= cut.ub + 1e-12,
+                    "cut violated by a real execution: {lhs} > {}",
+                    cut.ub
+                );
+            }
+        }
+    }
+}

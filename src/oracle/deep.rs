@@ -1,0 +1,97 @@
+//! Deep networks: before a soundness question goes to the MILP, a stronger attack (multi-start
+//! projected gradient, [`attack::pgd`]) looks for a counterexample, and the later layers' bounds
+//! are tightened by LP ([`crate::milp::tighten`]), each within a share of the question's time.
+//! On a deep network a counterexample can sit in a narrow region that a short ascent misses, and
+//! loose bounds make every node of the branch and bound loose. One-hidden-layer networks skip
+//! both: their MILPs take milliseconds.
+
+use std::time::{Duration, Instant};
+
+use super::{MilpOracle, Witness};
+use crate::attack;
+use crate::bounds::NeuronBounds;
+use crate::milp::tighten;
+use crate::region::Hyperbox;
+
+/// Share of a question's time limit that LP tightening may take (at least `MIN_BUDGET`).
+const SHARE: f64 = 0.3;
+const MIN_BUDGET: Duration = Duration::from_secs(2);
+
+/// Share of a question's time limit that the strong attack may take (at most `PGD_MAX`).
+const PGD_SHARE: f64 = 0.1;
+const PGD_MAX: Duration = Duration::from_secs(3);
+
+impl MilpOracle<'_> {
+    /// Whether the network has more than one ReLU layer (the deep-network stages apply).
+    fn deep(&self) -> bool {
+        self.net.layers().iter().filter(|l| l.relu).count() >= 2
+    }
+
+    /// The strong attack on competitors `js` of class `c`, within its budget; a confirmed
+    /// counterexample or `None` (which proves nothing).
+    pub(super) fn strong_attack(
+        &self,
+        region: &Hyperbox,
+        c: usize,
+        js: &[usize],
+        time_limit: Option<Duration>,
+    ) -> Option<Witness> {
+        let settings = self.settings.pgd.as_ref()?;
+        if !self.deep() {
+            return None;
+        }
+        let budget = time_limit.map_or(PGD_MAX, |t| t.mul_f64(PGD_SHARE).min(PGD_MAX));
+        let mut stop_at = Instant::now() + budget;
+        if let Some(d) = self.settings.deadline {
+            stop_at = stop_at.min(d);
+        }
+        let (x, v) = attack::pgd(self.net, region, c, js, &[], settings, Some(stop_at));
+        if v >= 0.0 {
+            Witness::confirm(self.net, &x, c)
+        } else {
+            None
+        }
+    }
+
+    /// Tightened bounds for `region` (valid, never looser than `bounds`), and the competitors
+    /// of `open` still not excluded by them (`(j, lower, upper)` of `y_j - y_c`).
+    pub(super) fn tightened(
+        &self,
+        region: &Hyperbox,
+        bounds: NeuronBounds,
+        c: usize,
+        open: Vec<(usize, f64, f64)>,
+        time_limit: Option<Duration>,
+    ) -> (NeuronBounds, Vec<(usize, f64, f64)>) {
+        let net = self.net;
+        if !self.settings.lp_tightening || !self.deep() {
+            return (bounds, open);
+        }
+        let now = Instant::now();
+        let budget = time_limit.map_or(Duration::from_secs(30), |t| {
+            t.mul_f64(SHARE).max(MIN_BUDGET.min(t))
+        });
+        let mut stop_at = now + budget;
+        if let Some(d) = self.settings.deadline {
+            stop_at = stop_at.min(d);
+        }
+        let (tight, stats) = tighten::tighten(net, region, &bounds, Some(stop_at));
+        if std::env::var_os("PPNN_LOG_MILP").is_some() {
+            eprintln!(
+                "[tighten] {} LPs, unstable {} -> {}{}, {:.3} s",
+                stats.lps,
+                stats.unstable_before,
+                stats.unstable_after,
+                if stats.truncated { " (truncated)" } else { "" },
+                now.elapsed().as_secs_f64()
+            );
+        }
+        let tau = self.settings.margin;
+        let still: Vec<(usize, f64, f64)> = self
+            .margin_bounds(&tight, region, c)
+            .into_iter()
+            .filter(|&(j, _, hi)| hi >= -tau && open.iter().any(|o| o.0 == j))
+            .collect();
+        (tight, still)
+    }
+}
