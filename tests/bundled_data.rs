@@ -32,10 +32,14 @@ fn networks_match_expected_logits() {
             .iter()
             .map(|l| l.n_out)
             .collect();
+        // "784-100-100-10", or "784-256x4-10" for four layers of 256.
         let arch: Vec<usize> = name
             .split('-')
             .skip(2)
-            .map(|s| s.parse().unwrap())
+            .flat_map(|s| match s.split_once('x') {
+                Some((w, n)) => vec![w.parse().unwrap(); n.parse().unwrap()],
+                None => vec![s.parse().unwrap()],
+            })
             .collect();
         assert_eq!(hidden, arch[..arch.len() - 1], "{name}");
         let text = std::fs::read_to_string(dir.join(format!("{name}.expected.json"))).unwrap();
