@@ -198,6 +198,7 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
     let all_on = OracleSettings {
         // The quick attack off, so that the exact stages decide most questions.
         attack: None,
+        lp_tightening: true,
         ..OracleSettings::default()
     };
     vec![

@@ -203,6 +203,7 @@ impl Encoding {
                         a,
                         h,
                         z: zc,
+                        layer: k,
                         row: def_row,
                     });
                     next.push(Node::Var(h));

@@ -46,6 +46,8 @@ pub struct ReluCols {
     pub h: usize,
     /// The pre-activation.
     pub z: usize,
+    /// The network layer of the neuron.
+    pub layer: usize,
     /// The row defining the pre-activation: `z − Σ w_i v_i ∈ [b − s, b + s]` (`s`: the
     /// rounding slack of the encoding). Cut separation reads `w`, `v` and `b + s` from it.
     pub row: usize,

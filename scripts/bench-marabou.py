@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Marabou 2.0 (`maraboupy` from PyPI) on the same instances as `scripts/bench-deep.py`:
+the L-inf box of radius eps around each input, intersected with [0,1]^784, "does every point
+keep the input's class?" One worker, exact property: the box is robust iff no competitor j
+reaches y_j >= y_c; each j is one Marabou query (sat stops the instance), sharing the
+instance's timeout. Prints one line per instance and a markdown table like bench-deep.py.
+
+  python3 -m pip install maraboupy==2.0.0 onnxruntime
+  scripts/bench-marabou.py [--timeout 120] [--networks NAME,...] [--eps 0.03,0.05] [--inputs 15]
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+NETS = ["mnist-784-100-100-10", "mnist-784-256-256-10", "mnist-784-256x4-10", "mnist-784-256x6-10"]
+
+
+def inputs(n):
+    names = [f"{c}-1" for c in range(10)] + [f"{c}-2" for c in range(10)]
+    return [os.path.join(ROOT, "data/inputs/mnist", f"{x}.csv") for x in names[:n]]
+
+
+def read_input(path):
+    return np.array([float(v) for v in open(path).read().replace(",", " ").split()])
+
+
+def main():
+    from maraboupy import Marabou
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--networks", default=",".join(NETS))
+    ap.add_argument("--eps", default="0.03,0.05")
+    ap.add_argument("--inputs", type=int, default=15)
+    a = ap.parse_args()
+    rows = {}
+    for net in a.networks.split(","):
+        model = os.path.join(ROOT, "data/networks", net + ".onnx")
+        for eps in [float(e) for e in a.eps.split(",")]:
+            for inp in inputs(a.inputs):
+                x = read_input(inp)
+                t0 = time.monotonic()
+                network = Marabou.read_onnx(model)
+                y = network.evaluateWithoutMarabou([x.reshape(network.inputVars[0].shape)])[0].flatten()
+                c = int(np.argmax(y))
+                verdict = "robust"
+                for j in range(len(y)):
+                    if j == c:
+                        continue
+                    left = a.timeout - (time.monotonic() - t0)
+                    if left <= 0:
+                        verdict = "unknown"
+                        break
+                    n = Marabou.read_onnx(model)
+                    iv = n.inputVars[0].flatten()
+                    ov = n.outputVars[0].flatten()
+                    for i, v in enumerate(iv):
+                        n.setLowerBound(v, max(0.0, x[i] - eps))
+                        n.setUpperBound(v, min(1.0, x[i] + eps))
+                    # y_c - y_j <= 0: class c does not strictly win against j.
+                    n.addInequality([ov[c], ov[j]], [1.0, -1.0], 0.0)
+                    opts = Marabou.createOptions(verbosity=0, timeoutInSeconds=max(1, int(left)), numWorkers=1)
+                    res, vals, _ = n.solve(options=opts, verbose=False)
+                    if res == "sat":
+                        verdict = "violated"
+                        break
+                    if res != "unsat":
+                        verdict = "unknown"
+                        break
+                dt = time.monotonic() - t0
+                print(f"{net} eps={eps} {os.path.basename(inp)}: {verdict} {dt:.2f} s", flush=True)
+                rows.setdefault(net, []).append((verdict, dt))
+    print()
+    print("| network | instances | robust | violated | unsolved | median s | max s |")
+    print("|---|---|---|---|---|---|---|")
+    for net, rs in rows.items():
+        ts = [t for _, t in rs]
+        n = lambda v: sum(1 for r in rs if r[0] == v)
+        print(f"| {net} (Marabou) | {len(rs)} | {n('robust')} | {n('violated')} | {len(rs) - n('robust') - n('violated')} "
+              f"| {statistics.median(ts):.2f} | {max(ts):.2f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
