@@ -473,6 +473,9 @@ enum ClassResult {
 
 const POOL_LIMIT: usize = 256;
 
+/// Deep networks: the time a cheap falsification gives the strong attack (its share of it).
+const FALSIFY_PGD_TIME: Duration = Duration::from_secs(5);
+
 /// Maps `f` over `items` on the rayon pool, starting them in order (most promising first), so
 /// that early results (a counterexample, a cut-off) reach the later ones. Plain `par_iter`
 /// splits the list in halves instead.
@@ -610,7 +613,8 @@ impl<'a> MilpOracle<'a> {
         let region = region.intersect(&self.domain)?;
         let w = self
             .concrete(&region, c)
-            .or_else(|| self.attack_step(&region, c, &[]))?;
+            .or_else(|| self.attack_step(&region, c, &[]))
+            .or_else(|| self.strong_attack(&region, c, &[], Some(FALSIFY_PGD_TIME)))?;
         self.remember(c, &w.x);
         Some(w)
     }
