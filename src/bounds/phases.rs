@@ -20,16 +20,12 @@ use crate::region::Hyperbox;
 pub type Phase = (usize, usize, bool);
 
 impl NeuronBounds {
-    /// These bounds (valid over `region`) re-propagated under extra `phases`: `None` when the
-    /// fixings leave no point of `region` (the node is empty). Only layers after the first
-    /// fixed one are recomputed, and only their neurons that are still unstable; the result is
-    /// intersected with `self`, so it is never looser.
-    pub fn under_phases(
-        &self,
-        net: &Network,
-        region: &Hyperbox,
-        phases: &[Phase],
-    ) -> Option<NeuronBounds> {
+    /// These bounds (valid over some box) re-propagated under extra `phases`: `None` when the
+    /// fixings leave no point of the box (the node is empty). Only layers after the first fixed
+    /// one are recomputed (down to the fixed layer, see `refresh_from_layer`), and only their
+    /// neurons that are still unstable; the result is intersected with `self`, so it is never
+    /// looser.
+    pub fn under_phases(&self, net: &Network, phases: &[Phase]) -> Option<NeuronBounds> {
         let mut b = self.clone();
         let Some(first) = phases.iter().map(|p| p.0).min() else {
             return Some(b);
@@ -37,11 +33,105 @@ impl NeuronBounds {
         if !b.clamp(phases, first) {
             return None;
         }
-        if b.refresh_after(net, region, first, phases) {
+        if b.refresh_from_layer(net, first, phases) {
             Some(b)
         } else {
             None
         }
+    }
+
+    /// As [`Self::refresh_after`], but each later layer is back-substituted only down to the
+    /// post-activations of layer `k` (bounded by their interval there) instead of to the input
+    /// box: a fixing at layer `k` changes nothing below it, and stopping there makes a node's
+    /// bounds cost a few layers' products instead of the whole depth (784-wide first layers
+    /// included). Looser than going to the input, but intersected with the parent's bounds.
+    fn refresh_from_layer(&mut self, net: &Network, k: usize, phases: &[Phase]) -> bool {
+        let layers = net.layers();
+        for m in k + 1..layers.len() {
+            let layer = &layers[m];
+            if !layer.relu {
+                break;
+            }
+            let rows: Vec<usize> = (0..layer.n_out).filter(|&i| self.unstable(m, i)).collect();
+            for upper in [true, false] {
+                if rows.is_empty() {
+                    break;
+                }
+                let lam: Vec<Vec<f64>> = rows.iter().map(|&i| layer.row(i).to_vec()).collect();
+                let cst: Vec<f64> = rows.iter().map(|&i| layer.bias[i]).collect();
+                let v = self.backward_to(net, m - 1, k, lam, cst, upper);
+                for (r, &i) in rows.iter().enumerate() {
+                    if upper {
+                        self.upper[m][i] = self.upper[m][i].min(v[r]);
+                    } else {
+                        self.lower[m][i] = self.lower[m][i].max(v[r]);
+                    }
+                }
+            }
+            if rows.iter().any(|&i| self.lower[m][i] > self.upper[m][i]) {
+                return false;
+            }
+            if !self.clamp(phases, m) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Bounds of `lam[r] · h_top + cst[r]` (`h_top`: post-activations of layer `top`) by
+    /// substitution down to the post-activations of layer `stop <= top`, then intervals there.
+    fn backward_to(
+        &self,
+        net: &Network,
+        top: usize,
+        stop: usize,
+        mut lam: Vec<Vec<f64>>,
+        mut cst: Vec<f64>,
+        upper: bool,
+    ) -> Vec<f64> {
+        let mut abs: Vec<f64> = cst.iter().map(|c| c.abs()).collect();
+        let mut terms = 0usize;
+        let mut k = top;
+        while k > stop {
+            let layer = &net.layers()[k];
+            for (r, row) in lam.iter_mut().enumerate() {
+                if layer.relu {
+                    let c = self.relax_row(k, row, upper);
+                    cst[r] += c;
+                    abs[r] += c.abs();
+                }
+                let mut next = vec![0.0; layer.n_in];
+                for (o, &l) in row.iter().enumerate() {
+                    if l == 0.0 {
+                        continue;
+                    }
+                    cst[r] += l * layer.bias[o];
+                    abs[r] += (l * layer.bias[o]).abs();
+                    for (n, &w) in next.iter_mut().zip(layer.row(o)) {
+                        *n += l * w;
+                    }
+                }
+                *row = next;
+            }
+            terms += layer.n_out + 1;
+            k -= 1;
+        }
+        // Intervals of the post-activations of layer `stop` (a ReLU layer).
+        let lo: Vec<f64> = self.lower[stop].iter().map(|v| v.max(0.0)).collect();
+        let hi: Vec<f64> = self.upper[stop].iter().map(|v| v.max(0.0)).collect();
+        lam.iter()
+            .zip(&cst)
+            .zip(&abs)
+            .map(|((row, &c), &a)| {
+                let (l, u) = super::affine_interval(row, c, &lo, &hi);
+                let extra = super::slack(terms, a + row.iter().map(|v| v.abs()).sum::<f64>());
+                if upper {
+                    u + extra
+                } else {
+                    l - extra
+                }
+            })
+            .collect()
     }
 
     /// Recomputes, by back-substitution over the current bounds, every ReLU layer after `k`
@@ -168,7 +258,7 @@ mod tests {
                 .map(|&(k, i)| (k, i, tr[k][i] >= 0.0))
                 .collect();
             let node = root
-                .under_phases(&net, &region, &phases)
+                .under_phases(&net, &phases)
                 .expect("the anchor lies in the node");
             for k in 0..net.layers().len() {
                 for i in 0..node.lower[k].len() {
@@ -208,7 +298,7 @@ mod tests {
         // A neuron proved negative cannot be fixed active.
         root.upper[0][0] = -0.5;
         root.lower[0][0] = root.lower[0][0].min(-1.0);
-        assert!(root.under_phases(&net, &region, &[(0, 0, true)]).is_none());
-        assert!(root.under_phases(&net, &region, &[(0, 0, false)]).is_some());
+        assert!(root.under_phases(&net, &[(0, 0, true)]).is_none());
+        assert!(root.under_phases(&net, &[(0, 0, false)]).is_some());
     }
 }

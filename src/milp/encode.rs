@@ -234,9 +234,7 @@ impl Encoding {
                 .zip(&milp.relus)
                 .map(|(b, r)| (b.layer, b.neuron, *r))
                 .collect();
-            milp.refiner = Some(std::sync::Arc::new(PhaseRefiner::new(
-                net, region, bounds, sites,
-            )));
+            milp.refiner = Some(std::sync::Arc::new(PhaseRefiner::new(net, bounds, sites)));
         }
         Encoding {
             milp,

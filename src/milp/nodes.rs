@@ -12,7 +12,6 @@ use std::sync::Arc;
 use super::solver::ReluCols;
 use crate::bounds::{NeuronBounds, Phase};
 use crate::network::Network;
-use crate::region::Hyperbox;
 
 /// One encoded unstable ReLU: where it sits in the network and its columns.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +26,6 @@ struct Site {
 #[derive(Debug)]
 pub struct PhaseRefiner {
     net: Network,
-    region: Hyperbox,
     root: Arc<NeuronBounds>,
     sites: Vec<Site>,
     /// Site index of each binary column.
@@ -38,11 +36,10 @@ pub struct PhaseRefiner {
 pub type ColumnBounds = Vec<(usize, f64, f64)>;
 
 impl PhaseRefiner {
-    /// A refiner for an encoding of `net` over `region` with `root` bounds; `relus` lists the
-    /// encoded ReLUs as `(layer, neuron, columns)`.
+    /// A refiner for an encoding of `net` with `root` bounds (valid over the encoded box);
+    /// `relus` lists the encoded ReLUs as `(layer, neuron, columns)`.
     pub fn new(
         net: &Network,
-        region: &Hyperbox,
         root: &NeuronBounds,
         relus: impl IntoIterator<Item = (usize, usize, ReluCols)>,
     ) -> Self {
@@ -61,7 +58,6 @@ impl PhaseRefiner {
             .collect();
         PhaseRefiner {
             net: net.clone(),
-            region: region.clone(),
             root: Arc::new(root.clone()),
             sites,
             by_binary,
@@ -81,7 +77,7 @@ impl PhaseRefiner {
         };
         let site = self.sites[s];
         let phase: Phase = (site.layer, site.neuron, value == 1);
-        parent.under_phases(&self.net, &self.region, &[phase])
+        parent.under_phases(&self.net, &[phase])
     }
 
     /// The column bounds that `bounds` (a node's) imply: pre-activation and output ranges of
