@@ -200,6 +200,9 @@ pub struct Property {
     pub n_out: usize,
     /// The disjuncts (empty: nothing can satisfy the property).
     pub disjuncts: Vec<Disjunct>,
+    /// Witnesses must be float32 inputs: they are rounded to float32 values inside their box
+    /// before the exact re-check (VNN-LIB float32 queries, replayed by onnxruntime in float32).
+    pub f32_inputs: bool,
 }
 
 impl Property {
@@ -222,6 +225,7 @@ impl Property {
                     }],
                 })
                 .collect(),
+            f32_inputs: false,
         }
     }
 

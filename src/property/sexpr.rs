@@ -88,8 +88,7 @@ pub fn parse(text: &str) -> Result<Vec<Sexpr>, LexError> {
     let mut top = Vec::new();
     // Open lists: their start and their items so far.
     let mut stack: Vec<(Pos, Vec<Sexpr>)> = Vec::new();
-    loop {
-        let Some(c) = cur.peek() else { break };
+    while let Some(c) = cur.peek() {
         let start = cur.pos;
         let node = if c.is_whitespace() {
             cur.bump();

@@ -976,10 +976,16 @@ pub(super) fn to_property(q: &Query, n_in: usize, n_out: usize) -> Result<Proper
             constraints,
         });
     }
+    // VNN-COMP replays witnesses in float32; a 2.0 query opts out by declaring its inputs
+    // `real` (or float64).
+    let f32_inputs = q.dialect == Dialect::V1
+        || q.of_kind(Kind::Input)
+            .any(|v| !matches!(v.element_type.as_str(), "real" | "float64"));
     Ok(Property {
         n_in,
         n_out,
         disjuncts: out,
+        f32_inputs,
     })
 }
 
