@@ -69,19 +69,82 @@ pub enum ImportError {
     },
 }
 
-/// Reads an ONNX file and folds it into a [`Network`].
-pub fn load_onnx(path: impl AsRef<Path>) -> Result<Network, ImportError> {
-    let path = path.as_ref();
+/// Largest model accepted (also the cap on a `.onnx.gz` file's decompressed size).
+const MAX_MODEL_BYTES: u64 = 4 << 30;
+
+/// Reads a model file (`.gz`: decompressed on the fly).
+fn read_model(path: &Path) -> Result<Vec<u8>, ImportError> {
+    use std::io::Read;
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+    let io = |source| ImportError::Io {
         path: name.clone(),
         source,
-    })?;
-    parse_onnx(&bytes, &name)
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    if name.ends_with(".gz") {
+        flate2::read::MultiGzDecoder::new(file)
+            .take(MAX_MODEL_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+    } else {
+        file.take(MAX_MODEL_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+    }
+    if bytes.len() as u64 > MAX_MODEL_BYTES {
+        return Err(ImportError::Model {
+            path: name,
+            problem: format!("the model is larger than {MAX_MODEL_BYTES} bytes"),
+        });
+    }
+    Ok(bytes)
 }
 
-/// Folds ONNX bytes into a [`Network`]; `name` is used in error messages.
+/// Reads an ONNX file (`.onnx.gz` too) and folds it into a classifier [`Network`].
+pub fn load_onnx(path: impl AsRef<Path>) -> Result<Network, ImportError> {
+    let path = path.as_ref();
+    parse_onnx(&read_model(path)?, &path.display().to_string())
+}
+
+/// A model folded for general properties: the network over the concatenation of all its
+/// inputs (in graph order), computing the concatenation of all its outputs.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The folded network.
+    pub network: Network,
+    /// Graph inputs (name, shape; a symbolic dimension counts 1), in order.
+    pub inputs: Vec<(String, Vec<usize>)>,
+    /// Graph outputs (name, shape), in order.
+    pub outputs: Vec<(String, Vec<usize>)>,
+    /// Per output: whether it is a constant of the graph (e.g. a `Shape`), independent of the
+    /// inputs — its value is then exact whatever its element type.
+    pub constant_outputs: Vec<bool>,
+    /// The opset of the default domain.
+    pub opset: i64,
+}
+
+/// Reads an ONNX file (`.onnx.gz` too) for general properties: several inputs and outputs,
+/// any number of outputs, constant outputs; nothing dropped (a Softmax is refused, since a
+/// property may constrain its values).
+pub fn load_model(path: impl AsRef<Path>) -> Result<Model, ImportError> {
+    let path = path.as_ref();
+    parse_model(&read_model(path)?, &path.display().to_string())
+}
+
+/// As [`load_model`], from bytes; `name` is used in error messages.
+pub fn parse_model(bytes: &[u8], name: &str) -> Result<Model, ImportError> {
+    fold(bytes, name, false)
+}
+
+/// Folds ONNX bytes into a classifier [`Network`]; `name` is used in error messages.
 pub fn parse_onnx(bytes: &[u8], name: &str) -> Result<Network, ImportError> {
+    Ok(fold(bytes, name, true)?.network)
+}
+
+/// The folding shared by both entry points; `classifier`: exactly one input and one output
+/// (the logits), a final Softmax dropped, at least two outputs.
+fn fold(bytes: &[u8], name: &str, classifier: bool) -> Result<Model, ImportError> {
     let model = ModelProto::decode(bytes).map_err(|source| ImportError::Decode {
         path: name.to_string(),
         source,
@@ -109,36 +172,69 @@ pub fn parse_onnx(bytes: &[u8], name: &str) -> Result<Network, ImportError> {
         basis_dim: 0,
         notes: Vec::new(),
         opset,
+        classifier,
     };
-    let input_shape = folder.declare_input(graph)?;
+    let inputs = folder.declare_input(graph)?;
+    let input_shape = match inputs.as_slice() {
+        [(_, shape)] => shape.clone(),
+        many => vec![many.iter().map(|(_, s)| numel(s)).sum()],
+    };
     for node in &graph.node {
         folder.node(node)?;
     }
-    let outputs: Vec<_> = graph.output.iter().map(|o| o.name.as_str()).collect();
-    let [output] = outputs.as_slice() else {
+    let names: Vec<_> = graph.output.iter().map(|o| o.name.as_str()).collect();
+    if classifier && names.len() != 1 {
         return Err(model_err(format!(
             "the graph has {} outputs ({}); a classifier here has exactly one (the logits)",
-            outputs.len(),
-            outputs.join(", ")
+            names.len(),
+            names.join(", ")
         )));
-    };
-    let out = match folder.values.get(*output) {
-        Some(Value::Affine(a)) => a.clone(),
-        Some(Value::Const(_)) => {
+    }
+    if names.is_empty() {
+        return Err(model_err("the graph has no outputs".to_string()));
+    }
+    let mut parts: Vec<Affine> = Vec::new();
+    let mut outputs = Vec::new();
+    let mut constant_outputs = Vec::new();
+    for output in &names {
+        constant_outputs.push(matches!(folder.values.get(*output), Some(Value::Const(_))));
+        let out = match folder.values.get(*output) {
+            Some(Value::Affine(a)) => a.clone(),
+            Some(Value::Const(t)) if !classifier => Affine {
+                shape: t.shape.clone(),
+                basis: folder.basis,
+                n: folder.basis_dim,
+                a: vec![0.0; t.data.len() * folder.basis_dim],
+                b: t.data.clone(),
+                after_softmax: None,
+            },
+            Some(Value::Const(_)) => {
+                return Err(model_err(format!(
+                    "the output '{output}' does not depend on the input"
+                )))
+            }
+            None => {
+                return Err(model_err(format!(
+                    "the output '{output}' is not produced by any node"
+                )))
+            }
+        };
+        if out.basis != folder.basis {
             return Err(model_err(format!(
-                "the output '{output}' does not depend on the input"
-            )))
+                "the output '{output}' bypasses the last ReLU (skip connections are not supported)"
+            )));
         }
-        None => {
-            return Err(model_err(format!(
-                "the output '{output}' is not produced by any node"
-            )))
-        }
-    };
-    if out.basis != folder.basis {
-        return Err(model_err(format!(
-            "the output '{output}' bypasses the last ReLU (skip connections are not supported)"
-        )));
+        outputs.push((output.to_string(), out.shape.clone()));
+        parts.push(out);
+    }
+    let mut out = parts.remove(0);
+    for p in parts {
+        out.a.extend(p.a);
+        out.b.extend(p.b);
+    }
+    out.shape = vec![out.b.len()];
+    if out.b.is_empty() {
+        return Err(model_err("the outputs are empty tensors".to_string()));
     }
     let numel = out.rows();
     let is_identity = out.n == numel
@@ -154,9 +250,19 @@ pub fn parse_onnx(bytes: &[u8], name: &str) -> Result<Network, ImportError> {
         });
     }
     let notes = folder.notes;
-    let network = Network::new(folder.layers, input_shape)
-        .map_err(|e| model_err(format!("folded network is inconsistent: {e}")))?;
-    Ok(network.with_notes(notes))
+    let network = if classifier {
+        Network::new(folder.layers, input_shape)
+    } else {
+        Network::from_layers(folder.layers, input_shape)
+    }
+    .map_err(|e| model_err(format!("folded network is inconsistent: {e}")))?;
+    Ok(Model {
+        network: network.with_notes(notes),
+        inputs,
+        outputs,
+        constant_outputs,
+        opset,
+    })
 }
 
 /// A tensor of constants (shapes and integers are stored as f64: exact below 2^53).
@@ -231,7 +337,13 @@ struct Folder<'a> {
     basis_dim: usize,
     notes: Vec<String>,
     opset: i64,
+    /// Classifier mode: one input, a final Softmax dropped (order-preserving).
+    classifier: bool,
 }
+
+/// Most input elements (all inputs together) a model may have: the identity map of the input is
+/// held densely while folding, so this bounds memory (a 784-input MNIST model needs 5 MB).
+const MAX_INPUTS: usize = 1 << 14;
 
 fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
@@ -313,7 +425,12 @@ fn normalize_axis(axis: i64, rank: usize) -> Option<usize> {
 }
 
 impl Folder<'_> {
-    fn declare_input(&mut self, graph: &GraphProto) -> Result<Vec<usize>, ImportError> {
+    /// Declares the graph inputs (initializers excluded): the basis is their concatenation, in
+    /// graph order. Returns their names and shapes.
+    fn declare_input(
+        &mut self,
+        graph: &GraphProto,
+    ) -> Result<Vec<(String, Vec<usize>)>, ImportError> {
         let init: std::collections::HashSet<&str> =
             graph.initializer.iter().map(|t| t.name.as_str()).collect();
         for t in &graph.initializer {
@@ -325,7 +442,7 @@ impl Folder<'_> {
             .iter()
             .filter(|i| !init.contains(i.name.as_str()))
             .collect();
-        let [input] = inputs.as_slice() else {
+        if inputs.is_empty() || (self.classifier && inputs.len() != 1) {
             return Err(ImportError::Model {
                 path: self.path.to_string(),
                 problem: format!(
@@ -333,54 +450,74 @@ impl Folder<'_> {
                     inputs.len()
                 ),
             });
-        };
-        let problem = |p: String| ImportError::Model {
-            path: self.path.to_string(),
-            problem: format!("input '{}': {p}", input.name),
-        };
-        let tt = input
-            .r#type
-            .as_ref()
-            .and_then(|t| t.tensor_type.as_ref())
-            .ok_or_else(|| problem("not a tensor".to_string()))?;
-        if tt.elem_type != data_type::FLOAT && tt.elem_type != data_type::DOUBLE {
-            return Err(problem(format!(
-                "element type {} is not float or double",
-                tt.elem_type
-            )));
         }
-        let shape: Vec<usize> = tt
-            .shape
-            .as_ref()
-            .ok_or_else(|| problem("no declared shape".to_string()))?
-            .dim
-            .iter()
-            .map(|d| match d.dim_value {
-                Some(v) if v > 0 => v as usize,
-                _ => 1, // symbolic (batch) dimension: one sample
-            })
-            .collect();
-        let n = numel(&shape);
-        if n == 0 {
-            return Err(problem("empty shape".to_string()));
+        let mut shapes = Vec::new();
+        for input in &inputs {
+            let problem = |p: String| ImportError::Model {
+                path: self.path.to_string(),
+                problem: format!("input '{}': {p}", input.name),
+            };
+            let tt = input
+                .r#type
+                .as_ref()
+                .and_then(|t| t.tensor_type.as_ref())
+                .ok_or_else(|| problem("not a tensor".to_string()))?;
+            if tt.elem_type != data_type::FLOAT && tt.elem_type != data_type::DOUBLE {
+                return Err(problem(format!(
+                    "element type {} is not float or double",
+                    tt.elem_type
+                )));
+            }
+            let shape: Vec<usize> = tt
+                .shape
+                .as_ref()
+                .ok_or_else(|| problem("no declared shape".to_string()))?
+                .dim
+                .iter()
+                .map(|d| match d.dim_value {
+                    Some(v) if v > 0 => v as usize,
+                    _ => 1, // symbolic (batch) dimension: one sample
+                })
+                .collect();
+            let n = shape
+                .iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .filter(|&n| n > 0 && n <= MAX_INPUTS)
+                .ok_or_else(|| {
+                    problem(format!(
+                        "shape {shape:?} is empty or has more than {MAX_INPUTS} elements"
+                    ))
+                })?;
+            shapes.push((input.name.clone(), shape, n));
         }
-        let mut a = vec![0.0; n * n];
-        for i in 0..n {
-            a[i * n + i] = 1.0;
+        let total: usize = shapes.iter().map(|s| s.2).sum();
+        if total > MAX_INPUTS {
+            return Err(ImportError::Model {
+                path: self.path.to_string(),
+                problem: format!("the inputs have more than {MAX_INPUTS} elements in all"),
+            });
         }
-        self.basis_dim = n;
-        self.values.insert(
-            input.name.clone(),
-            Value::Affine(Affine {
-                shape: shape.clone(),
-                basis: 0,
-                n,
-                a,
-                b: vec![0.0; n],
-                after_softmax: None,
-            }),
-        );
-        Ok(shape)
+        self.basis_dim = total;
+        let mut offset = 0;
+        for (name, shape, n) in &shapes {
+            let mut a = vec![0.0; n * total];
+            for i in 0..*n {
+                a[i * total + offset + i] = 1.0;
+            }
+            offset += n;
+            self.values.insert(
+                name.clone(),
+                Value::Affine(Affine {
+                    shape: shape.clone(),
+                    basis: 0,
+                    n: total,
+                    a,
+                    b: vec![0.0; *n],
+                    after_softmax: None,
+                }),
+            );
+        }
+        Ok(shapes.into_iter().map(|(n, s, _)| (n, s)).collect())
     }
 
     fn tensor(&self, t: &TensorProto, node: &str, op: &str) -> Result<Tensor, ImportError> {
@@ -533,6 +670,11 @@ impl Folder<'_> {
                 }
                 Value::Affine(a) => Value::Affine(self.close_layer(a)),
             },
+            "Softmax" | "LogSoftmax" if !self.classifier => {
+                return Err(err(
+                    "not linear, and a property may constrain its values (only a classifier's final Softmax is dropped)".to_string(),
+                ))
+            }
             "Softmax" | "LogSoftmax" => {
                 let Value::Affine(mut a) = input(0)?.clone() else {
                     return Err(err("applied to a constant".to_string()));
@@ -659,29 +801,76 @@ impl Folder<'_> {
                     data: dims,
                 })
             }
-            "Gather" => {
-                let (Value::Const(data), Value::Const(idx)) = (input(0)?, input(1)?) else {
-                    return Err(err(
-                        "gathering from network values is not supported".to_string()
-                    ));
-                };
-                Value::Const(gather(data, idx, int_attr("axis", 0)).map_err(err)?)
-            }
-            "Concat" => {
-                let mut parts = Vec::new();
-                for i in 0..node.input.len() {
-                    match input(i)? {
-                        Value::Const(t) => parts.push(t.clone()),
-                        Value::Affine(_) => {
-                            return Err(err(
-                                "concatenating network values is not supported".to_string()
-                            ))
-                        }
-                    }
+            "Gather" => match (input(0)?, input(1)?) {
+                (Value::Const(data), Value::Const(idx)) => {
+                    Value::Const(gather(data, idx, int_attr("axis", 0)).map_err(err)?)
                 }
-                Value::Const(concat(&parts, int_attr("axis", 0)).map_err(err)?)
+                (Value::Affine(a), Value::Const(idx)) => {
+                    // Gather the row numbers, then the rows.
+                    let rows = Tensor {
+                        shape: a.shape.clone(),
+                        data: (0..a.rows()).map(|r| r as f64).collect(),
+                    };
+                    let picked = gather(&rows, idx, int_attr("axis", 0)).map_err(err)?;
+                    let map: Vec<usize> = picked.data.iter().map(|&r| r as usize).collect();
+                    Value::Affine(a.gather_rows(&map, picked.shape))
+                }
+                _ => {
+                    return Err(err(
+                        "the indices depend on the network input".to_string()
+                    ))
+                }
+            },
+            "Concat" => {
+                let values: Vec<&Value> = (0..node.input.len())
+                    .map(input)
+                    .collect::<Result<_, _>>()?;
+                if values.iter().all(|v| matches!(v, Value::Const(_))) {
+                    let parts: Vec<Tensor> = values
+                        .iter()
+                        .map(|v| match v {
+                            Value::Const(t) => t.clone(),
+                            Value::Affine(_) => unreachable!("all constant"),
+                        })
+                        .collect();
+                    Value::Const(concat(&parts, int_attr("axis", 0)).map_err(err)?)
+                } else {
+                    // Stack every part's rows (constants as rows without weights), concatenate
+                    // their row numbers, then gather.
+                    let (n, basis) = (self.basis_dim, self.basis);
+                    let mut stacked = Affine {
+                        shape: vec![0],
+                        basis,
+                        n,
+                        a: Vec::new(),
+                        b: Vec::new(),
+                        after_softmax: None,
+                    };
+                    let mut index_parts = Vec::new();
+                    for v in &values {
+                        let start = stacked.b.len();
+                        match v {
+                            Value::Const(t) => {
+                                stacked.a.extend(std::iter::repeat_n(0.0, t.data.len() * n));
+                                stacked.b.extend(&t.data);
+                            }
+                            Value::Affine(a) => {
+                                stacked.a.extend(&a.a);
+                                stacked.b.extend(&a.b);
+                            }
+                        }
+                        index_parts.push(Tensor {
+                            shape: v.shape().to_vec(),
+                            data: (start..stacked.b.len()).map(|r| r as f64).collect(),
+                        });
+                    }
+                    let idx = concat(&index_parts, int_attr("axis", 0)).map_err(err)?;
+                    let map: Vec<usize> = idx.data.iter().map(|&r| r as usize).collect();
+                    Value::Affine(stacked.gather_rows(&map, idx.shape))
+                }
             }
             "Add" | "Sub" | "Mul" | "Div" => binary(op, input(0)?, input(1)?).map_err(err)?,
+            "Neg" => binary("Mul", input(0)?, &scalar(-1.0)).map_err(err)?,
             "MatMul" => matmul(input(0)?, input(1)?).map_err(err)?,
             "Gemm" => {
                 let mut a = input(0)?.clone();

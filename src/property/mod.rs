@@ -21,6 +21,7 @@
 use crate::region::Hyperbox;
 
 mod sexpr;
+pub mod solve;
 mod vnnlib;
 
 pub use sexpr::MAX_DEPTH;
