@@ -102,7 +102,7 @@ struct VerifyArgs {
     #[arg(long = "network", value_name = "NAME=FILE")]
     networks: Vec<String>,
     /// Seconds (decimals allowed); the answer is `timed-out` a little before.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     timeout: Option<String>,
     /// Write the assignment into DIR (as `QUERY.assignment`) instead of stdout.
     #[arg(long, visible_alias = "assignments", value_name = "DIR")]
@@ -177,7 +177,7 @@ fn dispatch(args: &[String]) -> Result<i32> {
                     eprint!("{e}");
                     return Ok(0);
                 }
-                Err(e) => bail!("{}", e.to_string().trim_end()),
+                Err(e) => bail!("{}", e.to_string().trim_end().trim_start_matches("error: ")),
             };
             verify(v)
         }
