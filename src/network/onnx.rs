@@ -345,8 +345,9 @@ struct Folder<'a> {
 /// held densely while folding, so this bounds memory (a 784-input MNIST model needs 5 MB).
 const MAX_INPUTS: usize = 1 << 14;
 
+/// Element count, saturating: a hostile file's dimensions cannot wrap around to a small count.
 fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    shape.iter().fold(1usize, |a, &d| a.saturating_mul(d))
 }
 
 /// Strides of a C-order tensor.
@@ -1021,7 +1022,7 @@ fn resolve_shape(from: &[usize], target: &[f64], allow_zero: bool) -> Result<Vec
             _ => return Err(format!("invalid target shape {target:?}")),
         }
     }
-    let known: usize = out.iter().product();
+    let known: usize = numel(&out);
     if let Some(i) = infer {
         if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {from:?} to {target:?}"));
