@@ -295,3 +295,37 @@ fn bad_queries_models_and_options() {
         assert_bad(&solver(&a), &needles);
     }
 }
+
+/// A graph that is not affine (y = x·x) is decided by interval arithmetic where that suffices,
+/// and `unknown` otherwise — never approximated.
+#[test]
+fn non_affine_graphs_fall_back_to_interval_arithmetic() {
+    let f = Fixture::new();
+    let sq = write_temp(
+        f.dir.path(),
+        "square.onnx",
+        &model(
+            &[Some(1)],
+            vec![node("Mul", &["input", "input"], "y")],
+            vec![],
+            "y",
+            13,
+        ),
+    );
+    let net = format!("N={}", sq.display());
+    let head = "(vnnlib-version <2.0>)\n(declare-network N (declare-input X real [1]) (declare-output Y real [1]))\n(assert (>= X[0] -500)) (assert (<= X[0] 500))\n";
+    let run = |name: &str, body: &str| {
+        let q = f.query(name, &format!("{head}{body}"));
+        text(&solver(&["verify", &q, "--network", &net]))
+    };
+    let (out, err) = run("neg.vnnlib", "(assert (<= Y[0] -1.0))");
+    assert_eq!(out, "unsat\n", "{err}");
+    assert!(err.contains("interval arithmetic"), "{err}");
+    let (out, _) = run("pos.vnnlib", "(assert (>= Y[0] 0.0))");
+    assert!(out.starts_with("sat\nX real [1]\n"), "{out}");
+    let (out, _) = run(
+        "mid.vnnlib",
+        "(assert (>= Y[0] 10.0)) (assert (<= Y[0] 11.0))",
+    );
+    assert_eq!(out, "unknown\n");
+}

@@ -119,6 +119,58 @@ struct VerifyArgs {
     vnncomp_results: Option<PathBuf>,
 }
 
+/// Refuses element types the analysis does not decide (all but real, float32, float64; with
+/// `--strict-types` all but real). `constant_outputs`: outputs the graph computes as constants,
+/// exact in any type.
+fn check_types(
+    args: &VerifyArgs,
+    query: &crate::property::Query,
+    constant_outputs: &[bool],
+) -> Result<()> {
+    let outputs: Vec<_> = query
+        .of_kind(Kind::Output)
+        .map(|v| v.name.clone())
+        .collect();
+    for v in &query.variables {
+        // An output the graph computes as a constant (a Shape) is exact in any element type.
+        let constant = v.kind == Kind::Output
+            && query.dialect == Dialect::V2
+            && outputs
+                .iter()
+                .position(|n| *n == v.name)
+                .is_some_and(|k| constant_outputs.get(k) == Some(&true));
+        let ok = constant
+            || if args.strict_types {
+                v.element_type == "real" || query.dialect == Dialect::V1
+            } else {
+                matches!(
+                    v.element_type.as_str(),
+                    "real" | "Real" | "float32" | "float64"
+                )
+            };
+        if !ok {
+            bail!(
+                "{}: {} '{}' is declared {}; {}",
+                args.query.display(),
+                match v.kind {
+                    Kind::Input => "input",
+                    Kind::Hidden => "hidden node",
+                    Kind::Output => "output",
+                },
+                v.name,
+                v.element_type,
+                if args.strict_types {
+                    "--strict-types accepts only real (the analysis is over the reals)"
+                } else {
+                    "ppnn decides real, float32 and float64 queries (exactly over the reals, witnesses re-checked in float32)"
+                }
+            );
+        }
+    }
+
+    Ok(())
+}
+
 /// Runs the standard CLI on `std::env::args`; returns the exit code.
 pub fn run() -> i32 {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -259,48 +311,23 @@ fn verify(args: VerifyArgs) -> Result<i32> {
             }
         }
     };
-    let model = load_model(&model_path)?;
-    solve::check_mapping(&query, &model)?;
-    let outputs: Vec<_> = query
-        .of_kind(Kind::Output)
-        .map(|v| v.name.clone())
-        .collect();
-    for v in &query.variables {
-        // An output the graph computes as a constant (a Shape) is exact in any element type.
-        let constant = v.kind == Kind::Output
-            && query.dialect == Dialect::V2
-            && outputs
-                .iter()
-                .position(|n| *n == v.name)
-                .is_some_and(|k| model.constant_outputs.get(k) == Some(&true));
-        let ok = constant
-            || if args.strict_types {
-                v.element_type == "real" || query.dialect == Dialect::V1
-            } else {
-                matches!(
-                    v.element_type.as_str(),
-                    "real" | "Real" | "float32" | "float64"
-                )
+    let model = match load_model(&model_path) {
+        Ok(m) => m,
+        Err(e @ crate::network::ImportError::Node { .. }) => {
+            // Not affine (a product of network values…): interval arithmetic may still
+            // decide the query; otherwise the importer's message stands.
+            let Ok(graph) = crate::network::interval::load_interval_graph(&model_path) else {
+                return Err(e.into());
             };
-        if !ok {
-            bail!(
-                "{}: {} '{}' is declared {}; {}",
-                args.query.display(),
-                match v.kind {
-                    Kind::Input => "input",
-                    Kind::Hidden => "hidden node",
-                    Kind::Output => "output",
-                },
-                v.name,
-                v.element_type,
-                if args.strict_types {
-                    "--strict-types accepts only real (the analysis is over the reals)"
-                } else {
-                    "ppnn decides real, float32 and float64 queries (exactly over the reals, witnesses re-checked in float32)"
-                }
-            );
+            check_types(&args, &query, &[])?;
+            eprintln!("note: {e}; deciding by interval arithmetic only");
+            let decision = solve::decide_by_intervals(&query, &graph)?;
+            return finish(&args, &query, decision, start, None);
         }
-    }
+        Err(e) => return Err(e.into()),
+    };
+    solve::check_mapping(&query, &model)?;
+    check_types(&args, &query, &model.constant_outputs)?;
 
     // A watchdog answers `timed-out` even if a solve overruns its deadline.
     let printed = Arc::new(AtomicBool::new(false));
@@ -330,6 +357,17 @@ fn verify(args: VerifyArgs) -> Result<i32> {
         ..OracleSettings::default()
     };
     let decision = solve::decide(&query, &model, settings)?;
+    finish(&args, &query, decision, start, Some(printed))
+}
+
+/// Prints the answer (and writes the assignment and the VNN-COMP results file).
+fn finish(
+    args: &VerifyArgs,
+    query: &crate::property::Query,
+    decision: solve::Decision,
+    start: Instant,
+    printed: Option<Arc<AtomicBool>>,
+) -> Result<i32> {
     eprintln!(
         "{}: {} ({}); {} MILP solves, {:.3} s",
         args.query.display(),
@@ -341,7 +379,7 @@ fn verify(args: VerifyArgs) -> Result<i32> {
     let mut text = format!("{}\n", decision.answer.word());
     let mut vnncomp = format!("{}\n", decision.answer.vnncomp_word());
     if let Some(w) = &decision.witness {
-        let block = solve::assignment(&query, w, decision.f32_values);
+        let block = solve::assignment(query, w, decision.f32_values);
         match &args.serialise_assignments {
             Some(dir) => {
                 let stem = args
@@ -360,7 +398,7 @@ fn verify(args: VerifyArgs) -> Result<i32> {
         }
         vnncomp += &solve::vnncomp_counterexample(w, decision.f32_values);
     }
-    if printed.swap(true, Ordering::SeqCst) {
+    if printed.is_some_and(|p| p.swap(true, Ordering::SeqCst)) {
         // The watchdog answered already; it is exiting.
         std::thread::sleep(Duration::from_secs(5));
         return Ok(0);

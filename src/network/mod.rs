@@ -5,6 +5,7 @@
 //! network is `x -> W_k(...relu(W_1 x + b_1)...) + b_k`, optionally with a ReLU on the output
 //! layer too. The network knows nothing of boxes or solvers.
 
+pub mod interval;
 pub mod onnx;
 pub mod proto;
 

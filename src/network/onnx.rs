@@ -73,7 +73,7 @@ pub enum ImportError {
 const MAX_MODEL_BYTES: u64 = 4 << 30;
 
 /// Reads a model file (`.gz`: decompressed on the fly).
-fn read_model(path: &Path) -> Result<Vec<u8>, ImportError> {
+pub(super) fn read_model(path: &Path) -> Result<Vec<u8>, ImportError> {
     use std::io::Read;
     let name = path.display().to_string();
     let io = |source| ImportError::Io {
@@ -267,9 +267,9 @@ fn fold(bytes: &[u8], name: &str, classifier: bool) -> Result<Model, ImportError
 
 /// A tensor of constants (shapes and integers are stored as f64: exact below 2^53).
 #[derive(Debug, Clone)]
-struct Tensor {
-    shape: Vec<usize>,
-    data: Vec<f64>,
+pub(super) struct Tensor {
+    pub(super) shape: Vec<usize>,
+    pub(super) data: Vec<f64>,
 }
 
 /// An affine function of the current basis, laid out as a tensor of `shape`:
@@ -329,7 +329,7 @@ impl Value {
     }
 }
 
-struct Folder<'a> {
+pub(super) struct Folder<'a> {
     path: &'a str,
     values: HashMap<String, Value>,
     layers: Vec<Layer>,
@@ -343,15 +343,15 @@ struct Folder<'a> {
 
 /// Most input elements (all inputs together) a model may have: the identity map of the input is
 /// held densely while folding, so this bounds memory (a 784-input MNIST model needs 5 MB).
-const MAX_INPUTS: usize = 1 << 14;
+pub(super) const MAX_INPUTS: usize = 1 << 14;
 
 /// Element count, saturating: a hostile file's dimensions cannot wrap around to a small count.
-fn numel(shape: &[usize]) -> usize {
+pub(super) fn numel(shape: &[usize]) -> usize {
     shape.iter().fold(1usize, |a, &d| a.saturating_mul(d))
 }
 
 /// Strides of a C-order tensor.
-fn strides(shape: &[usize]) -> Vec<usize> {
+pub(super) fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];
     for i in (0..shape.len().saturating_sub(1)).rev() {
         s[i] = s[i + 1] * shape[i + 1];
@@ -361,7 +361,7 @@ fn strides(shape: &[usize]) -> Vec<usize> {
 
 /// For each flat index of `out_shape`, the flat index in a tensor of `in_shape` that numpy
 /// broadcasting reads (in_shape is right-aligned and its size-1 dims repeat).
-fn broadcast_map(out_shape: &[usize], in_shape: &[usize]) -> Vec<usize> {
+pub(super) fn broadcast_map(out_shape: &[usize], in_shape: &[usize]) -> Vec<usize> {
     let offset = out_shape.len() - in_shape.len();
     let in_strides = strides(in_shape);
     let out_strides = strides(out_shape);
@@ -379,7 +379,7 @@ fn broadcast_map(out_shape: &[usize], in_shape: &[usize]) -> Vec<usize> {
         .collect()
 }
 
-fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+pub(super) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let len = a.len().max(b.len());
     let mut out = vec![0; len];
     for i in 0..len {
@@ -404,7 +404,7 @@ fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 }
 
 /// For each flat index of the transposed tensor, the flat index it reads in the original.
-fn transpose_map(shape: &[usize], perm: &[usize]) -> (Vec<usize>, Vec<usize>) {
+pub(super) fn transpose_map(shape: &[usize], perm: &[usize]) -> (Vec<usize>, Vec<usize>) {
     let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
     let in_strides = strides(shape);
     let out_strides = strides(&out_shape);
@@ -419,13 +419,27 @@ fn transpose_map(shape: &[usize], perm: &[usize]) -> (Vec<usize>, Vec<usize>) {
     (map, out_shape)
 }
 
-fn normalize_axis(axis: i64, rank: usize) -> Option<usize> {
+pub(super) fn normalize_axis(axis: i64, rank: usize) -> Option<usize> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
     (0..r).contains(&a).then_some(a as usize)
 }
 
-impl Folder<'_> {
+impl<'a> Folder<'a> {
+    /// A folder used only to decode tensors and constants (for [`super::interval`]).
+    pub(super) fn scratch(path: &'a str, opset: i64) -> Self {
+        Folder {
+            path,
+            values: HashMap::new(),
+            layers: Vec::new(),
+            basis: 0,
+            basis_dim: 0,
+            notes: Vec::new(),
+            opset,
+            classifier: false,
+        }
+    }
+
     /// Declares the graph inputs (initializers excluded): the basis is their concatenation, in
     /// graph order. Returns their names and shapes.
     fn declare_input(
@@ -521,7 +535,12 @@ impl Folder<'_> {
         Ok(shapes.into_iter().map(|(n, s, _)| (n, s)).collect())
     }
 
-    fn tensor(&self, t: &TensorProto, node: &str, op: &str) -> Result<Tensor, ImportError> {
+    pub(super) fn tensor(
+        &self,
+        t: &TensorProto,
+        node: &str,
+        op: &str,
+    ) -> Result<Tensor, ImportError> {
         let err = |problem: String| ImportError::Node {
             path: self.path.to_string(),
             node: node.to_string(),
@@ -944,7 +963,7 @@ impl Folder<'_> {
         }
     }
 
-    fn constant_attr(
+    pub(super) fn constant_attr(
         &self,
         a: &AttributeProto,
         node: &str,
@@ -1002,7 +1021,11 @@ fn reshape(v: Value, shape: Vec<usize>) -> Value {
 }
 
 /// Resolves an ONNX Reshape target (with `0` = copy and `-1` = infer).
-fn resolve_shape(from: &[usize], target: &[f64], allow_zero: bool) -> Result<Vec<usize>, String> {
+pub(super) fn resolve_shape(
+    from: &[usize],
+    target: &[f64],
+    allow_zero: bool,
+) -> Result<Vec<usize>, String> {
     let total = numel(from);
     let mut out = Vec::with_capacity(target.len());
     let mut infer = None;
@@ -1037,7 +1060,7 @@ fn resolve_shape(from: &[usize], target: &[f64], allow_zero: bool) -> Result<Vec
     Ok(out)
 }
 
-fn gather(data: &Tensor, idx: &Tensor, axis: i64) -> Result<Tensor, String> {
+pub(super) fn gather(data: &Tensor, idx: &Tensor, axis: i64) -> Result<Tensor, String> {
     let rank = data.shape.len();
     let axis = normalize_axis(axis, rank).ok_or("axis out of range")?;
     let dim = data.shape[axis];
@@ -1061,7 +1084,7 @@ fn gather(data: &Tensor, idx: &Tensor, axis: i64) -> Result<Tensor, String> {
     Ok(Tensor { shape, data: out })
 }
 
-fn concat(parts: &[Tensor], axis: i64) -> Result<Tensor, String> {
+pub(super) fn concat(parts: &[Tensor], axis: i64) -> Result<Tensor, String> {
     let first = parts.first().ok_or("nothing to concatenate")?;
     let rank = first.shape.len();
     let axis = normalize_axis(axis, rank).ok_or("axis out of range")?;

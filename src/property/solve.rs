@@ -217,3 +217,129 @@ pub fn vnncomp_counterexample(w: &Witness, f32_values: bool) -> String {
     lines.extend(ys.iter().enumerate().map(|(j, v)| format!("(Y_{j} {v})")));
     format!("({})\n", lines.join("\n "))
 }
+
+/// Decides `query` on a graph the importer cannot fold (a product or quotient of network
+/// values) by interval arithmetic only: `Unsat` when output bounds exclude every disjunct;
+/// `Sat` for a query over real inputs when a box's centre or corner satisfies it for every value
+/// its (degenerate) output interval allows; otherwise `Unknown`. Never a guess.
+pub fn decide_by_intervals(
+    query: &Query,
+    graph: &crate::network::interval::IntervalGraph,
+) -> Result<Decision, PropertyError> {
+    let unsupported = |message: String| PropertyError::Unsupported {
+        path: query.path.clone(),
+        message,
+    };
+    if query.networks.len() > 1 || query.of_kind(Kind::Hidden).next().is_some() {
+        return Err(unsupported(
+            "several networks and hidden nodes are not supported".to_string(),
+        ));
+    }
+    let n_in: usize = graph
+        .inputs
+        .iter()
+        .map(|(_, s)| s.iter().product::<usize>())
+        .sum();
+    if query.dialect == Dialect::V2 {
+        let declared: Vec<_> = query.of_kind(Kind::Input).collect();
+        if declared.len() != graph.inputs.len()
+            || declared
+                .iter()
+                .zip(&graph.inputs)
+                .any(|(v, (_, s))| v.numel() != s.iter().product::<usize>())
+        {
+            return Err(unsupported(
+                "the declared inputs do not match the model's inputs".to_string(),
+            ));
+        }
+    }
+    let n_out = query.output_size();
+    let property = query.property(n_in, n_out)?;
+    let bound = |c: &super::Constraint, x: (&[f64], &[f64]), y: (&[f64], &[f64])| {
+        // (lower, upper) of value over the boxes, widened for rounding.
+        let (mut l, mut u, mut abs) = (c.constant, c.constant, c.constant.abs());
+        for (terms, (lo, hi)) in [(&c.x, x), (&c.y, y)] {
+            for &(i, a) in terms.iter() {
+                let (p, q) = (a * lo[i], a * hi[i]);
+                l += p.min(q);
+                u += p.max(q);
+                abs += p.abs().max(q.abs());
+            }
+        }
+        let s = (c.x.len() + c.y.len() + 2) as f64 * f64::EPSILON * abs;
+        (l - s, u + s)
+    };
+    let eval = |lo: &[f64], hi: &[f64]| -> Result<(Vec<f64>, Vec<f64>), PropertyError> {
+        let (ylo, yhi) = graph.eval(lo, hi).map_err(|e| unsupported(e.to_string()))?;
+        if ylo.len() != n_out {
+            return Err(unsupported(format!(
+                "the query declares {n_out} output elements but the model computes {}",
+                ylo.len()
+            )));
+        }
+        Ok((ylo, yhi))
+    };
+    let decision = |answer, detail: String, witness| Decision {
+        answer,
+        witness,
+        detail,
+        stats: OracleStats::default(),
+        f32_values: property.f32_inputs,
+    };
+    let mut open = Vec::new();
+    for d in &property.disjuncts {
+        let (lo, hi) = (d.region.lb(), d.region.ub());
+        let (ylo, yhi) = eval(lo, hi)?;
+        let excluded = d.constraints.iter().any(|c| {
+            let (l, _) = bound(c, (lo, hi), (&ylo, &yhi));
+            l > 0.0 || (c.strict && l >= 0.0)
+        });
+        if !excluded {
+            open.push(d);
+        }
+    }
+    if open.is_empty() {
+        return Ok(decision(
+            Answer::Unsat,
+            "proved by interval arithmetic on the (non-affine) graph".to_string(),
+            None,
+        ));
+    }
+    if !property.f32_inputs {
+        for d in &open {
+            for x in [
+                d.region.center(),
+                d.region.lb().to_vec(),
+                d.region.ub().to_vec(),
+            ] {
+                let (ylo, yhi) = eval(&x, &x)?;
+                let holds = d.constraints.iter().all(|c| {
+                    let (_, u) = bound(c, (&x, &x), (&ylo, &yhi));
+                    u < 0.0 || (!c.strict && u <= 0.0)
+                });
+                if holds {
+                    let y: Vec<f64> = ylo.iter().zip(&yhi).map(|(a, b)| 0.5 * (a + b)).collect();
+                    let w = Witness {
+                        logits_f32: y.iter().map(|&v| v as f32).collect(),
+                        logits: y,
+                        x,
+                        margin: 0.0,
+                        margin_f32: 0.0,
+                        competitor: 0,
+                    };
+                    return Ok(decision(
+                        Answer::Sat,
+                        "a point satisfies the query for every value of its output intervals"
+                            .to_string(),
+                        Some(w),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(decision(
+        Answer::Unknown,
+        "the model is not affine/ReLU; interval arithmetic does not decide this query".to_string(),
+        None,
+    ))
+}
