@@ -10,11 +10,12 @@ use std::path::Path;
 
 use prost::Message;
 
-use super::onnx::{
-    broadcast_map, broadcast_shape, concat, gather, normalize_axis, numel, read_model,
-    resolve_shape, transpose_map, Folder, Tensor, MAX_INPUTS,
-};
+use super::onnx::{read_model, Folder, MAX_INPUTS};
 use super::proto::{data_type, GraphProto, ModelProto, NodeProto};
+use super::tensor::{
+    broadcast_map, broadcast_shape, concat, gather, normalize_axis, numel, resolve_shape,
+    transpose_map, Tensor,
+};
 use super::ImportError;
 
 /// A decoded graph ready for interval evaluation.

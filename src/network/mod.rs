@@ -8,6 +8,7 @@
 pub mod interval;
 pub mod onnx;
 pub mod proto;
+mod tensor;
 
 pub use onnx::{load_model, load_onnx, parse_model, ImportError, Model};
 

@@ -20,12 +20,14 @@
 
 use crate::region::Hyperbox;
 
+mod normal;
 mod sexpr;
 pub mod solve;
 mod vnnlib;
 
+pub use normal::MAX_DISJUNCTS;
 pub use sexpr::MAX_DEPTH;
-pub use vnnlib::{parse_vnnlib, read_vnnlib, MAX_DISJUNCTS};
+pub use vnnlib::{parse_vnnlib, read_vnnlib};
 
 /// Why a property could not be read or used.
 #[derive(Debug, thiserror::Error)]
@@ -331,7 +333,7 @@ impl Query {
     /// The general question this query asks, for a network with `n_in` inputs and `n_out`
     /// outputs (flattened, all inputs then all outputs in declaration order).
     pub fn property(&self, n_in: usize, n_out: usize) -> Result<Property, PropertyError> {
-        vnnlib::to_property(self, n_in, n_out)
+        normal::to_property(self, n_in, n_out)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The reader on every construct of both dialects and on every malformed form.
 
 use super::*;
+use crate::property::Property;
 
 fn v1(n_in: usize, n_out: usize, body: &str) -> String {
     let mut s = String::new();
