@@ -19,6 +19,8 @@ import json, sys
 r = json.load(open(".vnnlib-satisfactory/report.json"))
 s = r["summary"]
 must = {"add", "sub", "gemm", "matmul", "relu", "flatten", "constant", "mul", "neg",
+        "reshape", "transpose", "unsqueeze", "concat", "gather", "shape", "slice", "split",
+        "reducesum", "reducemean", "batchnormalization", "expand", "constantofshape",
         "arithmetic_bnd", "arithmetic_outc", "arithmetic_lin", "network_single", "multi_io"}
 skipped = sorted({x.get("category", x.get("test_id", "").split("/")[0]) for x in r["skipped"]
                   if (x.get("category") or x.get("test_id", "").split("/")[0]) in must})

@@ -17,8 +17,8 @@ use super::proto::{
     attribute_type, data_type, AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto,
 };
 use super::tensor::{
-    broadcast_map, broadcast_shape, concat, gather, normalize_axis, numel, resolve_shape,
-    transpose_map, Tensor,
+    broadcast_map, broadcast_shape, concat, gather, normalize_axis, numel, reduce_groups,
+    resolve_shape, slice_map, transpose_map, Tensor,
 };
 use super::{Layer, Network};
 
@@ -571,7 +571,182 @@ impl<'a> Folder<'a> {
             }
         }
 
+        let ints = |v: &Value| -> Result<Vec<i64>, ImportError> {
+            match v {
+                Value::Const(t) => Ok(t.data.iter().map(|&x| x as i64).collect()),
+                Value::Affine(_) => Err(err(
+                    "an index operand depends on the network input".to_string()
+                )),
+            }
+        };
+        let opt_input = |i: usize| node.input.get(i).filter(|s| !s.is_empty()).is_some();
+        let mut split_parts: Vec<(String, Value)> = Vec::new();
         let result: Value = match op {
+                "Split" => {
+                let v = input(0)?.clone();
+                let rank = v.shape().len();
+                let axis = normalize_axis(int_attr("axis", 0), rank)
+                    .ok_or_else(|| err("axis out of range".to_string()))?;
+                let d = v.shape()[axis];
+                let n_out = node.output.len().max(1);
+                let sizes: Vec<usize> = if opt_input(1) {
+                    ints(input(1)?)?.iter().map(|&x| x.max(0) as usize).collect()
+                } else if let Some(a) = attr("split") {
+                    a.ints.iter().map(|&x| x.max(0) as usize).collect()
+                } else {
+                    // Equal parts, the last one smaller (opset 18's num_outputs rule).
+                    let part = d.div_ceil(n_out);
+                    (0..n_out).map(|k| part.min(d.saturating_sub(k * part))).collect()
+                };
+                if sizes.len() != n_out || sizes.iter().sum::<usize>() != d {
+                    return Err(err(format!(
+                        "split sizes {sizes:?} do not cut a dimension of {d} into {n_out} outputs"
+                    )));
+                }
+                let mut start = 0;
+                for (out, &len) in node.output.iter().zip(&sizes) {
+                    let s = [start as i64];
+                    let e = [(start + len) as i64];
+                    let ax = [axis as i64];
+                    let (map, shape) = slice_map(v.shape(), &s, &e, Some(&ax), None).map_err(err)?;
+                    start += len;
+                    split_parts.push((out.clone(), pick(&v, &map, shape)));
+                }
+                split_parts
+                    .first()
+                    .map(|p| p.1.clone())
+                    .ok_or_else(|| err("no output".to_string()))?
+            }
+            "Slice" => {
+                let v = input(0)?.clone();
+                let (starts, ends, axes, steps) = if self.opset >= 10 {
+                    (
+                        ints(input(1)?)?,
+                        ints(input(2)?)?,
+                        if opt_input(3) { Some(ints(input(3)?)?) } else { None },
+                        if opt_input(4) { Some(ints(input(4)?)?) } else { None },
+                    )
+                } else {
+                    let get = |n: &str| attr(n).map(|a| a.ints.clone());
+                    (
+                        get("starts").unwrap_or_default(),
+                        get("ends").unwrap_or_default(),
+                        get("axes"),
+                        None,
+                    )
+                };
+                let (map, shape) =
+                    slice_map(v.shape(), &starts, &ends, axes.as_deref(), steps.as_deref())
+                        .map_err(err)?;
+                pick(&v, &map, shape)
+            }
+            "ReduceSum" | "ReduceMean" => {
+                let v = input(0)?.clone();
+                let rank = v.shape().len();
+                let axes_in = (op == "ReduceSum" && self.opset >= 13)
+                    || (op == "ReduceMean" && self.opset >= 18);
+                let raw: Vec<i64> = if axes_in {
+                    if opt_input(1) {
+                        ints(input(1)?)?
+                    } else {
+                        Vec::new()
+                    }
+                } else {
+                    attr("axes").map(|a| a.ints.clone()).unwrap_or_default()
+                };
+                if raw.is_empty() && int_attr("noop_with_empty_axes", 0) != 0 {
+                    v
+                } else {
+                    let axes: Vec<usize> = raw
+                        .iter()
+                        .map(|&a| normalize_axis(a, rank))
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| err("axis out of range".to_string()))?;
+                    let (groups, shape) =
+                        reduce_groups(v.shape(), &axes, int_attr("keepdims", 1) != 0);
+                    let count = groups.first().map_or(1, Vec::len).max(1);
+                    let scale = if op == "ReduceMean" { 1.0 / count as f64 } else { 1.0 };
+                    reduce(&v, &groups, scale, shape)
+                }
+            }
+            "Expand" => {
+                let v = input(0)?.clone();
+                let target: Vec<usize> = ints(input(1)?)?
+                    .iter()
+                    .map(|&x| x.max(0) as usize)
+                    .collect();
+                let shape = broadcast_shape(v.shape(), &target)
+                    .ok_or_else(|| err(format!("cannot expand {:?} to {target:?}", v.shape())))?;
+                if numel(&shape) > MAX_INPUTS * 64 {
+                    return Err(err("the expanded tensor is too large".to_string()));
+                }
+                let map = broadcast_map(&shape, v.shape());
+                pick(&v, &map, shape)
+            }
+            "ConstantOfShape" => {
+                let shape: Vec<usize> = ints(input(0)?)?
+                    .iter()
+                    .map(|&x| x.max(0) as usize)
+                    .collect();
+                if numel(&shape) > MAX_INPUTS * 64 {
+                    return Err(err("the tensor is too large".to_string()));
+                }
+                let value = match attr("value") {
+                    Some(a) => self
+                        .constant_attr(a, &name, op)?
+                        .data
+                        .first()
+                        .copied()
+                        .unwrap_or(0.0),
+                    None => 0.0,
+                };
+                Value::Const(Tensor {
+                    data: vec![value; numel(&shape)],
+                    shape,
+                })
+            }
+            "BatchNormalization" => {
+                // Inference mode: y = scale (x - mean) / sqrt(var + epsilon) + B, per channel
+                // (axis 1): an affine map with per-channel constants.
+                let x = input(0)?.clone();
+                let rank = x.shape().len();
+                if rank < 2 {
+                    return Err(err("the input needs a channel axis (rank >= 2)".to_string()));
+                }
+                let c = x.shape()[1];
+                let eps = attr("epsilon").map(|a| a.f as f64).unwrap_or(1e-5);
+                let mut consts = Vec::new();
+                for i in 1..5 {
+                    let Value::Const(t) = input(i)? else {
+                        return Err(err("parameters depend on the network input".to_string()));
+                    };
+                    if t.data.len() != c {
+                        return Err(err(format!("parameter {i} has {} values for {c} channels", t.data.len())));
+                    }
+                    consts.push(t.data.clone());
+                }
+                let (scale, bias, mean, var) = (&consts[0], &consts[1], &consts[2], &consts[3]);
+                let mut shape = vec![c];
+                shape.extend(std::iter::repeat_n(1, rank - 2));
+                let mut mul = Vec::with_capacity(c);
+                let mut add = Vec::with_capacity(c);
+                for k in 0..c {
+                    let denom = (var[k] + eps).sqrt();
+                    if denom.is_nan() || denom <= 0.0 || denom.is_infinite() {
+                        return Err(err(format!("channel {k}: variance + epsilon is not positive")));
+                    }
+                    let m = scale[k] / denom;
+                    mul.push(m);
+                    add.push(bias[k] - m * mean[k]);
+                }
+                let y = binary(
+                    "Mul",
+                    &x,
+                    &Value::Const(Tensor { shape: shape.clone(), data: mul }),
+                )
+                .map_err(err)?;
+                binary("Add", &y, &Value::Const(Tensor { shape, data: add })).map_err(err)?
+            }
             "Identity" | "Dropout" => input(0)?.clone(),
             "Cast" => {
                 let to = int_attr("to", data_type::FLOAT as i64) as i32;
@@ -851,6 +1026,11 @@ impl<'a> Folder<'a> {
             .first()
             .ok_or_else(|| err("no output".to_string()))?;
         self.values.insert(out.clone(), result);
+        for (name, v) in split_parts {
+            if !name.is_empty() {
+                self.values.insert(name, v);
+            }
+        }
         Ok(())
     }
 
@@ -912,6 +1092,53 @@ impl<'a> Folder<'a> {
                 op: op.to_string(),
                 problem: format!("constant attribute '{other}' (type {t}) is not supported"),
             }),
+        }
+    }
+}
+
+/// Elements `map` of `v` (rows of a network value), laid out as `shape`.
+fn pick(v: &Value, map: &[usize], shape: Vec<usize>) -> Value {
+    match v {
+        Value::Const(t) => Value::Const(Tensor {
+            shape,
+            data: map.iter().map(|&i| t.data[i]).collect(),
+        }),
+        Value::Affine(a) => Value::Affine(a.gather_rows(map, shape)),
+    }
+}
+
+/// Sums of the element groups `groups` of `v`, each times `scale`, laid out as `shape`.
+fn reduce(v: &Value, groups: &[Vec<usize>], scale: f64, shape: Vec<usize>) -> Value {
+    match v {
+        Value::Const(t) => Value::Const(Tensor {
+            shape,
+            data: groups
+                .iter()
+                .map(|g| g.iter().map(|&i| t.data[i]).sum::<f64>() * scale)
+                .collect(),
+        }),
+        Value::Affine(a) => {
+            let mut out = Affine {
+                shape,
+                basis: a.basis,
+                n: a.n,
+                a: vec![0.0; groups.len() * a.n],
+                b: vec![0.0; groups.len()],
+                after_softmax: None,
+            };
+            for (r, g) in groups.iter().enumerate() {
+                for &i in g {
+                    for (o, &w) in out.a[r * a.n..(r + 1) * a.n].iter_mut().zip(a.row(i)) {
+                        *o += w;
+                    }
+                    out.b[r] += a.b[i];
+                }
+                out.a[r * a.n..(r + 1) * a.n]
+                    .iter_mut()
+                    .for_each(|w| *w *= scale);
+                out.b[r] *= scale;
+            }
+            Value::Affine(out)
         }
     }
 }

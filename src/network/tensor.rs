@@ -181,3 +181,131 @@ pub(super) fn concat(parts: &[Tensor], axis: i64) -> Result<Tensor, String> {
     }
     Ok(Tensor { shape, data })
 }
+
+/// The elements `Slice` selects (ONNX semantics: negative starts/ends count from the end, ends
+/// are clamped, negative steps walk backwards), as flat indices in C order, and the result's
+/// shape.
+pub(super) fn slice_map(
+    shape: &[usize],
+    starts: &[i64],
+    ends: &[i64],
+    axes: Option<&[i64]>,
+    steps: Option<&[i64]>,
+) -> Result<(Vec<usize>, Vec<usize>), String> {
+    let rank = shape.len();
+    if starts.len() != ends.len() {
+        return Err("starts and ends differ in length".to_string());
+    }
+    let mut picks: Vec<Vec<usize>> = shape.iter().map(|&d| (0..d).collect()).collect();
+    for k in 0..starts.len() {
+        let axis = match axes {
+            Some(a) => *a.get(k).ok_or("axes shorter than starts")?,
+            None => k as i64,
+        };
+        let axis = normalize_axis(axis, rank).ok_or("axis out of range")?;
+        let step = steps
+            .map_or(Some(1), |s| s.get(k).copied())
+            .ok_or("steps shorter than starts")?;
+        if step == 0 {
+            return Err("a step of 0".to_string());
+        }
+        let d = shape[axis] as i64;
+        let norm = |v: i64| if v < 0 { v.saturating_add(d) } else { v };
+        let (s, e) = (norm(starts[k]), norm(ends[k]));
+        let mut out = Vec::new();
+        if step > 0 {
+            let (mut i, e) = (s.clamp(0, d), e.clamp(0, d));
+            while i < e {
+                out.push(i as usize);
+                i = i.saturating_add(step);
+            }
+        } else {
+            let (mut i, e) = (s.clamp(-1, d - 1), e.clamp(-1, d - 1));
+            while i > e {
+                out.push(i as usize);
+                i = i.saturating_add(step);
+            }
+        }
+        picks[axis] = out;
+    }
+    let out_shape: Vec<usize> = picks.iter().map(Vec::len).collect();
+    let st = strides(shape);
+    let mut map = vec![0usize];
+    for (k, p) in picks.iter().enumerate() {
+        let stride = st[k];
+        map = map
+            .iter()
+            .flat_map(|&base| p.iter().map(move |&i| base + i * stride))
+            .collect();
+    }
+    Ok((map, out_shape))
+}
+
+/// The groups of elements a reduction over `axes` (all when empty) sums, in C order of the
+/// result, and the result's shape.
+pub(super) fn reduce_groups(
+    shape: &[usize],
+    axes: &[usize],
+    keepdims: bool,
+) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let rank = shape.len();
+    let reduced = |k: usize| axes.is_empty() || axes.contains(&k);
+    let kept: Vec<usize> = (0..rank)
+        .map(|k| if reduced(k) { 1 } else { shape[k] })
+        .collect();
+    let mut groups = vec![Vec::new(); numel(&kept)];
+    let st = strides(shape);
+    let kst = strides(&kept);
+    for flat in 0..numel(shape) {
+        let mut g = 0;
+        for k in 0..rank {
+            let coord = (flat / st[k]) % shape[k];
+            if !reduced(k) {
+                g += coord * kst[k];
+            }
+        }
+        groups[g].push(flat);
+    }
+    let out_shape = if keepdims {
+        kept
+    } else {
+        (0..rank)
+            .filter(|&k| !reduced(k))
+            .map(|k| shape[k])
+            .collect()
+    };
+    (groups, out_shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_follow_onnx_semantics() {
+        // [0 1 2 3 4][1:3]
+        assert_eq!(
+            slice_map(&[5], &[1], &[3], None, None).unwrap(),
+            (vec![1, 2], vec![2])
+        );
+        // Negative start, clamped end, last axis of a 2x3.
+        let (m, s) = slice_map(&[2, 3], &[-2], &[1000], Some(&[-1]), None).unwrap();
+        assert_eq!((m, s), (vec![1, 2, 4, 5], vec![2, 2]));
+        // Backwards with step -2 from 4 down to (not including) 0.
+        assert_eq!(
+            slice_map(&[5], &[4], &[0], None, Some(&[-2])).unwrap().0,
+            vec![4, 2]
+        );
+        assert!(slice_map(&[5], &[0], &[5], None, Some(&[0])).is_err());
+    }
+
+    #[test]
+    fn reductions_group_the_right_elements() {
+        let (g, s) = reduce_groups(&[2, 2], &[1], false);
+        assert_eq!((g, s), (vec![vec![0, 1], vec![2, 3]], vec![2]));
+        let (g, s) = reduce_groups(&[2, 2], &[0], true);
+        assert_eq!((g, s), (vec![vec![0, 2], vec![1, 3]], vec![1, 2]));
+        let (g, s) = reduce_groups(&[2], &[], true);
+        assert_eq!((g, s), (vec![vec![0, 1]], vec![1]));
+    }
+}
