@@ -122,7 +122,10 @@ fn random_properties_are_answered_soundly() {
                     }
                 }
             }
-            Verdict::Unknown { .. } => unknown += 1,
+            Verdict::Unknown { reason, .. } => {
+                eprintln!("seed {seed}: unknown: {reason}");
+                unknown += 1
+            }
         }
     }
     eprintln!("random properties: {sat} sat, {unsat} unsat, {unknown} unknown");

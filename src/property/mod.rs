@@ -173,10 +173,30 @@ pub struct Disjunct {
 }
 
 impl Disjunct {
-    /// The constraints the box does not already express exactly (linear input constraints,
-    /// output constraints, strict bounds are still implied by the box's closure).
+    /// The constraints the box does not already imply: every constraint over outputs or
+    /// several inputs, and a bound on one input unless it holds on the whole (closed) box —
+    /// strict bounds at the box's faces stay, as rows relaxed by τ like any other.
     pub fn rows(&self) -> impl Iterator<Item = &Constraint> {
-        self.constraints.iter().filter(|c| !c.is_bound())
+        self.constraints.iter().filter(|c| !self.implies(c))
+    }
+
+    /// Whether every point of the box satisfies `c` (only decided for single-input bounds).
+    fn implies(&self, c: &Constraint) -> bool {
+        if !c.is_bound() {
+            return false;
+        }
+        let (i, a) = c.x[0];
+        let worst = if a > 0.0 {
+            self.region.ub()[i]
+        } else {
+            self.region.lb()[i]
+        };
+        let v = a * worst + c.constant;
+        if c.strict {
+            v < 0.0
+        } else {
+            v <= 0.0
+        }
     }
 
     /// Whether `x` (with outputs `y`) satisfies the disjunct exactly: in the box and every
