@@ -293,6 +293,9 @@ pub struct Atom {
     pub line: usize,
     /// Column.
     pub col: usize,
+    /// The comparison as written, number lexemes kept exactly (`(<= X_0 1e-3)`; whitespace
+    /// normalised). The coefficients above are those lexemes correctly rounded to f64.
+    pub text: String,
 }
 
 /// A relation to 0.

@@ -515,6 +515,7 @@ impl Reader<'_> {
                             rel,
                             line: pos.line,
                             col: pos.col,
+                            text: render(e),
                         })
                     })
                     .collect();
@@ -692,6 +693,18 @@ impl Reader<'_> {
                 })?;
                 Ok((v, flat))
             }
+        }
+    }
+}
+
+/// An expression as text, lexemes exactly as written.
+fn render(e: &Sexpr) -> String {
+    match e {
+        Sexpr::Atom(s, _) => s.clone(),
+        Sexpr::Str(s, _) => format!("\"{s}\""),
+        Sexpr::List(items, _) => {
+            let parts: Vec<String> = items.iter().map(render).collect();
+            format!("({})", parts.join(" "))
         }
     }
 }

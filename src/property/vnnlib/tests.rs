@@ -121,6 +121,16 @@ fn numbers_in_every_float_syntax() {
         );
         assert_eq!(prop(&t, 1, 1).disjuncts[0].region.ub()[0], v, "{lex}");
     }
+    let t = v1(
+        1,
+        1,
+        "(assert (<= X_0   1.000e-3))(assert (>= X_0 -0))(assert (>= Y_0 0))",
+    );
+    let q = parse_vnnlib(&t, "t").unwrap();
+    let Formula::Atom(a) = &q.assertions[0] else {
+        panic!()
+    };
+    assert_eq!(a.text, "(<= X_0 1.000e-3)");
     for bad in ["1e", "1.2.3", "--1", "1e5x", ".", "-", "inf", "NaN"] {
         let t = v1(1, 1, &format!("(assert (<= X_0 {bad}))"));
         let e = err(&t);
