@@ -1,11 +1,16 @@
 //! The oracle: the only door to the solver.
 //!
 //! Search algorithms ask questions ("is every point of this box classified c?") and read
-//! [`Verdict`]s. The [`MilpOracle`] answers with a cascade, cheapest first, each step counted:
+//! [`Verdict`]s. Every decision question is an instance of the general one,
+//! [`Question::Exists`] over a [`Property`] (is there an input in a union of boxes whose outputs
+//! satisfy a disjunction of conjunctions of linear constraints?); "class c wins on the box" is
+//! [`Property::class_loses`]. The [`MilpOracle`] answers with a cascade (`property.rs`),
+//! cheapest first, each step counted:
 //! 1. **concrete**: known counterexamples, the box centre and corners;
-//! 2. **interval**: neuron bounds prove `y_j - y_c < -τ` for every competitor `j`;
-//! 3. **attack**: projected gradient steps find a counterexample;
-//! 4. **MILP**: the exact encoding, one MILP per remaining competitor, in parallel.
+//! 2. **interval**: neuron bounds prove some constraint of every disjunct (for a class,
+//!    `y_j - y_c < -τ` for every competitor `j`);
+//! 3. **attack**: projected gradient steps find a witness;
+//! 4. **MILP**: the exact encoding, one MILP per remaining disjunct (competitor), in parallel.
 //!
 //! Soundness rules enforced here, whatever a solver says:
 //! - `Holds` only from bounds or from MILPs that were *proved infeasible* with the safety margin
