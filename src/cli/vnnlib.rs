@@ -267,6 +267,28 @@ fn verify(args: VerifyArgs) -> Result<i32> {
         let reserve = (0.1 * t).clamp(0.2, 2.0).min(t);
         start + Duration::from_secs_f64(t - reserve)
     });
+    // A watchdog answers `timed-out` even if loading or a solve overruns the deadline.
+    let printed = Arc::new(AtomicBool::new(false));
+    if let (Some(d), Some(t)) = (deadline, timeout) {
+        let printed = printed.clone();
+        let results = args.vnncomp_results.clone();
+        let hard = d + Duration::from_secs_f64(
+            ((start + Duration::from_secs_f64(t)) - d).as_secs_f64() / 2.0,
+        );
+        std::thread::spawn(move || {
+            let now = Instant::now();
+            if hard > now {
+                std::thread::sleep(hard - now);
+            }
+            if !printed.swap(true, Ordering::SeqCst) {
+                let _ = writeln!(std::io::stdout().lock(), "timed-out");
+                if let Some(r) = results {
+                    let _ = std::fs::write(r, "timeout\n");
+                }
+                std::process::exit(0);
+            }
+        });
+    }
     let query = read_vnnlib(&args.query)?;
     // The network mapping (section 5.3.2).
     let mut pairs: Vec<(String, PathBuf)> = Vec::new();
@@ -329,42 +351,20 @@ fn verify(args: VerifyArgs) -> Result<i32> {
             check_types(&args, &query, &[])?;
             eprintln!("note: {e}; deciding by interval arithmetic only");
             let decision = solve::decide_by_intervals(&query, &graph)?;
-            return finish(&args, &query, decision, start, None);
+            return finish(&args, &query, decision, start, &printed);
         }
         Err(e) => return Err(e.into()),
     };
     solve::check_mapping(&query, &model)?;
     check_types(&args, &query, &model.constant_outputs)?;
 
-    // A watchdog answers `timed-out` even if a solve overruns its deadline.
-    let printed = Arc::new(AtomicBool::new(false));
-    if let (Some(d), Some(t)) = (deadline, timeout) {
-        let printed = printed.clone();
-        let results = args.vnncomp_results.clone();
-        let hard = d + Duration::from_secs_f64(
-            ((start + Duration::from_secs_f64(t)) - d).as_secs_f64() / 2.0,
-        );
-        std::thread::spawn(move || {
-            let now = Instant::now();
-            if hard > now {
-                std::thread::sleep(hard - now);
-            }
-            if !printed.swap(true, Ordering::SeqCst) {
-                let _ = writeln!(std::io::stdout().lock(), "timed-out");
-                if let Some(r) = results {
-                    let _ = std::fs::write(r, "timeout\n");
-                }
-                std::process::exit(0);
-            }
-        });
-    }
     let settings = OracleSettings {
         margin: args.margin,
         deadline,
         ..OracleSettings::default()
     };
     let decision = solve::decide(&query, &model, settings)?;
-    finish(&args, &query, decision, start, Some(printed))
+    finish(&args, &query, decision, start, &printed)
 }
 
 /// Prints the answer (and writes the assignment and the VNN-COMP results file).
@@ -373,7 +373,7 @@ fn finish(
     query: &crate::property::Query,
     decision: solve::Decision,
     start: Instant,
-    printed: Option<Arc<AtomicBool>>,
+    printed: &AtomicBool,
 ) -> Result<i32> {
     eprintln!(
         "{}: {} ({}); {} MILP solves, {:.3} s",
@@ -405,7 +405,7 @@ fn finish(
         }
         vnncomp += &solve::vnncomp_counterexample(w, decision.f32_values);
     }
-    if printed.is_some_and(|p| p.swap(true, Ordering::SeqCst)) {
+    if printed.swap(true, Ordering::SeqCst) {
         // The watchdog answered already; it is exiting.
         std::thread::sleep(Duration::from_secs(5));
         return Ok(0);
