@@ -1,4 +1,5 @@
-//! Cheap falsification: projected gradient steps on the classification margin.
+//! Cheap falsification: projected gradient steps on a property's satisfaction margin (for a
+//! class question, the classification margin).
 //!
 //! An attack never proves anything; it finds counterexamples fast so that the oracle can skip the
 //! MILP for boxes that are clearly not sound. Every point it returns is still validated by the
@@ -7,6 +8,7 @@
 use rand::{Rng, SeedableRng};
 
 use crate::network::Network;
+use crate::property::Constraint;
 use crate::region::Hyperbox;
 
 /// Attack effort.
@@ -33,11 +35,36 @@ impl Default for AttackSettings {
 /// Gradient of `y_j - y_c` with respect to the input at `x` (the network is piecewise linear:
 /// this is exact inside `x`'s linear region).
 pub fn margin_gradient(net: &Network, x: &[f64], c: usize, j: usize) -> Vec<f64> {
-    let trace = net.forward_trace(x);
-    let layers = net.layers();
     let mut g = vec![0.0; net.output_size()];
     g[j] = 1.0;
     g[c] -= 1.0;
+    backpropagate(net, x, g)
+}
+
+/// Gradient of `Σ_j coeff_j y_j` with respect to the input at `x`.
+pub fn output_gradient(net: &Network, x: &[f64], coeff: &[(usize, f64)]) -> Vec<f64> {
+    let mut g = vec![0.0; net.output_size()];
+    for &(j, b) in coeff {
+        g[j] += b;
+    }
+    backpropagate(net, x, g)
+}
+
+/// Gradient of a constraint's *satisfaction* `-value(x, y)` at `x`: the direction in which the
+/// constraint becomes more satisfied.
+pub fn satisfaction_gradient(net: &Network, x: &[f64], c: &Constraint) -> Vec<f64> {
+    let neg: Vec<(usize, f64)> = c.y.iter().map(|&(j, b)| (j, -b)).collect();
+    let mut g = output_gradient(net, x, &neg);
+    for &(i, a) in &c.x {
+        g[i] -= a;
+    }
+    g
+}
+
+/// `g · ∂y/∂x` at `x`, for `g` over the outputs.
+fn backpropagate(net: &Network, x: &[f64], mut g: Vec<f64>) -> Vec<f64> {
+    let trace = net.forward_trace(x);
+    let layers = net.layers();
     for (k, layer) in layers.iter().enumerate().rev() {
         if layer.relu {
             for (gi, &z) in g.iter_mut().zip(&trace[k]) {
@@ -59,16 +86,30 @@ pub fn margin_gradient(net: &Network, x: &[f64], c: usize, j: usize) -> Vec<f64>
     g
 }
 
-/// The largest `y_j - y_c` over `j != c` at `x`, and its `j`.
-fn worst(net: &Network, x: &[f64], c: usize) -> (f64, usize) {
+/// How well `x` satisfies the best of `goals` (each a conjunction of constraints): the largest
+/// over goals of the smallest satisfaction `-value` of its constraints, and the goal and the
+/// constraint that decide it.
+fn score(net: &Network, x: &[f64], goals: &[&[Constraint]]) -> (f64, usize, usize) {
     let y = net.forward(x);
-    let (m, j) = crate::network::margin_of(&y, c);
-    (-m, j)
+    let mut best = (f64::NEG_INFINITY, 0, 0);
+    for (g, rows) in goals.iter().enumerate() {
+        let mut worst = (f64::INFINITY, 0);
+        for (k, c) in rows.iter().enumerate() {
+            let s = -c.value(x, &y);
+            if s < worst.0 {
+                worst = (s, k);
+            }
+        }
+        if worst.0 > best.0 {
+            best = (worst.0, g, worst.1);
+        }
+    }
+    best
 }
 
 /// Searches `region` for a point where class `c` does not strictly win, for the competitor
 /// classes `js` (all others when empty). Returns the best point found (largest `y_j - y_c`) and
-/// that value; the caller validates it.
+/// that value; the caller validates it. The class question as goals for [`attack_goals`].
 pub fn attack(
     net: &Network,
     region: &Hyperbox,
@@ -76,21 +117,44 @@ pub fn attack(
     js: &[usize],
     settings: &AttackSettings,
 ) -> (Vec<f64>, f64) {
+    let all: Vec<usize>;
+    let js = if js.is_empty() {
+        all = (0..net.output_size()).filter(|&j| j != c).collect();
+        &all[..]
+    } else {
+        js
+    };
+    let rows: Vec<[Constraint; 1]> = js
+        .iter()
+        .map(|&j| {
+            [Constraint {
+                x: Vec::new(),
+                y: vec![(c, 1.0), (j, -1.0)],
+                constant: 0.0,
+                strict: false,
+            }]
+        })
+        .collect();
+    let goals: Vec<&[Constraint]> = rows.iter().map(|r| &r[..]).collect();
+    attack_goals(net, region, &goals, settings)
+}
+
+/// Searches `region` for a point satisfying one of `goals` (each a non-empty conjunction of
+/// constraints `value <= 0`): projected sign-gradient ascent on the satisfaction of the goal
+/// that currently leads (its least satisfied constraint), from the centre and random restarts.
+/// Returns the best point and its score (`>= 0`: every constraint of some goal holds in f64
+/// up to strictness); the caller validates it.
+pub fn attack_goals(
+    net: &Network,
+    region: &Hyperbox,
+    goals: &[&[Constraint]],
+    settings: &AttackSettings,
+) -> (Vec<f64>, f64) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(settings.seed);
     let d = region.dim();
     let width: Vec<f64> = (0..d).map(|i| region.ub()[i] - region.lb()[i]).collect();
-    let score = |x: &[f64]| -> (f64, usize) {
-        if js.is_empty() {
-            worst(net, x, c)
-        } else {
-            let y = net.forward(x);
-            js.iter()
-                .map(|&j| (y[j] - y[c], j))
-                .fold((f64::NEG_INFINITY, c), |a, b| if b.0 > a.0 { b } else { a })
-        }
-    };
     let mut best_x = region.center();
-    let mut best = score(&best_x);
+    let mut best = score(net, &best_x, goals);
     let starts = 1 + settings.restarts;
     for s in 0..starts {
         let mut x: Vec<f64> = if s == 0 {
@@ -100,7 +164,7 @@ pub fn attack(
                 .map(|i| region.lb()[i] + width[i] * rng.gen::<f64>())
                 .collect()
         };
-        let mut cur = score(&x);
+        let mut cur = score(net, &x, goals);
         for step in 0..settings.steps {
             // Step size shrinks from the whole width (a jump to the linearised optimum, a vertex)
             // to small refinements.
@@ -108,14 +172,14 @@ pub fn attack(
                 0 => 1.0,
                 _ => 0.5f64.powi((step as i32 + 1) / 2),
             };
-            let g = margin_gradient(net, &x, c, cur.1);
+            let g = satisfaction_gradient(net, &x, &goals[cur.1][cur.2]);
             let cand: Vec<f64> = (0..d)
                 .map(|i| {
                     let v = x[i] + eta * width[i] * g[i].signum();
                     v.clamp(region.lb()[i], region.ub()[i])
                 })
                 .collect();
-            let sc = score(&cand);
+            let sc = score(net, &cand, goals);
             if sc.0 >= cur.0 {
                 x = cand;
                 cur = sc;

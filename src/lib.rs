@@ -30,6 +30,7 @@ pub mod io;
 pub mod milp;
 pub mod network;
 pub mod oracle;
+pub mod property;
 pub mod region;
 pub mod summary;
 

@@ -176,6 +176,22 @@ fn bad_model_files() {
         &ppnn(&["verify", &tanh, &x, "--radius", "0.1"]),
         &["tanh.onnx", "Tanh", "unsupported operator"],
     );
+
+    // Gzipped models: read directly; a file that is not gzip, or a truncated archive, is an
+    // error naming it.
+    let gz = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&bytes).unwrap();
+        e.finish().unwrap()
+    };
+    let good = f.write("band.onnx.gz", &gz);
+    let o = ppnn(&["predict", &good, &x]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let fake = f.write("fake.onnx.gz", &bytes);
+    assert_bad(&ppnn(&["info", &fake]), &["fake.onnx.gz", "cannot read"]);
+    let cut = f.write("cut.onnx.gz", &gz[..gz.len() / 2]);
+    assert_bad(&ppnn(&["info", &cut]), &["cut.onnx.gz"]);
 }
 
 #[test]

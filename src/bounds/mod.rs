@@ -16,7 +16,7 @@ mod phases;
 pub use phases::Phase;
 
 /// Pre-activation bounds of every neuron of every layer over some box.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NeuronBounds {
     /// `lower[k][i]`: lower bound of neuron `i` of layer `k` before its activation.
     pub lower: Vec<Vec<f64>>,

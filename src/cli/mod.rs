@@ -19,6 +19,7 @@ use crate::region::Hyperbox;
 mod batch;
 mod certify;
 mod query;
+pub mod vnnlib;
 
 use batch::{BatchArgs, SummarizeArgs};
 pub use certify::summary;

@@ -6,6 +6,7 @@
 
 use super::encode::{Encoding, LinExpr};
 use super::solver::{self, Limits, Milp, Outcome, Sense, SolverError};
+use crate::property::Constraint;
 
 /// Adds `lb <= expr <= ub` to `milp`.
 pub fn constrain(milp: &mut Milp, expr: &LinExpr, lb: f64, ub: f64) {
@@ -35,20 +36,50 @@ fn answer(enc: &Encoding, outcome: Outcome) -> Answer {
     Answer { outcome, point }
 }
 
-/// Is there x in the encoded box with `y_j - y_c >= -tau`? Maximises `y_j - y_c` under that
-/// constraint and stops at the first point where the margin is positive (a counterexample).
-/// Infeasible means proved: `y_j - y_c < -tau` on the whole box.
-pub fn violation(
+/// A property constraint's *satisfaction* `-value(x, y)` as a linear expression over the
+/// encoding's columns (an input the box fixes contributes a constant). The constraint holds
+/// where the expression is `>= 0` (`> 0` when strict).
+pub fn satisfaction(enc: &Encoding, c: &Constraint) -> LinExpr {
+    let mut e = LinExpr {
+        terms: Vec::with_capacity(c.x.len() + 2 * c.y.len()),
+        constant: -c.constant,
+    };
+    for &(i, a) in &c.x {
+        match enc.input[i] {
+            Some(col) => e.terms.push((col, -a)),
+            None => e.constant -= a * enc.region.lb()[i],
+        }
+    }
+    for &(j, b) in &c.y {
+        let out = &enc.outputs[j];
+        e.constant -= b * out.constant;
+        for &(col, v) in &out.terms {
+            match e.terms.iter_mut().find(|(tc, _)| *tc == col) {
+                Some(t) => t.1 -= b * v,
+                None => e.terms.push((col, -b * v)),
+            }
+        }
+    }
+    e.terms.retain(|&(_, v)| v != 0.0);
+    e
+}
+
+/// Is there x in the encoded box where every expression is `>= -tau`? One expression:
+/// maximise it under that constraint; several: maximise `s` with `s <= expr_k` ([`member`]).
+/// Stops at the first point where the objective is positive (every expression satisfied with
+/// room to spare). Infeasible means proved: on the whole box some expression is `< -tau`.
+pub fn satisfy(
     enc: &Encoding,
-    c: usize,
-    j: usize,
+    exprs: &[LinExpr],
     tau: f64,
     limits: &Limits,
 ) -> Result<Answer, SolverError> {
+    let [e] = exprs else {
+        return member(enc, exprs, -tau, limits);
+    };
     let mut milp = enc.milp.clone();
-    let m = enc.margin(c, j);
-    constrain(&mut milp, &m, -tau, f64::INFINITY);
-    set_objective(&mut milp, &m);
+    constrain(&mut milp, e, -tau, f64::INFINITY);
+    set_objective(&mut milp, e);
     let limits = Limits {
         objective_target: Some(0.0),
         ..limits.clone()
@@ -56,31 +87,26 @@ pub fn violation(
     Ok(answer(enc, solver::solve(&milp, Sense::Maximise, &limits)?))
 }
 
-/// One disjunctive MILP for all competing classes `js`: maximise `t` with
-/// `t <= y_j - y_c + M_j (1 - s_j)`, `sum s_j = 1`, `t >= -tau`. `margin_bounds[k]` bounds
-/// `y_{js[k]} - y_c` from below and above over the box (valid bounds are required: they are the
-/// big-M constants).
-pub fn violation_disjunctive(
+/// One disjunctive MILP: is there x in the encoded box where *some* expression `exprs[k]` is
+/// `>= -tau`? Maximise `t` with `t <= expr_k + M_k (1 - s_k)`, `sum s_k = 1`, `t >= -tau`.
+/// `bounds[k]` bounds `exprs[k]` from below and above over the box (valid bounds are required:
+/// they are the big-M constants).
+pub fn any_of(
     enc: &Encoding,
-    c: usize,
-    js: &[usize],
-    margin_bounds: &[(f64, f64)],
+    exprs: &[LinExpr],
+    bounds: &[(f64, f64)],
     tau: f64,
     limits: &Limits,
 ) -> Result<Answer, SolverError> {
     let mut milp = enc.milp.clone();
-    let t_max = margin_bounds
-        .iter()
-        .map(|b| b.1)
-        .fold(f64::NEG_INFINITY, f64::max);
+    let t_max = bounds.iter().map(|b| b.1).fold(f64::NEG_INFINITY, f64::max);
     let t = milp.add_col(-tau, t_max.max(-tau), false);
-    let mut pick = Vec::with_capacity(js.len());
-    for (&j, &(lo, _)) in js.iter().zip(margin_bounds) {
+    let mut pick = Vec::with_capacity(exprs.len());
+    for (m, &(lo, _)) in exprs.iter().zip(bounds) {
         let s = milp.add_col(0.0, 1.0, true);
         pick.push((s, 1.0));
-        // t - (y_j - y_c) + M s <= M, with M = t_max - lo >= 0.
+        // t - expr + M s <= M, with M = t_max - lo >= 0.
         let big_m = (t_max - lo).max(0.0);
-        let m = enc.margin(c, j);
         let mut terms: Vec<(usize, f64)> = m.terms.iter().map(|&(col, v)| (col, -v)).collect();
         terms.push((t, 1.0));
         terms.push((s, big_m));
@@ -97,16 +123,28 @@ pub fn violation_disjunctive(
     Ok(answer(enc, solver::solve(&milp, Sense::Maximise, &limits)?))
 }
 
-/// The LP of one linear region: maximise `y_j - y_c` with every binary fixed to `x`'s activation
-/// pattern ([`Encoding::fix_pattern`] must have been applied). Used to polish a near-boundary
-/// witness into a clear counterexample.
-pub fn polish(enc: &Encoding, c: usize, j: usize, limits: &Limits) -> Result<Answer, SolverError> {
-    let mut milp = enc.milp.clone();
-    set_objective(&mut milp, &enc.margin(c, j));
+/// The LP of one linear region: maximise the expression (several: their minimum) with every
+/// binary fixed to `x`'s activation pattern ([`Encoding::fix_pattern`] must have been
+/// applied). Used to polish a near-boundary witness into a clear one.
+pub fn polish(enc: &Encoding, exprs: &[LinExpr], limits: &Limits) -> Result<Answer, SolverError> {
     let limits = Limits {
         relaxation: true,
         ..limits.clone()
     };
+    let mut milp = enc.milp.clone();
+    if let [e] = exprs {
+        set_objective(&mut milp, e);
+    } else {
+        let s = milp.add_col(f64::NEG_INFINITY, f64::INFINITY, false);
+        for e in exprs {
+            let mut terms: Vec<(usize, f64)> = e.terms.iter().map(|&(c, v)| (c, -v)).collect();
+            terms.push((s, 1.0));
+            milp.add_row(f64::NEG_INFINITY, e.constant, terms);
+        }
+        milp.cost.iter_mut().for_each(|v| *v = 0.0);
+        milp.cost[s] = 1.0;
+        milp.offset = 0.0;
+    }
     Ok(answer(enc, solver::solve(&milp, Sense::Maximise, &limits)?))
 }
 

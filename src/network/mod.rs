@@ -5,10 +5,12 @@
 //! network is `x -> W_k(...relu(W_1 x + b_1)...) + b_k`, optionally with a ReLU on the output
 //! layer too. The network knows nothing of boxes or solvers.
 
+pub mod interval;
 pub mod onnx;
 pub mod proto;
+mod tensor;
 
-pub use onnx::{load_onnx, ImportError};
+pub use onnx::{load_model, load_onnx, parse_model, ImportError, Model};
 
 /// One affine layer `z = W x + b`, followed by a ReLU when `relu` is set.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +75,16 @@ impl Network {
     /// Builds a network from its layers; `input_shape` is the shape of one input sample (its
     /// product must be the first layer's input size).
     pub fn new(layers: Vec<Layer>, input_shape: Vec<usize>) -> Result<Self, NetworkError> {
+        let net = Self::from_layers(layers, input_shape)?;
+        if net.output_size() < 2 {
+            return Err(NetworkError::TooFewClasses(net.output_size()));
+        }
+        Ok(net)
+    }
+
+    /// As [`Network::new`] for a network with any number of outputs (at least one): the
+    /// general properties of [`crate::property`] need not be about classes.
+    pub fn from_layers(layers: Vec<Layer>, input_shape: Vec<usize>) -> Result<Self, NetworkError> {
         let first = layers.first().ok_or(NetworkError::Empty)?;
         let numel: usize = input_shape.iter().product();
         if numel != first.n_in {
@@ -117,10 +129,6 @@ impl Network {
             if let Some(problem) = problem {
                 return Err(NetworkError::BadLayer { index, problem });
             }
-        }
-        let outputs = layers[layers.len() - 1].n_out;
-        if outputs < 2 {
-            return Err(NetworkError::TooFewClasses(outputs));
         }
         let layers_f32 = layers
             .iter()

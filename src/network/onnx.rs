@@ -16,6 +16,10 @@ use prost::Message;
 use super::proto::{
     attribute_type, data_type, AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto,
 };
+use super::tensor::{
+    broadcast_map, broadcast_shape, concat, gather, normalize_axis, numel, reduce_groups,
+    resolve_shape, slice_map, transpose_map, Tensor,
+};
 use super::{Layer, Network};
 
 /// Why an ONNX file could not be turned into a network.
@@ -69,19 +73,82 @@ pub enum ImportError {
     },
 }
 
-/// Reads an ONNX file and folds it into a [`Network`].
-pub fn load_onnx(path: impl AsRef<Path>) -> Result<Network, ImportError> {
-    let path = path.as_ref();
+/// Largest model accepted (also the cap on a `.onnx.gz` file's decompressed size).
+const MAX_MODEL_BYTES: u64 = 4 << 30;
+
+/// Reads a model file (`.gz`: decompressed on the fly).
+pub(super) fn read_model(path: &Path) -> Result<Vec<u8>, ImportError> {
+    use std::io::Read;
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+    let io = |source| ImportError::Io {
         path: name.clone(),
         source,
-    })?;
-    parse_onnx(&bytes, &name)
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    if name.ends_with(".gz") {
+        flate2::read::MultiGzDecoder::new(file)
+            .take(MAX_MODEL_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+    } else {
+        file.take(MAX_MODEL_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+    }
+    if bytes.len() as u64 > MAX_MODEL_BYTES {
+        return Err(ImportError::Model {
+            path: name,
+            problem: format!("the model is larger than {MAX_MODEL_BYTES} bytes"),
+        });
+    }
+    Ok(bytes)
 }
 
-/// Folds ONNX bytes into a [`Network`]; `name` is used in error messages.
+/// Reads an ONNX file (`.onnx.gz` too) and folds it into a classifier [`Network`].
+pub fn load_onnx(path: impl AsRef<Path>) -> Result<Network, ImportError> {
+    let path = path.as_ref();
+    parse_onnx(&read_model(path)?, &path.display().to_string())
+}
+
+/// A model folded for general properties: the network over the concatenation of all its
+/// inputs (in graph order), computing the concatenation of all its outputs.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The folded network.
+    pub network: Network,
+    /// Graph inputs (name, shape; a symbolic dimension counts 1), in order.
+    pub inputs: Vec<(String, Vec<usize>)>,
+    /// Graph outputs (name, shape), in order.
+    pub outputs: Vec<(String, Vec<usize>)>,
+    /// Per output: whether it is a constant of the graph (e.g. a `Shape`), independent of the
+    /// inputs — its value is then exact whatever its element type.
+    pub constant_outputs: Vec<bool>,
+    /// The opset of the default domain.
+    pub opset: i64,
+}
+
+/// Reads an ONNX file (`.onnx.gz` too) for general properties: several inputs and outputs,
+/// any number of outputs, constant outputs; nothing dropped (a Softmax is refused, since a
+/// property may constrain its values).
+pub fn load_model(path: impl AsRef<Path>) -> Result<Model, ImportError> {
+    let path = path.as_ref();
+    parse_model(&read_model(path)?, &path.display().to_string())
+}
+
+/// As [`load_model`], from bytes; `name` is used in error messages.
+pub fn parse_model(bytes: &[u8], name: &str) -> Result<Model, ImportError> {
+    fold(bytes, name, false)
+}
+
+/// Folds ONNX bytes into a classifier [`Network`]; `name` is used in error messages.
 pub fn parse_onnx(bytes: &[u8], name: &str) -> Result<Network, ImportError> {
+    Ok(fold(bytes, name, true)?.network)
+}
+
+/// The folding shared by both entry points; `classifier`: exactly one input and one output
+/// (the logits), a final Softmax dropped, at least two outputs.
+fn fold(bytes: &[u8], name: &str, classifier: bool) -> Result<Model, ImportError> {
     let model = ModelProto::decode(bytes).map_err(|source| ImportError::Decode {
         path: name.to_string(),
         source,
@@ -109,36 +176,69 @@ pub fn parse_onnx(bytes: &[u8], name: &str) -> Result<Network, ImportError> {
         basis_dim: 0,
         notes: Vec::new(),
         opset,
+        classifier,
     };
-    let input_shape = folder.declare_input(graph)?;
+    let inputs = folder.declare_input(graph)?;
+    let input_shape = match inputs.as_slice() {
+        [(_, shape)] => shape.clone(),
+        many => vec![many.iter().map(|(_, s)| numel(s)).sum()],
+    };
     for node in &graph.node {
         folder.node(node)?;
     }
-    let outputs: Vec<_> = graph.output.iter().map(|o| o.name.as_str()).collect();
-    let [output] = outputs.as_slice() else {
+    let names: Vec<_> = graph.output.iter().map(|o| o.name.as_str()).collect();
+    if classifier && names.len() != 1 {
         return Err(model_err(format!(
             "the graph has {} outputs ({}); a classifier here has exactly one (the logits)",
-            outputs.len(),
-            outputs.join(", ")
+            names.len(),
+            names.join(", ")
         )));
-    };
-    let out = match folder.values.get(*output) {
-        Some(Value::Affine(a)) => a.clone(),
-        Some(Value::Const(_)) => {
+    }
+    if names.is_empty() {
+        return Err(model_err("the graph has no outputs".to_string()));
+    }
+    let mut parts: Vec<Affine> = Vec::new();
+    let mut outputs = Vec::new();
+    let mut constant_outputs = Vec::new();
+    for output in &names {
+        constant_outputs.push(matches!(folder.values.get(*output), Some(Value::Const(_))));
+        let out = match folder.values.get(*output) {
+            Some(Value::Affine(a)) => a.clone(),
+            Some(Value::Const(t)) if !classifier => Affine {
+                shape: t.shape.clone(),
+                basis: folder.basis,
+                n: folder.basis_dim,
+                a: vec![0.0; t.data.len() * folder.basis_dim],
+                b: t.data.clone(),
+                after_softmax: None,
+            },
+            Some(Value::Const(_)) => {
+                return Err(model_err(format!(
+                    "the output '{output}' does not depend on the input"
+                )))
+            }
+            None => {
+                return Err(model_err(format!(
+                    "the output '{output}' is not produced by any node"
+                )))
+            }
+        };
+        if out.basis != folder.basis {
             return Err(model_err(format!(
-                "the output '{output}' does not depend on the input"
-            )))
+                "the output '{output}' bypasses the last ReLU (skip connections are not supported)"
+            )));
         }
-        None => {
-            return Err(model_err(format!(
-                "the output '{output}' is not produced by any node"
-            )))
-        }
-    };
-    if out.basis != folder.basis {
-        return Err(model_err(format!(
-            "the output '{output}' bypasses the last ReLU (skip connections are not supported)"
-        )));
+        outputs.push((output.to_string(), out.shape.clone()));
+        parts.push(out);
+    }
+    let mut out = parts.remove(0);
+    for p in parts {
+        out.a.extend(p.a);
+        out.b.extend(p.b);
+    }
+    out.shape = vec![out.b.len()];
+    if out.b.is_empty() {
+        return Err(model_err("the outputs are empty tensors".to_string()));
     }
     let numel = out.rows();
     let is_identity = out.n == numel
@@ -154,16 +254,19 @@ pub fn parse_onnx(bytes: &[u8], name: &str) -> Result<Network, ImportError> {
         });
     }
     let notes = folder.notes;
-    let network = Network::new(folder.layers, input_shape)
-        .map_err(|e| model_err(format!("folded network is inconsistent: {e}")))?;
-    Ok(network.with_notes(notes))
-}
-
-/// A tensor of constants (shapes and integers are stored as f64: exact below 2^53).
-#[derive(Debug, Clone)]
-struct Tensor {
-    shape: Vec<usize>,
-    data: Vec<f64>,
+    let network = if classifier {
+        Network::new(folder.layers, input_shape)
+    } else {
+        Network::from_layers(folder.layers, input_shape)
+    }
+    .map_err(|e| model_err(format!("folded network is inconsistent: {e}")))?;
+    Ok(Model {
+        network: network.with_notes(notes),
+        inputs,
+        outputs,
+        constant_outputs,
+        opset,
+    })
 }
 
 /// An affine function of the current basis, laid out as a tensor of `shape`:
@@ -223,7 +326,7 @@ impl Value {
     }
 }
 
-struct Folder<'a> {
+pub(super) struct Folder<'a> {
     path: &'a str,
     values: HashMap<String, Value>,
     layers: Vec<Layer>,
@@ -231,89 +334,35 @@ struct Folder<'a> {
     basis_dim: usize,
     notes: Vec<String>,
     opset: i64,
+    /// Classifier mode: one input, a final Softmax dropped (order-preserving).
+    classifier: bool,
 }
 
-fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
-}
+/// Most input elements (all inputs together) a model may have: the identity map of the input is
+/// held densely while folding, so this bounds memory (a 784-input MNIST model needs 5 MB).
+pub(super) const MAX_INPUTS: usize = 1 << 14;
 
-/// Strides of a C-order tensor.
-fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
+impl<'a> Folder<'a> {
+    /// A folder used only to decode tensors and constants (for [`super::interval`]).
+    pub(super) fn scratch(path: &'a str, opset: i64) -> Self {
+        Folder {
+            path,
+            values: HashMap::new(),
+            layers: Vec::new(),
+            basis: 0,
+            basis_dim: 0,
+            notes: Vec::new(),
+            opset,
+            classifier: false,
+        }
     }
-    s
-}
 
-/// For each flat index of `out_shape`, the flat index in a tensor of `in_shape` that numpy
-/// broadcasting reads (in_shape is right-aligned and its size-1 dims repeat).
-fn broadcast_map(out_shape: &[usize], in_shape: &[usize]) -> Vec<usize> {
-    let offset = out_shape.len() - in_shape.len();
-    let in_strides = strides(in_shape);
-    let out_strides = strides(out_shape);
-    (0..numel(out_shape))
-        .map(|flat| {
-            let mut src = 0;
-            for (k, &dim) in in_shape.iter().enumerate() {
-                let coord = (flat / out_strides[k + offset]) % out_shape[k + offset];
-                if dim != 1 {
-                    src += coord * in_strides[k];
-                }
-            }
-            src
-        })
-        .collect()
-}
-
-fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
-    let len = a.len().max(b.len());
-    let mut out = vec![0; len];
-    for i in 0..len {
-        let da = if i + a.len() >= len {
-            a[i + a.len() - len]
-        } else {
-            1
-        };
-        let db = if i + b.len() >= len {
-            b[i + b.len() - len]
-        } else {
-            1
-        };
-        out[i] = match (da, db) {
-            (x, y) if x == y => x,
-            (1, y) => y,
-            (x, 1) => x,
-            _ => return None,
-        };
-    }
-    Some(out)
-}
-
-/// For each flat index of the transposed tensor, the flat index it reads in the original.
-fn transpose_map(shape: &[usize], perm: &[usize]) -> (Vec<usize>, Vec<usize>) {
-    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
-    let in_strides = strides(shape);
-    let out_strides = strides(&out_shape);
-    let map = (0..numel(&out_shape))
-        .map(|flat| {
-            perm.iter()
-                .enumerate()
-                .map(|(k, &p)| ((flat / out_strides[k]) % out_shape[k]) * in_strides[p])
-                .sum()
-        })
-        .collect();
-    (map, out_shape)
-}
-
-fn normalize_axis(axis: i64, rank: usize) -> Option<usize> {
-    let r = rank as i64;
-    let a = if axis < 0 { axis + r } else { axis };
-    (0..r).contains(&a).then_some(a as usize)
-}
-
-impl Folder<'_> {
-    fn declare_input(&mut self, graph: &GraphProto) -> Result<Vec<usize>, ImportError> {
+    /// Declares the graph inputs (initializers excluded): the basis is their concatenation, in
+    /// graph order. Returns their names and shapes.
+    fn declare_input(
+        &mut self,
+        graph: &GraphProto,
+    ) -> Result<Vec<(String, Vec<usize>)>, ImportError> {
         let init: std::collections::HashSet<&str> =
             graph.initializer.iter().map(|t| t.name.as_str()).collect();
         for t in &graph.initializer {
@@ -325,7 +374,7 @@ impl Folder<'_> {
             .iter()
             .filter(|i| !init.contains(i.name.as_str()))
             .collect();
-        let [input] = inputs.as_slice() else {
+        if inputs.is_empty() || (self.classifier && inputs.len() != 1) {
             return Err(ImportError::Model {
                 path: self.path.to_string(),
                 problem: format!(
@@ -333,57 +382,82 @@ impl Folder<'_> {
                     inputs.len()
                 ),
             });
-        };
-        let problem = |p: String| ImportError::Model {
-            path: self.path.to_string(),
-            problem: format!("input '{}': {p}", input.name),
-        };
-        let tt = input
-            .r#type
-            .as_ref()
-            .and_then(|t| t.tensor_type.as_ref())
-            .ok_or_else(|| problem("not a tensor".to_string()))?;
-        if tt.elem_type != data_type::FLOAT && tt.elem_type != data_type::DOUBLE {
-            return Err(problem(format!(
-                "element type {} is not float or double",
-                tt.elem_type
-            )));
         }
-        let shape: Vec<usize> = tt
-            .shape
-            .as_ref()
-            .ok_or_else(|| problem("no declared shape".to_string()))?
-            .dim
-            .iter()
-            .map(|d| match d.dim_value {
-                Some(v) if v > 0 => v as usize,
-                _ => 1, // symbolic (batch) dimension: one sample
-            })
-            .collect();
-        let n = numel(&shape);
-        if n == 0 {
-            return Err(problem("empty shape".to_string()));
+        let mut shapes = Vec::new();
+        for input in &inputs {
+            let problem = |p: String| ImportError::Model {
+                path: self.path.to_string(),
+                problem: format!("input '{}': {p}", input.name),
+            };
+            let tt = input
+                .r#type
+                .as_ref()
+                .and_then(|t| t.tensor_type.as_ref())
+                .ok_or_else(|| problem("not a tensor".to_string()))?;
+            if tt.elem_type != data_type::FLOAT && tt.elem_type != data_type::DOUBLE {
+                return Err(problem(format!(
+                    "element type {} is not float or double",
+                    tt.elem_type
+                )));
+            }
+            let shape: Vec<usize> = tt
+                .shape
+                .as_ref()
+                .ok_or_else(|| problem("no declared shape".to_string()))?
+                .dim
+                .iter()
+                .map(|d| match d.dim_value {
+                    Some(v) if v > 0 => v as usize,
+                    _ => 1, // symbolic (batch) dimension: one sample
+                })
+                .collect();
+            let n = shape
+                .iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .filter(|&n| n > 0 && n <= MAX_INPUTS)
+                .ok_or_else(|| {
+                    problem(format!(
+                        "shape {shape:?} is empty or has more than {MAX_INPUTS} elements"
+                    ))
+                })?;
+            shapes.push((input.name.clone(), shape, n));
         }
-        let mut a = vec![0.0; n * n];
-        for i in 0..n {
-            a[i * n + i] = 1.0;
+        let total: usize = shapes.iter().map(|s| s.2).sum();
+        if total > MAX_INPUTS {
+            return Err(ImportError::Model {
+                path: self.path.to_string(),
+                problem: format!("the inputs have more than {MAX_INPUTS} elements in all"),
+            });
         }
-        self.basis_dim = n;
-        self.values.insert(
-            input.name.clone(),
-            Value::Affine(Affine {
-                shape: shape.clone(),
-                basis: 0,
-                n,
-                a,
-                b: vec![0.0; n],
-                after_softmax: None,
-            }),
-        );
-        Ok(shape)
+        self.basis_dim = total;
+        let mut offset = 0;
+        for (name, shape, n) in &shapes {
+            let mut a = vec![0.0; n * total];
+            for i in 0..*n {
+                a[i * total + offset + i] = 1.0;
+            }
+            offset += n;
+            self.values.insert(
+                name.clone(),
+                Value::Affine(Affine {
+                    shape: shape.clone(),
+                    basis: 0,
+                    n: total,
+                    a,
+                    b: vec![0.0; *n],
+                    after_softmax: None,
+                }),
+            );
+        }
+        Ok(shapes.into_iter().map(|(n, s, _)| (n, s)).collect())
     }
 
-    fn tensor(&self, t: &TensorProto, node: &str, op: &str) -> Result<Tensor, ImportError> {
+    pub(super) fn tensor(
+        &self,
+        t: &TensorProto,
+        node: &str,
+        op: &str,
+    ) -> Result<Tensor, ImportError> {
         let err = |problem: String| ImportError::Node {
             path: self.path.to_string(),
             node: node.to_string(),
@@ -497,7 +571,182 @@ impl Folder<'_> {
             }
         }
 
+        let ints = |v: &Value| -> Result<Vec<i64>, ImportError> {
+            match v {
+                Value::Const(t) => Ok(t.data.iter().map(|&x| x as i64).collect()),
+                Value::Affine(_) => Err(err(
+                    "an index operand depends on the network input".to_string()
+                )),
+            }
+        };
+        let opt_input = |i: usize| node.input.get(i).filter(|s| !s.is_empty()).is_some();
+        let mut split_parts: Vec<(String, Value)> = Vec::new();
         let result: Value = match op {
+                "Split" => {
+                let v = input(0)?.clone();
+                let rank = v.shape().len();
+                let axis = normalize_axis(int_attr("axis", 0), rank)
+                    .ok_or_else(|| err("axis out of range".to_string()))?;
+                let d = v.shape()[axis];
+                let n_out = node.output.len().max(1);
+                let sizes: Vec<usize> = if opt_input(1) {
+                    ints(input(1)?)?.iter().map(|&x| x.max(0) as usize).collect()
+                } else if let Some(a) = attr("split") {
+                    a.ints.iter().map(|&x| x.max(0) as usize).collect()
+                } else {
+                    // Equal parts, the last one smaller (opset 18's num_outputs rule).
+                    let part = d.div_ceil(n_out);
+                    (0..n_out).map(|k| part.min(d.saturating_sub(k * part))).collect()
+                };
+                if sizes.len() != n_out || sizes.iter().sum::<usize>() != d {
+                    return Err(err(format!(
+                        "split sizes {sizes:?} do not cut a dimension of {d} into {n_out} outputs"
+                    )));
+                }
+                let mut start = 0;
+                for (out, &len) in node.output.iter().zip(&sizes) {
+                    let s = [start as i64];
+                    let e = [(start + len) as i64];
+                    let ax = [axis as i64];
+                    let (map, shape) = slice_map(v.shape(), &s, &e, Some(&ax), None).map_err(err)?;
+                    start += len;
+                    split_parts.push((out.clone(), pick(&v, &map, shape)));
+                }
+                split_parts
+                    .first()
+                    .map(|p| p.1.clone())
+                    .ok_or_else(|| err("no output".to_string()))?
+            }
+            "Slice" => {
+                let v = input(0)?.clone();
+                let (starts, ends, axes, steps) = if self.opset >= 10 {
+                    (
+                        ints(input(1)?)?,
+                        ints(input(2)?)?,
+                        if opt_input(3) { Some(ints(input(3)?)?) } else { None },
+                        if opt_input(4) { Some(ints(input(4)?)?) } else { None },
+                    )
+                } else {
+                    let get = |n: &str| attr(n).map(|a| a.ints.clone());
+                    (
+                        get("starts").unwrap_or_default(),
+                        get("ends").unwrap_or_default(),
+                        get("axes"),
+                        None,
+                    )
+                };
+                let (map, shape) =
+                    slice_map(v.shape(), &starts, &ends, axes.as_deref(), steps.as_deref())
+                        .map_err(err)?;
+                pick(&v, &map, shape)
+            }
+            "ReduceSum" | "ReduceMean" => {
+                let v = input(0)?.clone();
+                let rank = v.shape().len();
+                let axes_in = (op == "ReduceSum" && self.opset >= 13)
+                    || (op == "ReduceMean" && self.opset >= 18);
+                let raw: Vec<i64> = if axes_in {
+                    if opt_input(1) {
+                        ints(input(1)?)?
+                    } else {
+                        Vec::new()
+                    }
+                } else {
+                    attr("axes").map(|a| a.ints.clone()).unwrap_or_default()
+                };
+                if raw.is_empty() && int_attr("noop_with_empty_axes", 0) != 0 {
+                    v
+                } else {
+                    let axes: Vec<usize> = raw
+                        .iter()
+                        .map(|&a| normalize_axis(a, rank))
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| err("axis out of range".to_string()))?;
+                    let (groups, shape) =
+                        reduce_groups(v.shape(), &axes, int_attr("keepdims", 1) != 0);
+                    let count = groups.first().map_or(1, Vec::len).max(1);
+                    let scale = if op == "ReduceMean" { 1.0 / count as f64 } else { 1.0 };
+                    reduce(&v, &groups, scale, shape)
+                }
+            }
+            "Expand" => {
+                let v = input(0)?.clone();
+                let target: Vec<usize> = ints(input(1)?)?
+                    .iter()
+                    .map(|&x| x.max(0) as usize)
+                    .collect();
+                let shape = broadcast_shape(v.shape(), &target)
+                    .ok_or_else(|| err(format!("cannot expand {:?} to {target:?}", v.shape())))?;
+                if numel(&shape) > MAX_INPUTS * 64 {
+                    return Err(err("the expanded tensor is too large".to_string()));
+                }
+                let map = broadcast_map(&shape, v.shape());
+                pick(&v, &map, shape)
+            }
+            "ConstantOfShape" => {
+                let shape: Vec<usize> = ints(input(0)?)?
+                    .iter()
+                    .map(|&x| x.max(0) as usize)
+                    .collect();
+                if numel(&shape) > MAX_INPUTS * 64 {
+                    return Err(err("the tensor is too large".to_string()));
+                }
+                let value = match attr("value") {
+                    Some(a) => self
+                        .constant_attr(a, &name, op)?
+                        .data
+                        .first()
+                        .copied()
+                        .unwrap_or(0.0),
+                    None => 0.0,
+                };
+                Value::Const(Tensor {
+                    data: vec![value; numel(&shape)],
+                    shape,
+                })
+            }
+            "BatchNormalization" => {
+                // Inference mode: y = scale (x - mean) / sqrt(var + epsilon) + B, per channel
+                // (axis 1): an affine map with per-channel constants.
+                let x = input(0)?.clone();
+                let rank = x.shape().len();
+                if rank < 2 {
+                    return Err(err("the input needs a channel axis (rank >= 2)".to_string()));
+                }
+                let c = x.shape()[1];
+                let eps = attr("epsilon").map(|a| a.f as f64).unwrap_or(1e-5);
+                let mut consts = Vec::new();
+                for i in 1..5 {
+                    let Value::Const(t) = input(i)? else {
+                        return Err(err("parameters depend on the network input".to_string()));
+                    };
+                    if t.data.len() != c {
+                        return Err(err(format!("parameter {i} has {} values for {c} channels", t.data.len())));
+                    }
+                    consts.push(t.data.clone());
+                }
+                let (scale, bias, mean, var) = (&consts[0], &consts[1], &consts[2], &consts[3]);
+                let mut shape = vec![c];
+                shape.extend(std::iter::repeat_n(1, rank - 2));
+                let mut mul = Vec::with_capacity(c);
+                let mut add = Vec::with_capacity(c);
+                for k in 0..c {
+                    let denom = (var[k] + eps).sqrt();
+                    if denom.is_nan() || denom <= 0.0 || denom.is_infinite() {
+                        return Err(err(format!("channel {k}: variance + epsilon is not positive")));
+                    }
+                    let m = scale[k] / denom;
+                    mul.push(m);
+                    add.push(bias[k] - m * mean[k]);
+                }
+                let y = binary(
+                    "Mul",
+                    &x,
+                    &Value::Const(Tensor { shape: shape.clone(), data: mul }),
+                )
+                .map_err(err)?;
+                binary("Add", &y, &Value::Const(Tensor { shape, data: add })).map_err(err)?
+            }
             "Identity" | "Dropout" => input(0)?.clone(),
             "Cast" => {
                 let to = int_attr("to", data_type::FLOAT as i64) as i32;
@@ -533,6 +782,11 @@ impl Folder<'_> {
                 }
                 Value::Affine(a) => Value::Affine(self.close_layer(a)),
             },
+            "Softmax" | "LogSoftmax" if !self.classifier => {
+                return Err(err(
+                    "not linear, and a property may constrain its values (only a classifier's final Softmax is dropped)".to_string(),
+                ))
+            }
             "Softmax" | "LogSoftmax" => {
                 let Value::Affine(mut a) = input(0)?.clone() else {
                     return Err(err("applied to a constant".to_string()));
@@ -659,29 +913,76 @@ impl Folder<'_> {
                     data: dims,
                 })
             }
-            "Gather" => {
-                let (Value::Const(data), Value::Const(idx)) = (input(0)?, input(1)?) else {
-                    return Err(err(
-                        "gathering from network values is not supported".to_string()
-                    ));
-                };
-                Value::Const(gather(data, idx, int_attr("axis", 0)).map_err(err)?)
-            }
-            "Concat" => {
-                let mut parts = Vec::new();
-                for i in 0..node.input.len() {
-                    match input(i)? {
-                        Value::Const(t) => parts.push(t.clone()),
-                        Value::Affine(_) => {
-                            return Err(err(
-                                "concatenating network values is not supported".to_string()
-                            ))
-                        }
-                    }
+            "Gather" => match (input(0)?, input(1)?) {
+                (Value::Const(data), Value::Const(idx)) => {
+                    Value::Const(gather(data, idx, int_attr("axis", 0)).map_err(err)?)
                 }
-                Value::Const(concat(&parts, int_attr("axis", 0)).map_err(err)?)
+                (Value::Affine(a), Value::Const(idx)) => {
+                    // Gather the row numbers, then the rows.
+                    let rows = Tensor {
+                        shape: a.shape.clone(),
+                        data: (0..a.rows()).map(|r| r as f64).collect(),
+                    };
+                    let picked = gather(&rows, idx, int_attr("axis", 0)).map_err(err)?;
+                    let map: Vec<usize> = picked.data.iter().map(|&r| r as usize).collect();
+                    Value::Affine(a.gather_rows(&map, picked.shape))
+                }
+                _ => {
+                    return Err(err(
+                        "the indices depend on the network input".to_string()
+                    ))
+                }
+            },
+            "Concat" => {
+                let values: Vec<&Value> = (0..node.input.len())
+                    .map(input)
+                    .collect::<Result<_, _>>()?;
+                if values.iter().all(|v| matches!(v, Value::Const(_))) {
+                    let parts: Vec<Tensor> = values
+                        .iter()
+                        .map(|v| match v {
+                            Value::Const(t) => t.clone(),
+                            Value::Affine(_) => unreachable!("all constant"),
+                        })
+                        .collect();
+                    Value::Const(concat(&parts, int_attr("axis", 0)).map_err(err)?)
+                } else {
+                    // Stack every part's rows (constants as rows without weights), concatenate
+                    // their row numbers, then gather.
+                    let (n, basis) = (self.basis_dim, self.basis);
+                    let mut stacked = Affine {
+                        shape: vec![0],
+                        basis,
+                        n,
+                        a: Vec::new(),
+                        b: Vec::new(),
+                        after_softmax: None,
+                    };
+                    let mut index_parts = Vec::new();
+                    for v in &values {
+                        let start = stacked.b.len();
+                        match v {
+                            Value::Const(t) => {
+                                stacked.a.extend(std::iter::repeat_n(0.0, t.data.len() * n));
+                                stacked.b.extend(&t.data);
+                            }
+                            Value::Affine(a) => {
+                                stacked.a.extend(&a.a);
+                                stacked.b.extend(&a.b);
+                            }
+                        }
+                        index_parts.push(Tensor {
+                            shape: v.shape().to_vec(),
+                            data: (start..stacked.b.len()).map(|r| r as f64).collect(),
+                        });
+                    }
+                    let idx = concat(&index_parts, int_attr("axis", 0)).map_err(err)?;
+                    let map: Vec<usize> = idx.data.iter().map(|&r| r as usize).collect();
+                    Value::Affine(stacked.gather_rows(&map, idx.shape))
+                }
             }
             "Add" | "Sub" | "Mul" | "Div" => binary(op, input(0)?, input(1)?).map_err(err)?,
+            "Neg" => binary("Mul", input(0)?, &scalar(-1.0)).map_err(err)?,
             "MatMul" => matmul(input(0)?, input(1)?).map_err(err)?,
             "Gemm" => {
                 let mut a = input(0)?.clone();
@@ -725,6 +1026,11 @@ impl Folder<'_> {
             .first()
             .ok_or_else(|| err("no output".to_string()))?;
         self.values.insert(out.clone(), result);
+        for (name, v) in split_parts {
+            if !name.is_empty() {
+                self.values.insert(name, v);
+            }
+        }
         Ok(())
     }
 
@@ -754,7 +1060,7 @@ impl Folder<'_> {
         }
     }
 
-    fn constant_attr(
+    pub(super) fn constant_attr(
         &self,
         a: &AttributeProto,
         node: &str,
@@ -790,6 +1096,53 @@ impl Folder<'_> {
     }
 }
 
+/// Elements `map` of `v` (rows of a network value), laid out as `shape`.
+fn pick(v: &Value, map: &[usize], shape: Vec<usize>) -> Value {
+    match v {
+        Value::Const(t) => Value::Const(Tensor {
+            shape,
+            data: map.iter().map(|&i| t.data[i]).collect(),
+        }),
+        Value::Affine(a) => Value::Affine(a.gather_rows(map, shape)),
+    }
+}
+
+/// Sums of the element groups `groups` of `v`, each times `scale`, laid out as `shape`.
+fn reduce(v: &Value, groups: &[Vec<usize>], scale: f64, shape: Vec<usize>) -> Value {
+    match v {
+        Value::Const(t) => Value::Const(Tensor {
+            shape,
+            data: groups
+                .iter()
+                .map(|g| g.iter().map(|&i| t.data[i]).sum::<f64>() * scale)
+                .collect(),
+        }),
+        Value::Affine(a) => {
+            let mut out = Affine {
+                shape,
+                basis: a.basis,
+                n: a.n,
+                a: vec![0.0; groups.len() * a.n],
+                b: vec![0.0; groups.len()],
+                after_softmax: None,
+            };
+            for (r, g) in groups.iter().enumerate() {
+                for &i in g {
+                    for (o, &w) in out.a[r * a.n..(r + 1) * a.n].iter_mut().zip(a.row(i)) {
+                        *o += w;
+                    }
+                    out.b[r] += a.b[i];
+                }
+                out.a[r * a.n..(r + 1) * a.n]
+                    .iter_mut()
+                    .for_each(|w| *w *= scale);
+                out.b[r] *= scale;
+            }
+            Value::Affine(out)
+        }
+    }
+}
+
 fn scalar_tensor(v: f64) -> Tensor {
     Tensor {
         shape: vec![],
@@ -809,95 +1162,6 @@ fn reshape(v: Value, shape: Vec<usize>) -> Value {
         }
         Value::Affine(a) => Value::Affine(a.reshaped(shape)),
     }
-}
-
-/// Resolves an ONNX Reshape target (with `0` = copy and `-1` = infer).
-fn resolve_shape(from: &[usize], target: &[f64], allow_zero: bool) -> Result<Vec<usize>, String> {
-    let total = numel(from);
-    let mut out = Vec::with_capacity(target.len());
-    let mut infer = None;
-    for (i, &t) in target.iter().enumerate() {
-        let t = t as i64;
-        match t {
-            -1 if infer.is_none() => {
-                infer = Some(i);
-                out.push(1);
-            }
-            0 if !allow_zero => out.push(
-                *from
-                    .get(i)
-                    .ok_or_else(|| format!("shape entry {i} copies a missing dimension"))?,
-            ),
-            t if t >= 0 => out.push(t as usize),
-            _ => return Err(format!("invalid target shape {target:?}")),
-        }
-    }
-    let known: usize = out.iter().product();
-    if let Some(i) = infer {
-        if known == 0 || !total.is_multiple_of(known) {
-            return Err(format!("cannot reshape {from:?} to {target:?}"));
-        }
-        out[i] = total / known;
-    }
-    if numel(&out) != total {
-        return Err(format!(
-            "cannot reshape {from:?} ({total} values) to {out:?}"
-        ));
-    }
-    Ok(out)
-}
-
-fn gather(data: &Tensor, idx: &Tensor, axis: i64) -> Result<Tensor, String> {
-    let rank = data.shape.len();
-    let axis = normalize_axis(axis, rank).ok_or("axis out of range")?;
-    let dim = data.shape[axis];
-    let outer = numel(&data.shape[..axis]);
-    let inner = numel(&data.shape[axis + 1..]);
-    let mut shape = data.shape[..axis].to_vec();
-    shape.extend_from_slice(&idx.shape);
-    shape.extend_from_slice(&data.shape[axis + 1..]);
-    let mut out = Vec::with_capacity(numel(&shape));
-    for o in 0..outer {
-        for &i in &idx.data {
-            let i = i as i64;
-            let i = if i < 0 { i + dim as i64 } else { i };
-            if !(0..dim as i64).contains(&i) {
-                return Err(format!("index {i} out of range for dimension {dim}"));
-            }
-            let base = (o * dim + i as usize) * inner;
-            out.extend_from_slice(&data.data[base..base + inner]);
-        }
-    }
-    Ok(Tensor { shape, data: out })
-}
-
-fn concat(parts: &[Tensor], axis: i64) -> Result<Tensor, String> {
-    let first = parts.first().ok_or("nothing to concatenate")?;
-    let rank = first.shape.len();
-    let axis = normalize_axis(axis, rank).ok_or("axis out of range")?;
-    let outer = numel(&first.shape[..axis]);
-    let mut shape = first.shape.clone();
-    shape[axis] = 0;
-    for p in parts {
-        if p.shape.len() != rank
-            || p.shape[..axis] != first.shape[..axis]
-            || p.shape[axis + 1..] != first.shape[axis + 1..]
-        {
-            return Err(format!(
-                "cannot concatenate shapes {:?} and {:?} on axis {axis}",
-                first.shape, p.shape
-            ));
-        }
-        shape[axis] += p.shape[axis];
-    }
-    let mut data = Vec::with_capacity(numel(&shape));
-    for o in 0..outer {
-        for p in parts {
-            let chunk = numel(&p.shape[axis..]);
-            data.extend_from_slice(&p.data[o * chunk..(o + 1) * chunk]);
-        }
-    }
-    Ok(Tensor { shape, data })
 }
 
 fn transpose2(v: Value) -> Result<Value, String> {

@@ -53,19 +53,16 @@ impl MilpOracle<'_> {
         }
     }
 
-    /// Tightened bounds for `region` (valid, never looser than `bounds`), and the competitors
-    /// of `open` still not excluded by them (`(j, lower, upper)` of `y_j - y_c`).
+    /// Tightened bounds for `region` (valid, never looser than `bounds`) when LP tightening is
+    /// on and the network deep; else `bounds` as they are.
     pub(super) fn tightened(
         &self,
         region: &Hyperbox,
         bounds: NeuronBounds,
-        c: usize,
-        open: Vec<(usize, f64, f64)>,
         time_limit: Option<Duration>,
-    ) -> (NeuronBounds, Vec<(usize, f64, f64)>) {
-        let net = self.net;
+    ) -> NeuronBounds {
         if !self.settings.lp_tightening || !self.deep() {
-            return (bounds, open);
+            return bounds;
         }
         let now = Instant::now();
         let budget = time_limit.map_or(Duration::from_secs(30), |t| {
@@ -75,7 +72,7 @@ impl MilpOracle<'_> {
         if let Some(d) = self.settings.deadline {
             stop_at = stop_at.min(d);
         }
-        let (tight, stats) = tighten::tighten(net, region, &bounds, Some(stop_at));
+        let (tight, stats) = tighten::tighten(self.net, region, &bounds, Some(stop_at));
         if std::env::var_os("PPNN_LOG_MILP").is_some() {
             eprintln!(
                 "[tighten] {} LPs, unstable {} -> {}{}, {:.3} s",
@@ -86,12 +83,6 @@ impl MilpOracle<'_> {
                 now.elapsed().as_secs_f64()
             );
         }
-        let tau = self.settings.margin;
-        let still: Vec<(usize, f64, f64)> = self
-            .margin_bounds(&tight, region, c)
-            .into_iter()
-            .filter(|&(j, _, hi)| hi >= -tau && open.iter().any(|o| o.0 == j))
-            .collect();
-        (tight, still)
+        tight
     }
 }

@@ -1,11 +1,16 @@
 //! The oracle: the only door to the solver.
 //!
 //! Search algorithms ask questions ("is every point of this box classified c?") and read
-//! [`Verdict`]s. The [`MilpOracle`] answers with a cascade, cheapest first, each step counted:
+//! [`Verdict`]s. Every decision question is an instance of the general one,
+//! [`Question::Exists`] over a [`Property`] (is there an input in a union of boxes whose outputs
+//! satisfy a disjunction of conjunctions of linear constraints?); "class c wins on the box" is
+//! [`Property::class_loses`]. The [`MilpOracle`] answers with a cascade (`property.rs`),
+//! cheapest first, each step counted:
 //! 1. **concrete**: known counterexamples, the box centre and corners;
-//! 2. **interval**: neuron bounds prove `y_j - y_c < -τ` for every competitor `j`;
-//! 3. **attack**: projected gradient steps find a counterexample;
-//! 4. **MILP**: the exact encoding, one MILP per remaining competitor, in parallel.
+//! 2. **interval**: neuron bounds prove some constraint of every disjunct (for a class,
+//!    `y_j - y_c < -τ` for every competitor `j`);
+//! 3. **attack**: projected gradient steps find a witness;
+//! 4. **MILP**: the exact encoding, one MILP per remaining disjunct (competitor), in parallel.
 //!
 //! Soundness rules enforced here, whatever a solver says:
 //! - `Holds` only from bounds or from MILPs that were *proved infeasible* with the safety margin
@@ -15,23 +20,27 @@
 //!   (gradient steps, then the LP of its linear region) or the answer is `Unknown`;
 //! - time limits, interruptions and solver errors are `Unknown`, never `Holds`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::attack::{self, AttackSettings};
+use crate::attack::AttackSettings;
 use crate::bounds::{BoundMethod, NeuronBounds};
 use crate::milp::encode::Encoding;
 use crate::milp::query;
 use crate::milp::solver::{BabOptions, Engine, Limits, Status};
 use crate::network::{margin_of, Network};
+use crate::property::Property;
 use crate::region::Hyperbox;
 
 mod complete;
 mod deep;
+mod property;
+
+pub use property::confirm;
 
 /// A question about a box.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +66,13 @@ pub enum Question<'a> {
         eta: f64,
         /// A known point of the class (x*), projected into each slab as a first candidate.
         anchor: Option<&'a [f64]>,
+    },
+    /// The general question: is there x in the property's region (within D) whose outputs
+    /// satisfy it? `Holds` means proved empty (VNN-LIB `unsat`), `Violated` carries a witness
+    /// re-checked exactly (`sat`). `Sound` is this question for [`Property::class_loses`].
+    Exists {
+        /// The property.
+        property: &'a Property,
     },
 }
 
@@ -390,7 +406,7 @@ pub struct OracleSettings {
     /// Stages of our branch and bound (root cuts, node bounds).
     pub bab: BabOptions,
     /// The strong attack run before a MILP on deep networks (`None` skips it).
-    pub pgd: Option<attack::PgdSettings>,
+    pub pgd: Option<crate::attack::PgdSettings>,
 }
 
 /// Default safety margin τ.
@@ -409,7 +425,7 @@ impl Default for OracleSettings {
             engine: Engine::default(),
             lp_tightening: false,
             bab: BabOptions::default(),
-            pgd: Some(attack::PgdSettings::default()),
+            pgd: Some(crate::attack::PgdSettings::default()),
         }
     }
 }
@@ -539,50 +555,6 @@ impl<'a> MilpOracle<'a> {
         }
     }
 
-    /// Known counterexamples, then the box centre and two corners.
-    fn concrete(&self, region: &Hyperbox, c: usize) -> Option<Witness> {
-        let known: Vec<Vec<f64>> = {
-            let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-            pool.iter()
-                .rev()
-                .filter(|(k, x)| *k == c && region.contains(x))
-                .take(1)
-                .map(|(_, x)| x.clone())
-                .collect()
-        };
-        known
-            .into_iter()
-            .chain([region.center(), region.lb().to_vec(), region.ub().to_vec()])
-            .find_map(|x| Witness::confirm(self.net, &x, c))
-    }
-
-    /// The gradient attack against competitors `js` (all when empty).
-    fn attack_step(&self, region: &Hyperbox, c: usize, js: &[usize]) -> Option<Witness> {
-        let settings = self.settings.attack.as_ref()?;
-        let (x, value) = attack::attack(self.net, region, c, js, settings);
-        if value >= 0.0 {
-            if let Some(w) = Witness::confirm(self.net, &x, c) {
-                return Some(w);
-            }
-        }
-        if js.len() < 2 {
-            return None;
-        }
-        // The mixed attack follows whichever competitor leads and can stall between two; one
-        // short targeted ascent per competitor (a few milliseconds in all, against ~100 ms for
-        // the MILPs it can spare) finds what it misses.
-        let targeted = attack::AttackSettings {
-            restarts: 0,
-            ..*settings
-        };
-        js.iter().find_map(|&j| {
-            let (x, value) = attack::attack(self.net, region, c, &[j], &targeted);
-            (value >= 0.0)
-                .then(|| Witness::confirm(self.net, &x, c))
-                .flatten()
-        })
-    }
-
     /// For every competitor `j`: `(j, lower, upper)` bounds of `y_j - y_c` over `region`.
     fn margin_bounds(
         &self,
@@ -611,9 +583,10 @@ impl<'a> MilpOracle<'a> {
 
     fn falsify_impl(&self, region: &Hyperbox, c: usize) -> Option<Witness> {
         let region = region.intersect(&self.domain)?;
+        let p = Property::class_loses(&region, self.net.output_size(), c);
         let w = self
-            .concrete(&region, c)
-            .or_else(|| self.attack_step(&region, c, &[]))
+            .concrete_in(&p, Some(c))
+            .or_else(|| self.attack_in(&p, Some(c), None))
             .or_else(|| self.strong_attack(&region, c, &[], Some(FALSIFY_PGD_TIME)))?;
         self.remember(c, &w.x);
         Some(w)
@@ -966,15 +939,6 @@ impl<'a> MilpOracle<'a> {
 
     fn sound(&self, region: &Hyperbox, c: usize, start: Instant) -> Verdict {
         let net = self.net;
-        let tau = self.settings.margin;
-        let violated = |witness: Witness, method: Method| {
-            self.remember(c, &witness.x);
-            Verdict::Violated {
-                witness,
-                method,
-                time: start.elapsed(),
-            }
-        };
         if region.dim() != net.input_size() || c >= net.output_size() {
             return Verdict::Unknown {
                 near_tie: None,
@@ -987,231 +951,46 @@ impl<'a> MilpOracle<'a> {
                 time: start.elapsed(),
             };
         }
-        let Some(region) = region.intersect(&self.domain) else {
+        let p = match region.intersect(&self.domain) {
+            Some(r) => Property::class_loses(&r, net.output_size(), c),
             // Nothing of the box lies in D: vacuously sound.
-            return Verdict::Holds {
-                method: Method::Concrete,
-                time: start.elapsed(),
-            };
+            None => Property {
+                disjuncts: Vec::new(),
+                ..Property::class_loses(region, net.output_size(), c)
+            },
         };
-
-        // 1. Concrete.
-        if let Some(w) = self.concrete(&region, c) {
-            return violated(w, Method::Concrete);
-        }
-
-        // 2. Bounds.
-        let bounds = NeuronBounds::compute(net, &region, self.settings.bounds);
-        let mut open: Vec<(usize, f64, f64)> = self
-            .margin_bounds(&bounds, &region, c)
-            .into_iter()
-            .filter(|&(_, _, hi)| hi >= -tau)
-            .collect();
-        if open.is_empty() {
-            return Verdict::Holds {
-                method: Method::Interval,
-                time: start.elapsed(),
-            };
-        }
-        // Most dangerous competitors first.
-        open.sort_by(|a, b| b.2.total_cmp(&a.2));
-
-        // 3. Attack.
-        let js: Vec<usize> = open.iter().map(|o| o.0).collect();
-        if let Some(w) = self.attack_step(&region, c, &js) {
-            return violated(w, Method::Attack);
-        }
-
-        // 4. MILP.
-        let Some(time_limit) = self.milp_time_limit() else {
-            return Verdict::Unknown {
-                near_tie: None,
-                reason: "the run's time limit was reached".to_string(),
-                time: start.elapsed(),
-            };
-        };
-        if let Some(w) = self.strong_attack(&region, c, &js, time_limit) {
-            return violated(w, Method::Attack);
-        }
-        let (bounds, open) = self.tightened(&region, bounds, c, open, time_limit);
-        if open.is_empty() {
-            return Verdict::Holds {
-                method: Method::Interval,
-                time: start.elapsed(),
-            };
-        }
-        let Some(time_limit) = self.milp_time_limit() else {
-            return Verdict::Unknown {
-                near_tie: None,
-                reason: "the run's time limit was reached".to_string(),
-                time: start.elapsed(),
-            };
-        };
-        let enc = Encoding::new(net, &region, &bounds);
-        let stop = AtomicBool::new(false);
-        let limits = Limits {
-            engine: self.settings.engine,
-            bab: self.settings.bab,
-            time: time_limit,
-            deadline: self.settings.deadline,
-            stop: Some(&stop),
-            ..Limits::default()
-        };
-        let results: Vec<ClassResult> = match self.settings.strategy {
-            MilpStrategy::PerClass => {
-                let run = |&(j, _, _): &(usize, f64, f64)| {
-                    let r = self.class_milp(&enc, &region, c, j, &limits);
-                    if matches!(r, ClassResult::Violated(_)) {
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                    r
-                };
-                if self.settings.parallel {
-                    ordered_par_map(&open, run)
-                } else {
-                    let mut out = Vec::new();
-                    for o in &open {
-                        let r = run(o);
-                        let done = matches!(r, ClassResult::Violated(_));
-                        out.push(r);
-                        if done {
-                            break;
-                        }
-                    }
-                    out
-                }
-            }
-            MilpStrategy::Disjunctive => {
-                let js: Vec<usize> = open.iter().map(|o| o.0).collect();
-                let mb: Vec<(f64, f64)> = open.iter().map(|o| (o.1, o.2)).collect();
-                let r = query::violation_disjunctive(&enc, c, &js, &mb, tau, &limits);
-                vec![self.interpret(&enc, &region, c, None, r)]
-            }
-        };
-        let mut unknown = Vec::new();
-        let mut near_tie: Option<Option<Vec<f64>>> = Some(None);
-        for r in results {
-            match r {
-                ClassResult::Violated(w) => return violated(w, Method::Milp),
-                ClassResult::Unknown(why) => {
-                    near_tie = None;
-                    unknown.push(why)
-                }
-                ClassResult::NearTie(why, point) => {
-                    if let Some(slot) = near_tie.as_mut() {
-                        if slot.is_none() {
-                            *slot = point;
-                        }
-                    }
-                    unknown.push(why)
-                }
-                ClassResult::Interrupted => {
-                    near_tie = None;
-                    unknown.push("interrupted".to_string())
-                }
-                ClassResult::RuledOut => {}
-            }
-        }
-        if unknown.is_empty() {
-            Verdict::Holds {
-                method: Method::Milp,
-                time: start.elapsed(),
-            }
-        } else {
-            unknown.sort();
-            unknown.dedup();
-            Verdict::Unknown {
-                reason: unknown.join("; "),
-                near_tie: near_tie.flatten(),
-                time: start.elapsed(),
-            }
-        }
+        self.exists(&p, Some(c), start)
     }
 
-    fn class_milp(
-        &self,
-        enc: &Encoding,
-        region: &Hyperbox,
-        c: usize,
-        j: usize,
-        limits: &Limits,
-    ) -> ClassResult {
-        let r = query::violation(enc, c, j, self.settings.margin, limits);
-        self.interpret(enc, region, c, Some(j), r)
-    }
-
-    /// Turns a violation MILP's outcome into a class result, confirming or polishing its point.
-    fn interpret(
-        &self,
-        enc: &Encoding,
-        region: &Hyperbox,
-        c: usize,
-        j: Option<usize>,
-        r: Result<query::Answer, crate::milp::solver::SolverError>,
-    ) -> ClassResult {
-        let ans = match r {
-            Ok(a) => a,
-            Err(e) => return ClassResult::Unknown(format!("solver error: {e}")),
-        };
-        self.add_milp_time(1, ans.outcome.time);
-        let status = ans.outcome.status;
-        if status == Status::Infeasible {
-            return ClassResult::RuledOut;
-        }
-        if let Some(p) = &ans.point {
-            let x = region.clamp(p);
-            let j = j.unwrap_or_else(|| margin_of(&self.net.forward(&x), c).1);
-            if let Some(w) = self.confirm_or_polish(enc, region, c, j, &x) {
-                return ClassResult::Violated(w);
-            }
-        }
-        match status {
-            Status::Interrupted => ClassResult::Interrupted,
-            Status::TimeLimit => ClassResult::Unknown("MILP time limit reached".to_string()),
-            Status::Optimal | Status::TargetReached => ClassResult::NearTie(
-                format!(
-                    "near tie: the largest y_j - y_c on the box is {:.3e}, within the safety margin τ = {:.1e} but not a confirmed counterexample",
-                    ans.outcome.objective.unwrap_or(f64::NAN),
-                    self.settings.margin
+    fn exists_in_domain(&self, p: &Property, start: Instant) -> Verdict {
+        let net = self.net;
+        if p.n_in != net.input_size() || p.n_out != net.output_size() {
+            return Verdict::Unknown {
+                near_tie: None,
+                reason: format!(
+                    "malformed question: a property over {} inputs and {} outputs for a network with {} and {}",
+                    p.n_in,
+                    p.n_out,
+                    net.input_size(),
+                    net.output_size()
                 ),
-                ans.point.as_ref().map(|p| region.clamp(p)),
-            ),
-            other => ClassResult::Unknown(format!("solver ended with status {other:?}")),
+                time: start.elapsed(),
+            };
         }
-    }
-
-    /// Confirms `x` as a counterexample, or tries to make it one: gradient steps from `x`, then
-    /// the LP of `x`'s linear region maximising `y_j - y_c`.
-    fn confirm_or_polish(
-        &self,
-        enc: &Encoding,
-        region: &Hyperbox,
-        c: usize,
-        j: usize,
-        x: &[f64],
-    ) -> Option<Witness> {
-        if let Some(w) = Witness::confirm(self.net, x, c) {
-            return Some(w);
-        }
-        // Small gradient steps towards j.
-        let g = attack::margin_gradient(self.net, x, c, j);
-        for scale in [1e-9, 1e-7, 1e-5] {
-            let y: Vec<f64> = x
+        let within = Property {
+            disjuncts: p
+                .disjuncts
                 .iter()
-                .zip(&g)
-                .map(|(&v, &gi)| v + scale * gi.signum())
-                .collect();
-            if let Some(w) = Witness::confirm(self.net, &region.clamp(&y), c) {
-                return Some(w);
-            }
-        }
-        // The LP of the linear region.
-        let mut fixed = enc.clone();
-        fixed.fix_pattern(self.net, x);
-        let ans = query::polish(&fixed, c, j, &Limits::default()).ok()?;
-        self.add_milp_time(1, ans.outcome.time);
-        let p = region.clamp(&ans.point?);
-        Witness::confirm(self.net, &p, c)
+                .filter_map(|d| {
+                    Some(crate::property::Disjunct {
+                        region: d.region.intersect(&self.domain)?,
+                        constraints: d.constraints.clone(),
+                    })
+                })
+                .collect(),
+            ..p.clone()
+        };
+        self.exists(&within, None, start)
     }
 }
 
@@ -1226,6 +1005,7 @@ impl Oracle for MilpOracle<'_> {
                 eta,
                 anchor,
             } => self.complete(region, *class, *eta, *anchor, start),
+            Question::Exists { property } => self.exists_in_domain(property, start),
         };
         self.stats
             .lock()

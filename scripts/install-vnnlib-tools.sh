@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Python tools the VNN-LIB tests use into a virtual environment (no system packages
+# are touched): vnnlib-satisfactory (the VNN-LIB 2.0 CLI test suite, which brings onnx,
+# onnxscript and onnxruntime) and numpy. Prints the venv's python path on the last line.
+#
+#   scripts/install-vnnlib-tools.sh [--dev]     # --dev adds the `vnnlib` parser package
+#
+# The venv is $PPNN_VENV (default /var/tmp/ppnn-venv). Python >= 3.11 with venv is required;
+# on Debian the script installs python3 and python3-venv when missing (as root or through sudo).
+set -euo pipefail
+venv="${PPNN_VENV:-/var/tmp/ppnn-venv}"
+extra=()
+if [[ "${1:-}" == "--dev" ]]; then extra=(vnnlib); fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    # Debian: python3 (3.11 on bookworm) and its venv module.
+    $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq python3 python3-venv >&2
+fi
+if ! python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+    echo "install-vnnlib-tools: python3 >= 3.11 is required (vnnlib-satisfactory needs it)" >&2
+    exit 1
+fi
+if [[ ! -x "$venv/bin/python" ]]; then
+    python3 -m venv "$venv" >&2
+fi
+"$venv/bin/python" -m pip install -q --disable-pip-version-check \
+    "vnnlib-satisfactory==1.0.1" numpy "${extra[@]}" >&2
+"$venv/bin/python" -c 'import onnxruntime, numpy, onnx' >&2
+echo "$venv/bin/python"

@@ -1,0 +1,791 @@
+//! The VNN-LIB reader: both dialects, auto-detected, into a [`Query`]; and the query's
+//! normalisation into the general [`Property`] (disjunctive normal form, boxes, constraints).
+//!
+//! - **1.0** (VNN-COMP 2021–2025): `(declare-const X_i Real)` / `Y_j`, where `i`, `j` are flat
+//!   indices in C order of the ONNX input/output tensor; `(assert …)` any number of times.
+//! - **2.0**: `(vnnlib-version <2.0>)` first, then `(declare-network N (declare-input X float32
+//!   [1,2]) … (declare-output Y float32 [2]))` and assertions over `X[0,1]`-style elements.
+//!
+//! Both share the formula language: `and`, `or`, comparisons `<= >= < > = == !=` (chains such
+//! as `(<= a b c)` conjoin), and arithmetic `+ - * /` as far as it is linear. A product of two
+//! variables is refused (theory POLY), never approximated. Numbers may be written in any float
+//! syntax (`1e-3`, `-0.5`, `.5`, `+2.`); they are parsed to the nearest f64 (correctly rounded)
+//! and must be finite.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use super::sexpr::{self, Pos, Sexpr};
+use super::{
+    Atom, Dialect, Formula, Kind, LinearExpr, NetworkDecl, PropertyError, Query, Rel, Variable,
+};
+
+/// Largest element count of one declared variable (and of all of them together).
+const MAX_ELEMENTS: usize = 1 << 28;
+
+/// Largest decompressed size of a `.gz` property (a decompression bomb is an error).
+const MAX_TEXT: u64 = 1 << 30;
+
+/// Reads a VNN-LIB file (`.gz`: decompressed on the fly), either dialect.
+pub fn read_vnnlib(path: impl AsRef<std::path::Path>) -> Result<Query, PropertyError> {
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    let io = |source| PropertyError::Io {
+        path: name.clone(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    if name.ends_with(".gz") {
+        flate2::read::MultiGzDecoder::new(file)
+            .take(MAX_TEXT + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+    } else {
+        file.take(MAX_TEXT + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+    }
+    if bytes.len() as u64 > MAX_TEXT {
+        return Err(PropertyError::Unsupported {
+            path: name,
+            message: format!("the property is larger than {MAX_TEXT} bytes"),
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+        let col = 1 + before.iter().rev().take_while(|&&b| b != b'\n').count();
+        PropertyError::Syntax {
+            path: name.clone(),
+            line,
+            col,
+            message: "the file is not UTF-8 text".to_string(),
+        }
+    })?;
+    parse_vnnlib(&text, &name)
+}
+
+/// Parses VNN-LIB text; `path` names it in messages.
+pub fn parse_vnnlib(text: &str, path: &str) -> Result<Query, PropertyError> {
+    let forms = sexpr::parse(text).map_err(|e| PropertyError::Syntax {
+        path: path.to_string(),
+        line: e.pos.line,
+        col: e.pos.col,
+        message: e.message,
+    })?;
+    let mut r = Reader {
+        path,
+        dialect: Dialect::V1,
+        networks: Vec::new(),
+        variables: Vec::new(),
+        by_name: HashMap::new(),
+        assertions: Vec::new(),
+        v1_inputs: Vec::new(),
+        v1_outputs: Vec::new(),
+    };
+    let is_v2 = forms.first().is_some_and(|f| match f {
+        Sexpr::List(items, _) => items.first().and_then(Sexpr::atom) == Some("vnnlib-version"),
+        _ => false,
+    });
+    if is_v2 {
+        r.dialect = Dialect::V2;
+    }
+    for (k, form) in forms.iter().enumerate() {
+        r.top(form, k == 0)?;
+    }
+    if r.dialect == Dialect::V1 {
+        r.finish_v1()?;
+    }
+    if r.variables.is_empty() {
+        return Err(PropertyError::Unsupported {
+            path: path.to_string(),
+            message: "the query declares no variables".to_string(),
+        });
+    }
+    Ok(Query {
+        dialect: r.dialect,
+        networks: r.networks,
+        variables: r.variables,
+        assertions: r.assertions,
+        path: path.to_string(),
+    })
+}
+
+struct Reader<'a> {
+    path: &'a str,
+    dialect: Dialect,
+    networks: Vec<NetworkDecl>,
+    variables: Vec<Variable>,
+    by_name: HashMap<String, usize>,
+    assertions: Vec<Formula>,
+    /// VNN-LIB 1.0: declared `X_i` / `Y_j` indices (with their positions).
+    v1_inputs: Vec<(usize, Pos)>,
+    v1_outputs: Vec<(usize, Pos)>,
+}
+
+/// A linear term under construction.
+type Lin = LinearExpr;
+
+impl Reader<'_> {
+    fn err(&self, pos: Pos, message: impl Into<String>) -> PropertyError {
+        PropertyError::Syntax {
+            path: self.path.to_string(),
+            line: pos.line,
+            col: pos.col,
+            message: message.into(),
+        }
+    }
+
+    fn unsupported(&self, pos: Pos, message: impl Into<String>) -> PropertyError {
+        PropertyError::Unsupported {
+            path: self.path.to_string(),
+            message: format!("line {}, column {}: {}", pos.line, pos.col, message.into()),
+        }
+    }
+
+    fn list<'s>(&self, e: &'s Sexpr, what: &str) -> Result<(&'s str, &'s [Sexpr]), PropertyError> {
+        match e {
+            Sexpr::List(items, p) => match items.first() {
+                Some(Sexpr::Atom(head, _)) => Ok((head, &items[1..])),
+                _ => Err(self.err(
+                    *p,
+                    format!("expected {what}: a list starting with a keyword"),
+                )),
+            },
+            other => Err(self.err(
+                other.pos(),
+                format!("expected {what}, found '{}'", show(other)),
+            )),
+        }
+    }
+
+    fn top(&mut self, form: &Sexpr, first: bool) -> Result<(), PropertyError> {
+        let (head, args) = self.list(form, "a top-level command such as (assert …)")?;
+        let pos = form.pos();
+        match (head, self.dialect) {
+            ("vnnlib-version", _) => {
+                if !first {
+                    return Err(self.err(pos, "(vnnlib-version …) must be the first command"));
+                }
+                match args {
+                    [v] if matches!(v.atom(), Some("<2.0>") | Some("2.0")) => Ok(()),
+                    _ => Err(self.err(pos, "expected (vnnlib-version <2.0>): version 2.0 is the only one with this header")),
+                }
+            }
+            ("declare-const", Dialect::V1) => self.declare_const(args, pos),
+            ("declare-network", Dialect::V2) => self.declare_network(args, pos),
+            ("assert", _) => {
+                let [f] = args else {
+                    return Err(self.err(pos, "expected (assert FORMULA) with exactly one formula"));
+                };
+                let f = self.formula(f)?;
+                self.assertions.push(f);
+                Ok(())
+            }
+            // SMT-LIB housekeeping found in VNN-COMP files: no meaning here.
+            ("check-sat" | "get-model" | "set-logic" | "set-info" | "set-option" | "exit", _) => {
+                Ok(())
+            }
+            ("declare-const", Dialect::V2) => Err(self.err(
+                pos,
+                "declare-const is VNN-LIB 1.0; a 2.0 query declares variables inside (declare-network …)",
+            )),
+            ("declare-network", Dialect::V1) => Err(self.err(
+                pos,
+                "declare-network is VNN-LIB 2.0: the file must start with (vnnlib-version <2.0>)",
+            )),
+            (other, _) => Err(self.err(
+                pos,
+                format!("unknown command '{other}' (expected declare-const, declare-network or assert)"),
+            )),
+        }
+    }
+
+    fn declare_const(&mut self, args: &[Sexpr], pos: Pos) -> Result<(), PropertyError> {
+        let [name, _ty] = args else {
+            return Err(self.err(pos, "expected (declare-const NAME Real)"));
+        };
+        let name_s = name
+            .atom()
+            .ok_or_else(|| self.err(name.pos(), "expected a variable name"))?;
+        let (list, idx) = if let Some(i) = name_s.strip_prefix("X_") {
+            (&mut self.v1_inputs, i)
+        } else if let Some(i) = name_s.strip_prefix("Y_") {
+            (&mut self.v1_outputs, i)
+        } else {
+            return Err(self.err(
+                name.pos(),
+                format!("VNN-LIB 1.0 variables are X_i (inputs) or Y_j (outputs), not '{name_s}'"),
+            ));
+        };
+        let i: usize = idx
+            .parse()
+            .ok()
+            .filter(|&i: &usize| i < MAX_ELEMENTS && (idx == "0" || !idx.starts_with('0')))
+            .ok_or_else(|| PropertyError::Syntax {
+                path: self.path.to_string(),
+                line: name.pos().line,
+                col: name.pos().col,
+                message: format!("'{name_s}': expected a flat index after the underscore"),
+            })?;
+        if list.iter().any(|&(j, _)| j == i) {
+            return Err(self.err(name.pos(), format!("'{name_s}' is declared twice")));
+        }
+        list.push((i, name.pos()));
+        Ok(())
+    }
+
+    /// VNN-LIB 1.0: the declared X_i / Y_j must be 0..n without gaps; they become one input
+    /// `X` and one output `Y`. (Declarations after use are fine: names resolve lazily.)
+    fn finish_v1(&mut self) -> Result<(), PropertyError> {
+        for (kind, name) in [(Kind::Input, "X"), (Kind::Output, "Y")] {
+            let list = if kind == Kind::Input {
+                &self.v1_inputs
+            } else {
+                &self.v1_outputs
+            };
+            let n = list.len();
+            if let Some(&(i, p)) = list.iter().find(|&&(i, _)| i >= n) {
+                return Err(self.err(
+                    p,
+                    format!("{name}_{i} is declared but {name}_0 … {name}_{} are not all declared (indices must be 0..{n} without gaps)", n),
+                ));
+            }
+            if n == 0 {
+                return Err(PropertyError::Unsupported {
+                    path: self.path.to_string(),
+                    message: format!("no {name}_i variables are declared"),
+                });
+            }
+        }
+        self.networks.push(NetworkDecl {
+            name: "N".to_string(),
+            equal_to: None,
+            isomorphic_to: None,
+        });
+        let ni = self.v1_inputs.len();
+        let no = self.v1_outputs.len();
+        self.variables = vec![
+            Variable {
+                name: "X".to_string(),
+                kind: Kind::Input,
+                element_type: "Real".to_string(),
+                shape: vec![ni],
+                network: "N".to_string(),
+                onnx_name: None,
+                offset: 0,
+            },
+            Variable {
+                name: "Y".to_string(),
+                kind: Kind::Output,
+                element_type: "Real".to_string(),
+                shape: vec![no],
+                network: "N".to_string(),
+                onnx_name: None,
+                offset: 0,
+            },
+        ];
+        Ok(())
+    }
+
+    fn declare_network(&mut self, args: &[Sexpr], pos: Pos) -> Result<(), PropertyError> {
+        let Some((name, rest)) = args.split_first() else {
+            return Err(self.err(
+                pos,
+                "expected (declare-network NAME (declare-input …) … (declare-output …))",
+            ));
+        };
+        let net = name
+            .atom()
+            .ok_or_else(|| self.err(name.pos(), "expected a network name"))?
+            .to_string();
+        if self.networks.iter().any(|n| n.name == net) {
+            return Err(self.err(name.pos(), format!("network '{net}' is declared twice")));
+        }
+        let mut decl = NetworkDecl {
+            name: net.clone(),
+            equal_to: None,
+            isomorphic_to: None,
+        };
+        let (mut n_in, mut n_out) = (0usize, 0usize);
+        let mut off_in: usize = self
+            .variables
+            .iter()
+            .filter(|v| v.kind == Kind::Input)
+            .map(Variable::numel)
+            .sum();
+        let mut off_out: usize = self
+            .variables
+            .iter()
+            .filter(|v| v.kind == Kind::Output)
+            .map(Variable::numel)
+            .sum();
+        let mut stage = 0; // 0 inputs, 1 hidden, 2 outputs: the grammar's order
+        for item in rest {
+            let (head, a) = self.list(item, "(declare-input …), (declare-hidden …), (declare-output …), (equal-to …) or (isomorphic-to …)")?;
+            let p = item.pos();
+            let kind = match head {
+                "declare-input" => Kind::Input,
+                "declare-hidden" => Kind::Hidden,
+                "declare-output" => Kind::Output,
+                "equal-to" | "isomorphic-to" => {
+                    let [other] = a else {
+                        return Err(self.err(p, format!("expected ({head} NETWORK)")));
+                    };
+                    let other = other
+                        .atom()
+                        .ok_or_else(|| self.err(other.pos(), "expected a network name"))?
+                        .to_string();
+                    if !self.networks.iter().any(|n| n.name == other) {
+                        return Err(self.err(p, format!("({head} {other}): no network '{other}' is declared before")));
+                    }
+                    if head == "equal-to" {
+                        decl.equal_to = Some(other);
+                    } else {
+                        decl.isomorphic_to = Some(other);
+                    }
+                    continue;
+                }
+                other => {
+                    return Err(self.err(
+                        p,
+                        format!("unknown network element '{other}' (expected declare-input, declare-hidden, declare-output, equal-to or isomorphic-to)"),
+                    ))
+                }
+            };
+            let s = match kind {
+                Kind::Input => 0,
+                Kind::Hidden => 1,
+                Kind::Output => 2,
+            };
+            if s < stage {
+                return Err(self.err(
+                    p,
+                    "declarations must come in the order inputs, hidden nodes, outputs",
+                ));
+            }
+            stage = s;
+            let (vname, ty, shape, onnx) = match (kind, a) {
+                (Kind::Hidden, [n, t, s, Sexpr::Str(o, _)]) => (n, t, s, Some(o.clone())),
+                (Kind::Hidden, _) => {
+                    return Err(self.err(
+                        p,
+                        "expected (declare-hidden NAME TYPE [SHAPE] \"onnx-node-name\")",
+                    ))
+                }
+                (_, [n, t, s]) => (n, t, s, None),
+                _ => return Err(self.err(p, format!("expected ({head} NAME TYPE [SHAPE])"))),
+            };
+            let vname_s = vname.atom().filter(|s| is_identifier(s)).ok_or_else(|| {
+                self.err(
+                    vname.pos(),
+                    "expected a variable name (letters, digits, '_')",
+                )
+            })?;
+            if self.by_name.contains_key(vname_s) {
+                return Err(self.err(
+                    vname.pos(),
+                    format!("variable '{vname_s}' is declared twice"),
+                ));
+            }
+            let ty_s = ty.atom().filter(|s| is_identifier(s)).ok_or_else(|| {
+                self.err(ty.pos(), "expected an element type such as float32 or real")
+            })?;
+            let shape_v = self.shape(shape)?;
+            let numel = shape_v
+                .iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .filter(|&n| n <= MAX_ELEMENTS)
+                .ok_or_else(|| {
+                    self.unsupported(
+                        shape.pos(),
+                        format!("'{vname_s}' declares more than {MAX_ELEMENTS} elements"),
+                    )
+                })?;
+            let offset = match kind {
+                Kind::Input => {
+                    let o = off_in;
+                    off_in += numel;
+                    n_in += numel;
+                    o
+                }
+                Kind::Output => {
+                    let o = off_out;
+                    off_out += numel;
+                    n_out += numel;
+                    o
+                }
+                Kind::Hidden => 0,
+            };
+            if off_in > MAX_ELEMENTS || off_out > MAX_ELEMENTS {
+                return Err(self.unsupported(
+                    p,
+                    format!("the query declares more than {MAX_ELEMENTS} elements"),
+                ));
+            }
+            self.by_name
+                .insert(vname_s.to_string(), self.variables.len());
+            self.variables.push(Variable {
+                name: vname_s.to_string(),
+                kind,
+                element_type: ty_s.to_string(),
+                shape: shape_v,
+                network: net.clone(),
+                onnx_name: onnx,
+                offset,
+            });
+        }
+        if decl.equal_to.is_none() && (n_in == 0 || n_out == 0) {
+            return Err(self.err(
+                pos,
+                format!("network '{net}' needs at least one declare-input and one declare-output"),
+            ));
+        }
+        self.networks.push(decl);
+        Ok(())
+    }
+
+    fn shape(&self, e: &Sexpr) -> Result<Vec<usize>, PropertyError> {
+        let bad = || self.err(e.pos(), "expected a shape such as [2] or [1,28,28]");
+        let s = e.atom().ok_or_else(bad)?;
+        let inner = s
+            .strip_prefix('[')
+            .and_then(|s| s.strip_suffix(']'))
+            .ok_or_else(bad)?;
+        if inner.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        inner
+            .split(',')
+            .map(|d| {
+                let d = d.trim();
+                d.parse::<usize>()
+                    .ok()
+                    .filter(|&v| v > 0 && d.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| {
+                        self.err(
+                            e.pos(),
+                            format!("shape {s}: '{d}' is not a positive dimension"),
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    fn formula(&self, e: &Sexpr) -> Result<Formula, PropertyError> {
+        let (head, args) = self.list(e, "a formula: (and …), (or …) or a comparison")?;
+        let pos = e.pos();
+        match head {
+            "and" => Ok(Formula::And(
+                args.iter()
+                    .map(|a| self.formula(a))
+                    .collect::<Result<_, _>>()?,
+            )),
+            "or" => Ok(Formula::Or(
+                args.iter()
+                    .map(|a| self.formula(a))
+                    .collect::<Result<_, _>>()?,
+            )),
+            "<=" | ">=" | "<" | ">" | "=" | "==" | "!=" => {
+                if args.len() < 2 {
+                    return Err(self.err(pos, format!("({head} …) compares at least two terms")));
+                }
+                let terms: Vec<Lin> = args
+                    .iter()
+                    .map(|a| self.term(a))
+                    .collect::<Result<_, _>>()?;
+                if head == "!=" && terms.len() != 2 {
+                    return Err(self.err(pos, "(!= a b) compares exactly two terms"));
+                }
+                let atoms: Vec<Formula> = terms
+                    .windows(2)
+                    .map(|w| {
+                        let (a, b) = (&w[0], &w[1]);
+                        let (expr, rel) = match head {
+                            "<=" => (sub(a, b), Rel::Le),
+                            "<" => (sub(a, b), Rel::Lt),
+                            ">=" => (sub(b, a), Rel::Le),
+                            ">" => (sub(b, a), Rel::Lt),
+                            "!=" => (sub(a, b), Rel::Ne),
+                            _ => (sub(a, b), Rel::Eq),
+                        };
+                        Formula::Atom(Atom {
+                            expr,
+                            rel,
+                            line: pos.line,
+                            col: pos.col,
+                            text: render(e),
+                        })
+                    })
+                    .collect();
+                Ok(if atoms.len() == 1 {
+                    atoms.into_iter().next().expect("one atom")
+                } else {
+                    Formula::And(atoms)
+                })
+            }
+            "not" | "=>" | "xor" | "ite" => Err(self.unsupported(
+                pos,
+                format!(
+                    "'{head}' is not supported: write the formula with and/or over comparisons"
+                ),
+            )),
+            other => Err(self.err(
+                pos,
+                format!("unknown formula '{other}' (expected and, or, <=, >=, <, >, ==, !=)"),
+            )),
+        }
+    }
+
+    fn term(&self, e: &Sexpr) -> Result<Lin, PropertyError> {
+        match e {
+            Sexpr::Atom(s, p) => {
+                if starts_number(s) {
+                    return Ok(Lin {
+                        terms: Vec::new(),
+                        constant: self.number(s, *p)?,
+                    });
+                }
+                let (var, idx) = self.variable(s, *p)?;
+                Ok(Lin {
+                    terms: vec![(var, idx, 1.0)],
+                    constant: 0.0,
+                })
+            }
+            Sexpr::Str(_, p) => {
+                Err(self.err(*p, "expected a number or a variable, found a string"))
+            }
+            Sexpr::List(items, p) => {
+                let (head, args) = self.list(e, "an arithmetic term")?;
+                let _ = items;
+                let parts: Vec<Lin> = args
+                    .iter()
+                    .map(|a| self.term(a))
+                    .collect::<Result<_, _>>()?;
+                match (head, parts.len()) {
+                    ("+", n) if n >= 1 => Ok(parts.iter().skip(1).fold(parts[0].clone(), |a, b| add(&a, b, 1.0))),
+                    ("-", 1) => Ok(scale(&parts[0], -1.0)),
+                    ("-", n) if n >= 2 => Ok(parts.iter().skip(1).fold(parts[0].clone(), |a, b| add(&a, b, -1.0))),
+                    ("*", n) if n >= 1 => {
+                        let mut acc = parts[0].clone();
+                        for (b, arg) in parts.iter().skip(1).zip(&args[1..]) {
+                            acc = if acc.terms.is_empty() {
+                                scale(b, acc.constant)
+                            } else if b.terms.is_empty() {
+                                scale(&acc, b.constant)
+                            } else {
+                                return Err(self.unsupported(
+                                    arg.pos(),
+                                    "a product of two variables is not linear (theory POLY): ppnn decides linear properties exactly and refuses the rest",
+                                ));
+                            };
+                        }
+                        Ok(acc)
+                    }
+                    ("/", 2) if parts[1].terms.is_empty() && parts[1].constant != 0.0 => {
+                        Ok(scale(&parts[0], 1.0 / parts[1].constant))
+                    }
+                    ("/", _) => Err(self.unsupported(*p, "division is supported only by a non-zero constant")),
+                    (op @ ("+" | "-" | "*"), _) => Err(self.err(*p, format!("({op} …) needs operands"))),
+                    (other, _) => Err(self.err(
+                        *p,
+                        format!("unknown arithmetic operator '{other}' (expected +, -, *, / or a comparison's operand)"),
+                    )),
+                }
+            }
+        }
+    }
+
+    fn number(&self, s: &str, p: Pos) -> Result<f64, PropertyError> {
+        if !is_number(s) {
+            return Err(self.err(p, format!("'{s}' is not a number")));
+        }
+        let v: f64 = s
+            .parse()
+            .map_err(|_| self.err(p, format!("'{s}' is not a number")))?;
+        if !v.is_finite() {
+            return Err(self.err(p, format!("'{s}' is outside the range of double precision")));
+        }
+        Ok(v)
+    }
+
+    /// Resolves a variable reference to (variable index, flat element index).
+    fn variable(&self, s: &str, p: Pos) -> Result<(usize, usize), PropertyError> {
+        match self.dialect {
+            Dialect::V1 => {
+                let (var, rest, list) = if let Some(r) = s.strip_prefix("X_") {
+                    (0, r, &self.v1_inputs)
+                } else if let Some(r) = s.strip_prefix("Y_") {
+                    (1, r, &self.v1_outputs)
+                } else {
+                    return Err(self.err(
+                        p,
+                        format!("unknown variable '{s}' (VNN-LIB 1.0 has X_i and Y_j)"),
+                    ));
+                };
+                let i: usize = rest
+                    .parse()
+                    .map_err(|_| self.err(p, format!("unknown variable '{s}'")))?;
+                if !list.iter().any(|&(j, _)| j == i) {
+                    return Err(self.err(
+                        p,
+                        format!("'{s}' is used but not declared (declare-const {s} Real)"),
+                    ));
+                }
+                Ok((var, i))
+            }
+            Dialect::V2 => {
+                let (name, idx) = match s.find('[') {
+                    Some(k) => (&s[..k], Some(&s[k..])),
+                    None => (s, None),
+                };
+                let &v = self.by_name.get(name).ok_or_else(|| {
+                    self.err(
+                        p,
+                        format!("unknown variable '{name}' (declare it in a declare-network)"),
+                    )
+                })?;
+                let var = &self.variables[v];
+                let idx: Vec<usize> = match idx {
+                    None => Vec::new(),
+                    Some(b) => {
+                        let inner = b
+                            .strip_prefix('[')
+                            .and_then(|b| b.strip_suffix(']'))
+                            .ok_or_else(|| self.err(p, format!("'{s}': expected NAME[i,j,…]")))?;
+                        inner
+                            .split(',')
+                            .map(|d| {
+                                let d = d.trim();
+                                d.parse::<usize>()
+                                    .ok()
+                                    .filter(|_| d.bytes().all(|b| b.is_ascii_digit()))
+                                    .ok_or_else(|| {
+                                        self.err(p, format!("'{s}': '{d}' is not an index"))
+                                    })
+                            })
+                            .collect::<Result<_, _>>()?
+                    }
+                };
+                let flat = if idx.len() == 1 && var.shape.len() != 1 {
+                    // A flat index into a tensor of higher rank (VNN-COMP style).
+                    Some(idx[0]).filter(|&i| i < var.numel())
+                } else if idx.len() == var.shape.len() {
+                    let mut f = 0usize;
+                    let mut ok = true;
+                    for (&i, &d) in idx.iter().zip(&var.shape) {
+                        ok &= i < d;
+                        f = f * d + i;
+                    }
+                    ok.then_some(f)
+                } else {
+                    None
+                };
+                let flat = flat.ok_or_else(|| {
+                    self.err(
+                        p,
+                        format!(
+                            "'{s}' is out of range or has the wrong number of indices for shape {:?}",
+                            var.shape
+                        ),
+                    )
+                })?;
+                Ok((v, flat))
+            }
+        }
+    }
+}
+
+/// An expression as text, lexemes exactly as written.
+fn render(e: &Sexpr) -> String {
+    match e {
+        Sexpr::Atom(s, _) => s.clone(),
+        Sexpr::Str(s, _) => format!("\"{s}\""),
+        Sexpr::List(items, _) => {
+            let parts: Vec<String> = items.iter().map(render).collect();
+            format!("({})", parts.join(" "))
+        }
+    }
+}
+
+fn show(e: &Sexpr) -> String {
+    match e {
+        Sexpr::Atom(s, _) => s.clone(),
+        Sexpr::Str(s, _) => format!("\"{s}\""),
+        Sexpr::List(..) => "(…)".to_string(),
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == '-')
+        && !starts_number(s)
+}
+
+fn starts_number(s: &str) -> bool {
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    s.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+}
+
+/// `[+-]? (digits [. digits?] | . digits) ([eE] [+-]? digits)?`
+fn is_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        i += 1;
+    }
+    let d0 = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let mut digits = i - d0;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let f0 = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        digits += i - f0;
+    }
+    if digits == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        let e0 = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == e0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+fn scale(a: &Lin, k: f64) -> Lin {
+    Lin {
+        terms: a.terms.iter().map(|&(v, i, c)| (v, i, c * k)).collect(),
+        constant: a.constant * k,
+    }
+}
+
+fn add(a: &Lin, b: &Lin, k: f64) -> Lin {
+    let mut out = a.clone();
+    out.terms
+        .extend(b.terms.iter().map(|&(v, i, c)| (v, i, c * k)));
+    out.constant += k * b.constant;
+    out
+}
+
+fn sub(a: &Lin, b: &Lin) -> Lin {
+    add(a, b, -1.0)
+}
+
+#[cfg(test)]
+mod tests;
