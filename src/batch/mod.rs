@@ -4,6 +4,15 @@
 //! Durability: each line is written whole, flushed and synced before the next pair is
 //! reported, so a run killed at any moment (even `kill -9`) loses at most the pairs in flight;
 //! a torn last line (a write cut short) is detected on the next run, reported and cut off.
+//!
+//! Clusters: a matrix splits into deterministic shards ([`shard`]), one results file each, and
+//! the files merge back into one result per pair ([`merge`]). Every line records the settings
+//! that decide its answer and every file opens with a header naming its matrix ([`settings`]),
+//! so that neither a resume nor a merge mixes answers to different questions.
+
+pub mod merge;
+pub mod settings;
+pub mod shard;
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -20,6 +29,10 @@ use crate::certify::{certify, Algorithm, Params};
 use crate::network::{unique_argmax, Network};
 use crate::oracle::{MilpOracle, OracleSettings};
 use crate::region::Hyperbox;
+
+pub use merge::{merge, read_results, Merged, ResultsFile};
+pub use settings::{sha256_file, Header, RunSettings};
+pub use shard::{Matrix, Shard, ShardError};
 
 /// Errors of batch bookkeeping (inputs, the results file).
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +56,29 @@ pub enum BatchError {
         /// What is wrong.
         problem: String,
     },
+    /// Two results files (or lines) were computed with different settings.
+    #[error("results of different settings cannot be merged: {first} and {other} differ in {differences}")]
+    SettingsMismatch {
+        /// Where the first settings were recorded.
+        first: String,
+        /// Where the differing ones were.
+        other: String,
+        /// The differing fields, `name: A vs B`.
+        differences: String,
+    },
+    /// A results file to resume holds results of other settings.
+    #[error("'{path}' {at} holds results of other settings ({differences}; recorded vs now): pass the same options to resume it, or another --out")]
+    ResumeMismatch {
+        /// The results file.
+        path: String,
+        /// The line.
+        at: String,
+        /// The differing fields, `name: recorded vs now`.
+        differences: String,
+    },
+    /// A bad shard specification.
+    #[error(transparent)]
+    Shard(#[from] ShardError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BatchError + '_ {
@@ -180,6 +216,8 @@ pub fn load_done(path: &Path) -> Result<(DonePairs, Vec<String>), BatchError> {
 pub struct Appender {
     file: Mutex<File>,
     path: PathBuf,
+    /// Settings recorded in every result line (`"settings"`).
+    stamp: Option<serde_json::Value>,
 }
 
 impl Appender {
@@ -193,11 +231,31 @@ impl Appender {
         Ok(Appender {
             file: Mutex::new(file),
             path: path.to_path_buf(),
+            stamp: None,
         })
     }
 
-    /// Appends one JSON line durably.
+    /// Opens (creating) `path` for appending result lines that record `settings`.
+    pub fn open_stamped(path: &Path, settings: &RunSettings) -> Result<Self, BatchError> {
+        Ok(Appender {
+            stamp: Some(settings.to_json()),
+            ..Appender::open(path)?
+        })
+    }
+
+    /// Appends one JSON line durably (with the settings, when stamped).
     pub fn append(&self, v: &serde_json::Value) -> Result<(), BatchError> {
+        match &self.stamp {
+            Some(s) if v.is_object() && v.get(settings::HEADER_KEY).is_none() => {
+                let mut v = v.clone();
+                v["settings"] = s.clone();
+                self.append_raw(&v)
+            }
+            _ => self.append_raw(v),
+        }
+    }
+
+    fn append_raw(&self, v: &serde_json::Value) -> Result<(), BatchError> {
         let mut line = v.to_string();
         line.push('\n');
         let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
@@ -206,6 +264,74 @@ impl Appender {
             .and_then(|_| f.sync_data())
             .map_err(io(&self.path))
     }
+}
+
+/// A results file opened to run (or resume) a matrix or one of its shards.
+pub struct Resumed {
+    /// Appends this run's result lines, stamped with its settings.
+    pub appender: Appender,
+    /// Pairs already recorded (skipped by the run).
+    pub done: DonePairs,
+    /// Torn or malformed lines dropped, lines of an older ppnn accepted unchecked.
+    pub warnings: Vec<String>,
+}
+
+/// Opens `path` for a run with `settings` over `matrix` (as `shard`, if any): reads what is
+/// already recorded (cutting off a torn last line), refuses a file holding results of other
+/// settings, and writes a header line when the file is new or was last run over another matrix
+/// or shard. Lines written before lines carried settings are taken as done, with a warning.
+pub fn open_results(
+    path: &Path,
+    settings: &RunSettings,
+    matrix: &Matrix,
+    shard: Option<Shard>,
+) -> Result<Resumed, BatchError> {
+    let (done, mut warnings) = load_done(path)?;
+    let mine = settings.to_json();
+    let mut last_header = None;
+    if path.exists() {
+        let file = read_results(path)?;
+        let recorded = file
+            .headers
+            .iter()
+            .map(|h| (&h.settings, "header".to_string()))
+            .chain(
+                file.records
+                    .iter()
+                    .filter_map(|(n, v)| v.get("settings").map(|s| (s, format!("line {n}")))),
+            );
+        for (s, at) in recorded {
+            let diff = settings::differences(s, &mine);
+            if !diff.is_empty() {
+                return Err(BatchError::ResumeMismatch {
+                    path: path.display().to_string(),
+                    at,
+                    differences: diff.join(", "),
+                });
+            }
+        }
+        if file
+            .records
+            .iter()
+            .any(|(_, v)| v.get("settings").is_none())
+        {
+            warnings.push(format!(
+                "'{}' has lines without recorded settings (an older ppnn): they are taken as done unchecked",
+                path.display()
+            ));
+        }
+        last_header = file.headers.last().cloned();
+    }
+    let appender = Appender::open_stamped(path, settings)?;
+    let header = Header::new(settings, matrix.clone(), shard);
+    if last_header.is_none_or(|h| h.matrix != header.matrix || h.shard != header.shard) {
+        appender.append_raw(&header.to_json())?;
+    }
+    Ok(Resumed {
+        appender,
+        done,
+        warnings,
+    })
 }
 
 /// One (input, algorithm) pair to run.
