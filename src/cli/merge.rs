@@ -18,11 +18,44 @@ pub(super) struct MergeArgs {
     /// The merged results file to write (replaced atomically).
     out: PathBuf,
     /// Results files of `ppnn batch` (shards `STEM.K-of-N.jsonl`, or whole runs).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "shards")]
     files: Vec<PathBuf>,
+    /// Also take the shards `STEM.K-of-N.jsonl` beside OUT, K = 1..N (a shard whose task never
+    /// started is reported, and its pairs count as missing).
+    #[arg(long, value_name = "N")]
+    shards: Option<usize>,
 }
 
-pub(super) fn merge(args: MergeArgs) -> Result<i32> {
+pub(super) fn merge(mut args: MergeArgs) -> Result<i32> {
+    if let Some(n) = args.shards {
+        if n == 0 {
+            bail!("--shards must be at least 1");
+        }
+        let mut found = 0;
+        for k in 1..=n {
+            let f = crate::batch::Shard { index: k, count: n }.results_path(&args.out);
+            if f.exists() {
+                args.files.push(f);
+                found += 1;
+            } else {
+                eprintln!(
+                    "warning: shard {k}/{n}: '{}' not found (its task never started?)",
+                    f.display()
+                );
+            }
+        }
+        if found == 0 && args.files.is_empty() {
+            bail!(
+                "no shard results beside '{}' ({} for K = 1..{n})",
+                args.out.display(),
+                crate::batch::Shard { index: 1, count: n }
+                    .results_path(&args.out)
+                    .display()
+                    .to_string()
+                    .replace(".1-of-", ".K-of-")
+            );
+        }
+    }
     let out_canon = std::fs::canonicalize(&args.out).ok();
     for f in &args.files {
         if out_canon.is_some() && std::fs::canonicalize(f).ok() == out_canon {
