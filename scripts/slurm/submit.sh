@@ -91,7 +91,12 @@ if [ -z "$tasks" ]; then
   per_task="${per_task:-$cpus}"
   tasks=$(( (pairs + per_task - 1) / per_task ))
 fi
-per_task=$(( (pairs + tasks - 1) / tasks ))
+# Shards are balanced by estimated cost, not by count: the time limit follows the largest.
+per_task=0
+for ((k = 1; k <= tasks; k++)); do
+  n="$(env -u SLURM_ARRAY_TASK_ID "$ppnn" batch "${batch_args[@]}" --shard "$k/$tasks" --dry-run 2>/dev/null | grep -c . || true)"
+  [ "$n" -gt "$per_task" ] && per_task="$n"
+done
 rounds=$(( (per_task + cpus - 1) / cpus ))
 time_opt=()
 if [ -n "$time_min" ]; then
@@ -101,10 +106,12 @@ elif [ -n "$timeout" ]; then
   time_opt=(--time="$minutes")
 fi
 
-mkdir -p "$(dirname "$out")"
+[ "$dry" = 1 ] || mkdir -p "$(dirname "$out")"
 base="$(basename "$out")"
 case "$base" in *.*) base="${base%.*}" ;; esac
-stem="$(cd "$(dirname "$out")" && pwd)/$base"
+outdir="$(dirname "$out")"
+case "$outdir" in /*) ;; *) outdir="$PWD/$outdir" ;; esac
+stem="$outdir/$base"
 array="${only:-1-$tasks}"
 # shellcheck disable=SC2206 # --sbatch-args is a list of options, split on spaces on purpose
 extra_args=($extra)
