@@ -44,13 +44,15 @@ impl Cluster {
         let c = Cluster {
             dir: dir.to_path_buf(),
         };
-        run(
-            Command::new(root().join("scripts/slurm/local-cluster.sh")).args([
-                "start",
-                dir.to_str().unwrap(),
-                "3",
-            ]),
-        );
+        // Two free ports (slurmctld, slurmd): daemons of an earlier, killed run may hold some.
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        let port = (0..200)
+            .map(|i| 16817 + 2 * i)
+            .find(|&p| free(p) && free(p + 1))
+            .expect("two free ports from 16817");
+        run(Command::new(root().join("scripts/slurm/local-cluster.sh"))
+            .env("PPNN_SLURM_PORT", port.to_string())
+            .args(["start", dir.to_str().unwrap(), "3"]));
         c
     }
 

@@ -33,7 +33,15 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >/dev/null
-# The packages' postinst scripts try to start services; without systemd that fails harmlessly
-# (policy-rc.d refuses), and the test starts the daemons itself.
+# The packages' postinst scripts would start system daemons through their init scripts (a
+# munged on the system socket); the test starts its own. A policy-rc.d that refuses (as in
+# container images) keeps them from starting; one written here is removed afterwards.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# Written by ppnn scripts/slurm/install-slurm.sh during apt-get install.\nexit 101\n' \
+    | $sudo tee "$policy" >/dev/null
+  $sudo chmod 755 "$policy"
+  trap '$sudo rm -f "$policy"' EXIT
+fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-slurm: installed ${missing[*]}"

@@ -131,6 +131,13 @@ pub struct Merged {
 
 /// Merges files (see the module's rules). Errors only when settings differ.
 pub fn merge(files: &[ResultsFile]) -> Result<Merged, BatchError> {
+    // Every batch file opens with a header: a file with neither it nor results is not one.
+    if let Some(f) = files
+        .iter()
+        .find(|f| f.headers.is_empty() && f.records.is_empty())
+    {
+        return Err(BatchError::NotResults(f.path.display().to_string()));
+    }
     let settings = common_settings(files)?;
     let mut warnings = Vec::new();
     for f in files {
@@ -411,6 +418,13 @@ mod tests {
         // Against the inputs × algorithms seen.
         assert_eq!(m.missing.len(), 2);
         assert!(m.warnings.iter().any(|w| w.contains("older ppnn")));
+    }
+
+    #[test]
+    fn a_file_without_results_is_refused() {
+        let f = file("notes.txt", vec![], vec![]);
+        let e = merge(&[f]).unwrap_err().to_string();
+        assert!(e.contains("'notes.txt' holds no ppnn batch results"), "{e}");
     }
 
     #[test]

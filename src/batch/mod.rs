@@ -76,6 +76,9 @@ pub enum BatchError {
         /// The differing fields, `name: recorded vs now`.
         differences: String,
     },
+    /// A file given as results holds neither a header nor a result line.
+    #[error("'{0}' holds no ppnn batch results (no header, no result line)")]
+    NotResults(String),
     /// A bad shard specification.
     #[error(transparent)]
     Shard(#[from] ShardError),
