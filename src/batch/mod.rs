@@ -348,6 +348,88 @@ pub struct Pair {
     pub algorithm: Algorithm,
 }
 
+/// The pairs one run takes: the whole matrix of inputs × algorithms, or one shard of it.
+pub struct Plan {
+    /// The whole matrix (inputs and algorithms by name, duplicates dropped).
+    pub matrix: Matrix,
+    /// The shard, if any.
+    pub shard: Option<Shard>,
+    /// This run's pairs, as indices into the matrix, in its order.
+    pub pairs: Vec<(usize, usize)>,
+    inputs: Vec<(PathBuf, Option<usize>)>,
+    algorithms: Vec<Algorithm>,
+}
+
+impl Plan {
+    /// The plan of `shard` (or of every pair) of `inputs` (with their expected classes, same
+    /// length) × `algorithms`. Inputs are named by their path as displayed.
+    pub fn new(
+        inputs: &[PathBuf],
+        classes: &[Option<usize>],
+        algorithms: &[Algorithm],
+        shard: Option<Shard>,
+    ) -> Plan {
+        let matrix = Matrix::new(
+            inputs.iter().map(|p| p.display().to_string()).collect(),
+            algorithms.iter().map(|a| a.name()).collect(),
+        );
+        let pick = |names: &[String], name: &str| names.iter().position(|n| n == name);
+        let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+        let inputs = matrix
+            .inputs
+            .iter()
+            .filter_map(|n| pick(&names, n))
+            .map(|k| (inputs[k].clone(), classes.get(k).copied().flatten()))
+            .collect();
+        let alg_names: Vec<String> = algorithms.iter().map(|a| a.name()).collect();
+        let algorithms = matrix
+            .algorithms
+            .iter()
+            .filter_map(|n| pick(&alg_names, n))
+            .map(|k| algorithms[k])
+            .collect();
+        let pairs = match shard {
+            Some(s) => matrix.shard_pairs(s),
+            None => matrix.pairs(),
+        };
+        Plan {
+            matrix,
+            shard,
+            pairs,
+            inputs,
+            algorithms,
+        }
+    }
+
+    /// This run's pairs as `(input, algorithm)` names.
+    pub fn names(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.pairs.iter().map(|&(i, a)| {
+            (
+                self.matrix.inputs[i].as_str(),
+                self.matrix.algorithms[a].as_str(),
+            )
+        })
+    }
+
+    /// This run's pairs not yet in `done`.
+    pub fn pending(&self, done: &DonePairs) -> Vec<Pair> {
+        self.pairs
+            .iter()
+            .filter(|&&(i, a)| {
+                !done.contains(&(
+                    self.matrix.inputs[i].clone(),
+                    self.matrix.algorithms[a].clone(),
+                ))
+            })
+            .map(|&(i, a)| Pair {
+                input: self.inputs[i].0.clone(),
+                class: self.inputs[i].1,
+                algorithm: self.algorithms[a],
+            })
+            .collect()
+    }
+}
+
 /// What a batch needs besides the pairs.
 pub struct BatchConfig<'a> {
     /// The network.
@@ -462,4 +544,63 @@ pub fn run(
         return Err(e);
     }
     Ok(progress.done.load(Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Aliases and repeated inputs are one pair; resumed pairs are left out; classes follow
+    /// their inputs.
+    #[test]
+    fn plan_dedups_and_skips_done_pairs() {
+        let alg = |n| Algorithm::from_name(n).unwrap();
+        let inputs = [
+            PathBuf::from("b.csv"),
+            PathBuf::from("a.csv"),
+            PathBuf::from("b.csv"),
+        ];
+        let plan = Plan::new(
+            &inputs,
+            &[Some(3), Some(5), Some(3)],
+            &[alg("apothem"), alg("exact"), alg("c-bu-d")],
+            None,
+        );
+        assert_eq!(plan.matrix.len(), 4);
+        let names: Vec<(&str, &str)> = plan.names().collect();
+        assert_eq!(
+            names,
+            [
+                ("b.csv", "apothem"),
+                ("b.csv", "c-bu-d"),
+                ("a.csv", "apothem"),
+                ("a.csv", "c-bu-d")
+            ]
+        );
+        let done: DonePairs = [("a.csv".to_string(), "apothem".to_string())].into();
+        let pending = plan.pending(&done);
+        assert_eq!(pending.len(), 3);
+        let a = pending
+            .iter()
+            .find(|p| p.input == Path::new("a.csv"))
+            .unwrap();
+        assert_eq!(
+            (a.class, a.algorithm.name()),
+            (Some(5), "c-bu-d".to_string())
+        );
+        // The shards of the plan cover it.
+        let n: usize = (1..=3)
+            .map(|k| {
+                Plan::new(
+                    &inputs,
+                    &[None; 3],
+                    &[alg("apothem"), alg("c-bu-d")],
+                    Some(Shard { index: k, count: 3 }),
+                )
+                .pairs
+                .len()
+            })
+            .sum();
+        assert_eq!(n, 4);
+    }
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::*;
-use crate::batch::{Matrix, RunSettings, Shard};
+use crate::batch::{RunSettings, Shard};
 
 #[derive(Args, Debug)]
 pub(super) struct BatchArgs {
@@ -117,22 +117,15 @@ pub(super) fn batch(args: BatchArgs) -> Result<i32> {
         Some(s) => s.results_path(&args.out),
         None => args.out.clone(),
     };
-    let input_names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
-    let matrix = Matrix::new(
-        input_names.clone(),
-        algorithms.iter().map(|a| a.name()).collect(),
-    );
-    let mine = match shard {
-        Some(s) => matrix.shard_pairs(s),
-        None => matrix.pairs(),
-    };
+    let plan = crate::batch::Plan::new(&inputs, &classes, &algorithms, shard);
+    let matrix = &plan.matrix;
     if args.dry_run {
-        for &(i, a) in &mine {
-            println!("{}\t{}", matrix.inputs[i], matrix.algorithms[a]);
+        for (input, algorithm) in plan.names() {
+            println!("{input}\t{algorithm}");
         }
         eprintln!(
             "{} of {} pairs{} (dry run: nothing run or written; results would go to '{}')",
-            mine.len(),
+            plan.pairs.len(),
             matrix.len(),
             shard.map_or(String::new(), |s| format!(" in shard {s}")),
             out.display()
@@ -150,29 +143,12 @@ pub(super) fn batch(args: BatchArgs) -> Result<i32> {
     };
     let model_sha256 = crate::batch::sha256_file(&args.model)?;
     let run_settings = RunSettings::of(&cfg, &model_sha256, args.class_from_labels);
-    let resumed = crate::batch::open_results(&out, &run_settings, &matrix, shard)?;
+    let resumed = crate::batch::open_results(&out, &run_settings, matrix, shard)?;
     for w in &resumed.warnings {
         eprintln!("warning: {w}");
     }
-    let class_of: std::collections::HashMap<&str, Option<usize>> = input_names
-        .iter()
-        .map(String::as_str)
-        .zip(classes.iter().copied())
-        .collect();
-    let by_name: std::collections::HashMap<String, Algorithm> =
-        algorithms.iter().map(|a| (a.name(), *a)).collect();
-    let mut pairs = Vec::new();
-    for &(i, a) in &mine {
-        let key = (matrix.inputs[i].clone(), matrix.algorithms[a].clone());
-        if !resumed.done.contains(&key) {
-            pairs.push(crate::batch::Pair {
-                input: PathBuf::from(&key.0),
-                class: class_of[key.0.as_str()],
-                algorithm: by_name[&key.1],
-            });
-        }
-    }
-    let total = mine.len();
+    let pairs = plan.pending(&resumed.done);
+    let total = plan.pairs.len();
     let skipped = total - pairs.len();
     eprintln!(
         "{} pairs ({} inputs x {} algorithms{}): {skipped} already in '{}', {} to run on {jobs} job(s)",
