@@ -1,7 +1,8 @@
 //! The whole cluster path on a real single-node Slurm started for the test
 //! (`scripts/slurm/local-cluster.sh`): a 3-task array over 6 pairs submitted by
-//! `scripts/slurm/submit.sh`, one task killed mid-run and resubmitted, the chained merge +
-//! summarize jobs, and the result compared with a single-machine `batch` of the same pairs.
+//! `scripts/slurm/submit.sh`, one task killed mid-run and resubmitted (and the resubmitted task
+//! requeued mid-run, as a preemption does), the chained merge + summarize jobs, and the result
+//! compared with a single-machine `batch` of the same pairs.
 //!
 //! It needs root and the Debian packages of `scripts/slurm/install-slurm.sh`, and starts daemons
 //! on fixed ports, so it runs only when `PPNN_SLURM_TEST=1` (as `.ci/run` does); otherwise it
@@ -233,17 +234,59 @@ fn slurm_array_kill_resubmit_merge_matches_single_machine() {
 
     // Resubmit the killed task alone: it resumes, and its finished pair is kept as it was.
     let (again, merge2) = submit(&["--only", &victim.to_string()]);
+    let task2 = format!("{again}_{victim}");
+    let log_path = t.join(format!("res/r-slurm-{again}_{victim}.log"));
+    // While it runs the slow pair, preempt it (requeue, as a preemption does): it restarts and
+    // resumes again. Slurm delays a requeued job by two minutes; the test lifts that delay.
+    let start = Instant::now();
+    while !std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains("1 already in")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(1200),
+            "task {task2} did not start in 20 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        results(&shard_file).len(),
+        1,
+        "the slow pair is still running"
+    );
+    run(cluster.cmd("scontrol").args(["requeue", &task2]));
+    let start = Instant::now();
+    loop {
+        let info = run(cluster.cmd("scontrol").args(["show", "job", &task2]));
+        // Right after the requeue the task is still ending (COMPLETING, REQUEUED): wait for
+        // its second start.
+        if info.contains("Restarts=1")
+            && (info.contains("JobState=RUNNING") || info.contains("JobState=COMPLETED"))
+        {
+            break;
+        }
+        if info.contains("JobState=PENDING") && info.contains("Reason=BeginTime") {
+            let _ = cluster
+                .cmd("scontrol")
+                .args(["update", &format!("jobid={task2}"), "StartTime=now"])
+                .output();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "task {task2} did not restart after its requeue:\n{info}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     cluster.wait_gone(&again);
     cluster.wait_gone(&merge2);
-    assert_eq!(cluster.state(&format!("{again}_{victim}")), "COMPLETED");
+    assert_eq!(cluster.state(&task2), "COMPLETED");
+    let info = run(cluster.cmd("scontrol").args(["show", "job", &task2]));
+    assert!(info.contains("Restarts=1"), "{info}");
     let after = std::fs::read(&shard_file).unwrap();
     assert!(after.starts_with(&snapshot), "the shard file was rewritten");
     let resumed = results(&shard_file);
     assert_eq!(resumed.len(), 2);
     assert_eq!(resumed[0], killed[0]);
     assert_eq!(key(&resumed[1]), (slow.clone(), "apothem".to_string()));
-    let log = std::fs::read_to_string(t.join(format!("res/r-slurm-{again}_{victim}.log"))).unwrap();
-    assert!(log.contains("1 already in"), "{log}");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(log.matches("1 already in").count(), 2, "{log}");
     assert_eq!(cluster.state(&merge2), "COMPLETED");
     let summary = std::fs::read_to_string(t.join("res/r-summary.md")).unwrap();
     assert!(summary.contains("| apothem | 3 |"), "{summary}");

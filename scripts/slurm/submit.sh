@@ -118,7 +118,9 @@ extra_args=($extra)
 array_cmd=(sbatch --parsable --chdir="$PWD" --array="$array" --cpus-per-task="$cpus" "${time_opt[@]}"
   --output="$stem-slurm-%A_%a.log" "${extra_args[@]}" "$here/batch-array.sbatch" "$tasks" "$ppnn"
   "${batch_args[@]}")
-echo "submit: $pairs pairs in $tasks task(s) of up to $per_task pairs on $cpus CPU(s)${time_opt:+, ${time_opt[0]#--}} min; array $array" >&2
+limit="no time limit set (the partition's default applies; pass --timeout to ppnn batch or --time)"
+[ ${#time_opt[@]} -eq 0 ] || limit="time limit ${time_opt[0]#--time=} min per task"
+echo "submit: $pairs pairs in $tasks task(s) of up to $per_task pairs on $cpus CPU(s), $limit; array $array" >&2
 if [ "$dry" = 1 ]; then
   printf '%q ' "${array_cmd[@]}"; echo
   job="ARRAY_JOB_ID"
