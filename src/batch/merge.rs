@@ -149,6 +149,18 @@ pub fn merge(files: &[ResultsFile]) -> Result<Merged, BatchError> {
             ));
         }
     }
+    let mut versions: Vec<&str> = files
+        .iter()
+        .flat_map(|f| f.headers.iter().map(|h| h.version.as_str()))
+        .collect();
+    versions.sort();
+    versions.dedup();
+    if versions.len() > 1 {
+        warnings.push(format!(
+            "the files were written by ppnn versions {} (same settings)",
+            versions.join(", ")
+        ));
+    }
     // The matrix: the union of each file's last header; without headers, what the lines show.
     let mut matrix: Option<Matrix> = None;
     let mut shards_seen = Vec::new();
