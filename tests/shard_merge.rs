@@ -280,3 +280,87 @@ fn files_of_an_older_ppnn_stay_readable() {
     assert!(stderr(&o).contains("without recorded settings"));
     assert_eq!(read(&m).1.len(), 10);
 }
+
+/// `scripts/slurm/submit.sh --dry-run`: N from the matrix, the time limit from the largest
+/// shard, the chained merge; options the tasks own are refused. (The real submission is
+/// `tests/slurm.rs`.)
+#[test]
+fn submit_script_plans_the_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let submit = |extra: &[&str], batch_extra: &[&str]| -> Output {
+        let mut c = Command::new(root().join("scripts/slurm/submit.sh"));
+        c.env_remove("SLURM_ARRAY_TASK_ID")
+            .args(["--dry-run", "--ppnn", env!("CARGO_BIN_EXE_ppnn")])
+            .args(extra)
+            .arg("--")
+            .arg(root().join("data/networks/mnist-784-32-10.onnx"))
+            .args(inputs())
+            .args(["--algo", "c-bu-d,c-td", "--out"])
+            .arg(dir.path().join("res/r.jsonl"))
+            .args(batch_extra);
+        c.output().unwrap()
+    };
+    // 10 pairs, 2 per task: 5 tasks of 2 pairs on 2 CPUs, one round of 60 s: 60 × 1.25 / 60 + 5
+    // = 6.25, so 7 minutes.
+    let o = ok(submit(
+        &["--cpus-per-task", "2", "--pairs-per-task", "2"],
+        &["--timeout", "60"],
+    ));
+    let cmds = String::from_utf8_lossy(&o.stdout).to_string();
+    let lines: Vec<&str> = cmds.lines().collect();
+    assert_eq!(lines.len(), 2, "{cmds}");
+    for want in [
+        "--array=1-5",
+        "--cpus-per-task=2",
+        "--time=7",
+        "batch-array.sbatch 5 ",
+    ] {
+        assert!(lines[0].contains(want), "{want}: {}", lines[0]);
+    }
+    for want in ["--dependency=afterany:ARRAY_JOB_ID", "merge.sbatch 5 "] {
+        assert!(lines[1].contains(want), "{want}: {}", lines[1]);
+    }
+    assert!(
+        stderr(&o).contains("10 pairs in 5 task(s)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !dir.path().join("res").exists(),
+        "a dry run creates nothing"
+    );
+    // Resubmitting task 3 keeps N = 5.
+    let o = ok(submit(
+        &[
+            "--cpus-per-task",
+            "2",
+            "--pairs-per-task",
+            "2",
+            "--only",
+            "3",
+            "--no-merge",
+        ],
+        &[],
+    ));
+    let cmds = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(cmds.lines().count(), 1, "{cmds}");
+    assert!(
+        cmds.contains("--array=3 ") && cmds.contains("batch-array.sbatch 5 "),
+        "{cmds}"
+    );
+    assert!(
+        !cmds.contains("--time="),
+        "no time limit without --timeout: {cmds}"
+    );
+    // Options each task sets itself are refused; a bad model is reported by ppnn.
+    let o = submit(&[], &["--jobs", "4"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("do not pass --jobs"), "{}", stderr(&o));
+    let o = submit(&[], &["--shard", "1/2"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = submit(&["--cpus-per-task", "0"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = submit(&[], &["--margin", "-1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--margin must be"), "{}", stderr(&o));
+}
