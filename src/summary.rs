@@ -68,6 +68,8 @@ pub fn read_records(text: &str) -> (Vec<Record>, Vec<String>) {
         }
         let last = n + 1 == lines.len();
         match serde_json::from_str::<Value>(line) {
+            // Header lines of batch files name the run; they are not results.
+            Ok(v) if v.get(crate::batch::settings::HEADER_KEY).is_some() => {}
             Ok(v) => match Record::from_json(&v) {
                 Some(r) => out.push(r),
                 None => warnings.push(format!("line {}: not a result record, skipped", n + 1)),

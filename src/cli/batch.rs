@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::*;
+use crate::batch::{RunSettings, Shard};
 
 #[derive(Args, Debug)]
 pub(super) struct BatchArgs {
@@ -18,9 +19,19 @@ pub(super) struct BatchArgs {
     /// Algorithms, comma-separated.
     #[arg(long, value_name = "NAME[,NAME...]", default_value = "apothem")]
     algo: String,
-    /// Results file (JSON lines); pairs already in it are skipped.
+    /// Results file (JSON lines); pairs already in it are skipped. With a shard, the results go
+    /// to `STEM.K-of-N.jsonl` beside it.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    /// Run only the K-th of N deterministic, balanced slices of the (input, algorithm) pairs
+    /// (1 <= K <= N). Without it, a Slurm array task takes its slice from SLURM_ARRAY_TASK_ID,
+    /// SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_COUNT (or _MAX).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Print the pairs this run would take (one `INPUT<TAB>ALGORITHM` per line) and stop:
+    /// nothing is run or written.
+    #[arg(long)]
+    dry_run: bool,
     /// Pairs run in parallel (default: the number of cores).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
@@ -92,34 +103,63 @@ pub(super) fn batch(args: BatchArgs) -> Result<i32> {
     if jobs == 0 {
         bail!("--jobs must be at least 1");
     }
-    let (done, warnings) = crate::batch::load_done(&args.out)?;
-    for w in &warnings {
+    let shard = match &args.shard {
+        Some(spec) => Some(Shard::parse(spec)?),
+        None => {
+            let s = Shard::from_env(|k| std::env::var(k).ok())?;
+            if let Some(s) = s {
+                eprintln!("shard {s} from the Slurm array variables (SLURM_ARRAY_TASK_*)");
+            }
+            s
+        }
+    };
+    let out = match shard {
+        Some(s) => s.results_path(&args.out),
+        None => args.out.clone(),
+    };
+    let plan = crate::batch::Plan::new(&inputs, &classes, &algorithms, shard);
+    let matrix = &plan.matrix;
+    if args.dry_run {
+        for (input, algorithm) in plan.names() {
+            println!("{input}\t{algorithm}");
+        }
+        eprintln!(
+            "{} of {} pairs{} (dry run: nothing run or written; results would go to '{}')",
+            plan.pairs.len(),
+            matrix.len(),
+            shard.map_or(String::new(), |s| format!(" in shard {s}")),
+            out.display()
+        );
+        return Ok(0);
+    }
+    let cfg = crate::batch::BatchConfig {
+        net: &net,
+        model: args.model.display().to_string(),
+        domain,
+        settings,
+        params,
+        timeout,
+        jobs,
+    };
+    let model_sha256 = crate::batch::sha256_file(&args.model)?;
+    let run_settings = RunSettings::of(&cfg, &model_sha256, args.class_from_labels);
+    let resumed = crate::batch::open_results(&out, &run_settings, matrix, shard)?;
+    for w in &resumed.warnings {
         eprintln!("warning: {w}");
     }
-    let mut pairs = Vec::new();
-    for (input, class) in inputs.iter().zip(&classes) {
-        for a in &algorithms {
-            let key = (input.display().to_string(), a.name());
-            if !done.contains(&key) {
-                pairs.push(crate::batch::Pair {
-                    input: input.clone(),
-                    class: *class,
-                    algorithm: *a,
-                });
-            }
-        }
-    }
-    let total = inputs.len() * algorithms.len();
+    let pairs = plan.pending(&resumed.done);
+    let total = plan.pairs.len();
     let skipped = total - pairs.len();
     eprintln!(
-        "{} pairs ({} inputs x {} algorithms): {skipped} already in '{}', {} to run on {jobs} job(s)",
+        "{} pairs ({} inputs x {} algorithms{}): {skipped} already in '{}', {} to run on {jobs} job(s)",
         total,
-        inputs.len(),
-        algorithms.len(),
-        args.out.display(),
+        matrix.inputs.len(),
+        matrix.algorithms.len(),
+        shard.map_or(String::new(), |s| format!(", shard {s} of {} pairs", matrix.len())),
+        out.display(),
         pairs.len()
     );
-    let appender = crate::batch::Appender::open(&args.out)?;
+    let appender = resumed.appender;
     let cancel = std::sync::Arc::new(AtomicBool::new(false));
     let presses = std::sync::Arc::new(AtomicUsize::new(0));
     {
@@ -144,15 +184,6 @@ pub(super) fn batch(args: BatchArgs) -> Result<i32> {
     );
     bar.set_message("0");
     let progress = crate::batch::Progress::default();
-    let cfg = crate::batch::BatchConfig {
-        net: &net,
-        model: args.model.display().to_string(),
-        domain,
-        settings,
-        params,
-        timeout,
-        jobs,
-    };
     let on_done = || {
         bar.inc(1);
         bar.set_message(progress.unknown.load(Ordering::Relaxed).to_string());
@@ -161,7 +192,7 @@ pub(super) fn batch(args: BatchArgs) -> Result<i32> {
     bar.finish_and_clear();
     eprintln!(
         "{recorded} pairs recorded in '{}' ({} unknown or errors) in {:.1} s",
-        args.out.display(),
+        out.display(),
         progress.unknown.load(Ordering::Relaxed),
         start.elapsed().as_secs_f64()
     );

@@ -18,12 +18,15 @@ use crate::region::Hyperbox;
 
 mod batch;
 mod certify;
+mod merge;
 mod query;
 pub mod vnnlib;
 
 use batch::{BatchArgs, SummarizeArgs};
 pub use certify::summary;
 use certify::CertifyArgs;
+use merge::MergeArgs;
+pub use merge::EXIT_INCOMPLETE;
 use query::VerifyArgs;
 
 /// Exit code of `verify` when the box is proved robust.
@@ -68,6 +71,10 @@ enum Command {
     /// Run algorithms over many inputs in parallel, appending one JSON line per (input,
     /// algorithm) to a results file; rerunning resumes.
     Batch(BatchArgs),
+    /// Merge results files (the shards of a job array, or reruns) into one result per
+    /// (input, algorithm): a decided result over `unknown`, then the first. Refuses files of
+    /// different settings; reports pairs of the matrix that no file holds (exit 3).
+    Merge(MergeArgs),
     /// Summarise a results file: tables per algorithm, and plots.
     Summarize(SummarizeArgs),
 }
@@ -187,6 +194,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Verify(args) => query::verify(args),
         Command::Certify(args) => certify::certify(args),
         Command::Batch(args) => batch::batch(args),
+        Command::Merge(args) => merge::merge(args),
         Command::Summarize(args) => batch::summarize(args),
     }
 }

@@ -4,10 +4,17 @@
 //! Durability: each line is written whole, flushed and synced before the next pair is
 //! reported, so a run killed at any moment (even `kill -9`) loses at most the pairs in flight;
 //! a torn last line (a write cut short) is detected on the next run, reported and cut off.
+//!
+//! Clusters: a matrix splits into deterministic shards ([`shard`]), one results file each, and
+//! the files merge back into one result per pair ([`merge`]). Every line records the settings
+//! that decide its answer and every file opens with a header naming its matrix ([`settings`]),
+//! so that neither a resume nor a merge mixes answers to different questions.
 
-use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+pub mod merge;
+mod results;
+pub mod settings;
+pub mod shard;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -20,6 +27,11 @@ use crate::certify::{certify, Algorithm, Params};
 use crate::network::{unique_argmax, Network};
 use crate::oracle::{MilpOracle, OracleSettings};
 use crate::region::Hyperbox;
+
+pub use merge::{merge, read_results, Merged, ResultsFile};
+pub use results::{load_done, open_results, Appender, DonePairs, Resumed};
+pub use settings::{sha256_file, Header, RunSettings};
+pub use shard::{Matrix, Shard, ShardError};
 
 /// Errors of batch bookkeeping (inputs, the results file).
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +55,32 @@ pub enum BatchError {
         /// What is wrong.
         problem: String,
     },
+    /// Two results files (or lines) were computed with different settings.
+    #[error("results of different settings cannot be merged: {first} and {other} differ in {differences}")]
+    SettingsMismatch {
+        /// Where the first settings were recorded.
+        first: String,
+        /// Where the differing ones were.
+        other: String,
+        /// The differing fields, `name: A vs B`.
+        differences: String,
+    },
+    /// A results file to resume holds results of other settings.
+    #[error("'{path}' {at} holds results of other settings ({differences}; recorded vs now): pass the same options to resume it, or another --out")]
+    ResumeMismatch {
+        /// The results file.
+        path: String,
+        /// The line.
+        at: String,
+        /// The differing fields, `name: recorded vs now`.
+        differences: String,
+    },
+    /// A file given as results holds neither a header nor a result line.
+    #[error("'{0}' holds no ppnn batch results (no header, no result line)")]
+    NotResults(String),
+    /// A bad shard specification.
+    #[error(transparent)]
+    Shard(#[from] ShardError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BatchError + '_ {
@@ -127,87 +165,6 @@ pub fn classes_from_labels(inputs: &[PathBuf]) -> Result<Vec<usize>, BatchError>
     Ok(out)
 }
 
-/// (input, algorithm) pairs already recorded.
-pub type DonePairs = HashSet<(String, String)>;
-
-/// The (input, algorithm) pairs already in a results file. A torn last line is cut off the
-/// file (so that appending continues on a fresh line); malformed lines are reported.
-pub fn load_done(path: &Path) -> Result<(DonePairs, Vec<String>), BatchError> {
-    let mut done = HashSet::new();
-    let mut warnings = Vec::new();
-    if !path.exists() {
-        return Ok((done, warnings));
-    }
-    let bytes = std::fs::read(path).map_err(io(path))?;
-    let complete = match bytes.iter().rposition(|&b| b == b'\n') {
-        Some(i) => i + 1,
-        None => 0,
-    };
-    if complete < bytes.len() {
-        warnings.push(format!(
-            "'{}': the last line is torn (an interrupted write); it is dropped and its pair runs again",
-            path.display()
-        ));
-        let f = OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(io(path))?;
-        f.set_len(complete as u64).map_err(io(path))?;
-        f.sync_all().map_err(io(path))?;
-    }
-    let text = String::from_utf8_lossy(&bytes[..complete]);
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<serde_json::Value>(line) {
-            Ok(v) => {
-                if let (Some(i), Some(a)) = (v["input"].as_str(), v["algorithm"].as_str()) {
-                    done.insert((i.to_string(), a.to_string()));
-                }
-            }
-            Err(_) => warnings.push(format!(
-                "'{}' line {}: malformed, ignored",
-                path.display(),
-                n + 1
-            )),
-        }
-    }
-    Ok((done, warnings))
-}
-
-/// Appends whole lines, flushed and synced one by one.
-pub struct Appender {
-    file: Mutex<File>,
-    path: PathBuf,
-}
-
-impl Appender {
-    /// Opens (creating) `path` for appending.
-    pub fn open(path: &Path) -> Result<Self, BatchError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(io(path))?;
-        Ok(Appender {
-            file: Mutex::new(file),
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// Appends one JSON line durably.
-    pub fn append(&self, v: &serde_json::Value) -> Result<(), BatchError> {
-        let mut line = v.to_string();
-        line.push('\n');
-        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        f.write_all(line.as_bytes())
-            .and_then(|_| f.flush())
-            .and_then(|_| f.sync_data())
-            .map_err(io(&self.path))
-    }
-}
-
 /// One (input, algorithm) pair to run.
 #[derive(Debug, Clone)]
 pub struct Pair {
@@ -217,6 +174,88 @@ pub struct Pair {
     pub class: Option<usize>,
     /// The algorithm.
     pub algorithm: Algorithm,
+}
+
+/// The pairs one run takes: the whole matrix of inputs × algorithms, or one shard of it.
+pub struct Plan {
+    /// The whole matrix (inputs and algorithms by name, duplicates dropped).
+    pub matrix: Matrix,
+    /// The shard, if any.
+    pub shard: Option<Shard>,
+    /// This run's pairs, as indices into the matrix, in its order.
+    pub pairs: Vec<(usize, usize)>,
+    inputs: Vec<(PathBuf, Option<usize>)>,
+    algorithms: Vec<Algorithm>,
+}
+
+impl Plan {
+    /// The plan of `shard` (or of every pair) of `inputs` (with their expected classes, same
+    /// length) × `algorithms`. Inputs are named by their path as displayed.
+    pub fn new(
+        inputs: &[PathBuf],
+        classes: &[Option<usize>],
+        algorithms: &[Algorithm],
+        shard: Option<Shard>,
+    ) -> Plan {
+        let matrix = Matrix::new(
+            inputs.iter().map(|p| p.display().to_string()).collect(),
+            algorithms.iter().map(|a| a.name()).collect(),
+        );
+        let pick = |names: &[String], name: &str| names.iter().position(|n| n == name);
+        let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+        let inputs = matrix
+            .inputs
+            .iter()
+            .filter_map(|n| pick(&names, n))
+            .map(|k| (inputs[k].clone(), classes.get(k).copied().flatten()))
+            .collect();
+        let alg_names: Vec<String> = algorithms.iter().map(|a| a.name()).collect();
+        let algorithms = matrix
+            .algorithms
+            .iter()
+            .filter_map(|n| pick(&alg_names, n))
+            .map(|k| algorithms[k])
+            .collect();
+        let pairs = match shard {
+            Some(s) => matrix.shard_pairs(s),
+            None => matrix.pairs(),
+        };
+        Plan {
+            matrix,
+            shard,
+            pairs,
+            inputs,
+            algorithms,
+        }
+    }
+
+    /// This run's pairs as `(input, algorithm)` names.
+    pub fn names(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.pairs.iter().map(|&(i, a)| {
+            (
+                self.matrix.inputs[i].as_str(),
+                self.matrix.algorithms[a].as_str(),
+            )
+        })
+    }
+
+    /// This run's pairs not yet in `done`.
+    pub fn pending(&self, done: &DonePairs) -> Vec<Pair> {
+        self.pairs
+            .iter()
+            .filter(|&&(i, a)| {
+                !done.contains(&(
+                    self.matrix.inputs[i].clone(),
+                    self.matrix.algorithms[a].clone(),
+                ))
+            })
+            .map(|&(i, a)| Pair {
+                input: self.inputs[i].0.clone(),
+                class: self.inputs[i].1,
+                algorithm: self.algorithms[a],
+            })
+            .collect()
+    }
 }
 
 /// What a batch needs besides the pairs.
@@ -333,4 +372,63 @@ pub fn run(
         return Err(e);
     }
     Ok(progress.done.load(Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Aliases and repeated inputs are one pair; resumed pairs are left out; classes follow
+    /// their inputs.
+    #[test]
+    fn plan_dedups_and_skips_done_pairs() {
+        let alg = |n| Algorithm::from_name(n).unwrap();
+        let inputs = [
+            PathBuf::from("b.csv"),
+            PathBuf::from("a.csv"),
+            PathBuf::from("b.csv"),
+        ];
+        let plan = Plan::new(
+            &inputs,
+            &[Some(3), Some(5), Some(3)],
+            &[alg("apothem"), alg("exact"), alg("c-bu-d")],
+            None,
+        );
+        assert_eq!(plan.matrix.len(), 4);
+        let names: Vec<(&str, &str)> = plan.names().collect();
+        assert_eq!(
+            names,
+            [
+                ("b.csv", "apothem"),
+                ("b.csv", "c-bu-d"),
+                ("a.csv", "apothem"),
+                ("a.csv", "c-bu-d")
+            ]
+        );
+        let done: DonePairs = [("a.csv".to_string(), "apothem".to_string())].into();
+        let pending = plan.pending(&done);
+        assert_eq!(pending.len(), 3);
+        let a = pending
+            .iter()
+            .find(|p| p.input == Path::new("a.csv"))
+            .unwrap();
+        assert_eq!(
+            (a.class, a.algorithm.name()),
+            (Some(5), "c-bu-d".to_string())
+        );
+        // The shards of the plan cover it.
+        let n: usize = (1..=3)
+            .map(|k| {
+                Plan::new(
+                    &inputs,
+                    &[None; 3],
+                    &[alg("apothem"), alg("c-bu-d")],
+                    Some(Shard { index: k, count: 3 }),
+                )
+                .pairs
+                .len()
+            })
+            .sum();
+        assert_eq!(n, 4);
+    }
 }
