@@ -9,7 +9,8 @@
 # VNN-LIB 2.0 standard CLI suite (fails on any failed, suspect or errored case).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ppnn-target}"
+# The build directory: $CARGO_TARGET_DIR when set (.ci/run sets it), else cargo's ./target.
+bin_dir="${CARGO_TARGET_DIR:-target}/release"
 
 export PPNN_VENV="${PPNN_VENV:-/var/tmp/ppnn-venv}"
 PPNN_PYTHON="$(./scripts/install-vnnlib-tools.sh | tail -n 1)"
@@ -25,4 +26,4 @@ fi
 
 cargo test --release
 
-PPNN_VNNLIB="$CARGO_TARGET_DIR/release/ppnn-vnnlib" ./scripts/check-vnnlib-satisfactory.sh
+PPNN_VNNLIB="$bin_dir/ppnn-vnnlib" ./scripts/check-vnnlib-satisfactory.sh

@@ -60,6 +60,20 @@ pub fn branch_and_bound(
         // Not a binary program: leave it to HiGHS.
         return super::solver::solve_highs(milp, sense, limits);
     }
+    // Loading a deep network's LP takes a noticeable time: nothing starts after the limit.
+    if limits.remaining(start).is_some_and(|t| t.is_zero())
+        || limits.stop.is_some_and(|f| f.load(Ordering::Relaxed))
+    {
+        let status = if limits.stop.is_some_and(|f| f.load(Ordering::Relaxed)) {
+            Status::Interrupted
+        } else {
+            Status::TimeLimit
+        };
+        return Ok(Outcome {
+            status,
+            ..Outcome::infeasible()
+        });
+    }
     let mut lp = Lp::new(milp, sense)?;
     if limits.relaxation || ints.is_empty() {
         let out = lp.solve(&Limits {
