@@ -18,11 +18,13 @@ use crate::region::Hyperbox;
 
 mod batch;
 mod certify;
+mod groundtruth;
 mod query;
 
 use batch::{BatchArgs, SummarizeArgs};
 pub use certify::summary;
 use certify::CertifyArgs;
+use groundtruth::{GroundtruthArgs, ScoreArgs};
 use query::VerifyArgs;
 
 /// Exit code of `verify` when the box is proved robust.
@@ -69,6 +71,12 @@ enum Command {
     Batch(BatchArgs),
     /// Summarise a results file: tables per algorithm, and plots.
     Summarize(SummarizeArgs),
+    /// Make a benchmark suite with a proved answer key (VNN-COMP layout): boxes at factors of
+    /// each input's proved radius (unsat) and counterexample distance (sat).
+    Groundtruth(GroundtruthArgs),
+    /// Grade another verifier's results on a suite: right / wrong / unsolved per factor, the
+    /// VNN-COMP score, every wrong answer with its evidence (exit 2 when any).
+    Score(ScoreArgs),
 }
 
 /// Options shared by every command that asks the oracle.
@@ -179,6 +187,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Certify(args) => certify::certify(args),
         Command::Batch(args) => batch::batch(args),
         Command::Summarize(args) => batch::summarize(args),
+        Command::Groundtruth(args) => groundtruth::groundtruth(args),
+        Command::Score(args) => groundtruth::score(args),
     }
 }
 
