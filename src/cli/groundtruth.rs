@@ -36,7 +36,8 @@ pub(super) struct GroundtruthArgs {
     #[arg(
         long,
         value_name = "F[,F...]",
-        default_value = "0.5,0.9,0.99,1.01,1.1,2"
+        default_value = "0.5,0.9,0.99,1.01,1.1,2",
+        allow_hyphen_values = true
     )]
     factors: String,
     /// VNN-LIB dialect of the property files: 1.0 (flat X_i, as VNN-COMP uses) or 2.0 (typed).
@@ -53,7 +54,12 @@ pub(super) struct GroundtruthArgs {
     #[arg(long, value_name = "N", default_value_t = StrongAttack::default().steps)]
     attack_steps: usize,
     /// Time limit per instance written to instances.csv (seconds).
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 60.0,
+        allow_hyphen_values = true
+    )]
     instance_timeout: f64,
     /// Inputs run in parallel (default: the number of cores).
     #[arg(long, value_name = "N")]
