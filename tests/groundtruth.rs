@@ -388,3 +388,102 @@ fn bad_inputs_give_clear_errors() {
         &["--format must be vnncomp-csv or dir"],
     );
 }
+
+#[test]
+fn hidden_filter_typed_dialect_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("s");
+    let args = [
+        "groundtruth",
+        MODEL,
+        "data/inputs/mnist/7-1.csv",
+        "--out",
+        out.to_str().unwrap(),
+        "--factors",
+        "0.9,1.01,2",
+        "--format",
+        "2.0",
+        "--hidden",
+        "--attack-restarts",
+        "5",
+    ];
+    let o = ppnn(&args);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("VNN-LIB 2.0"), "{stdout}");
+    let s = Suite::read(&out).unwrap();
+    let sat = s
+        .entries
+        .iter()
+        .filter(|e| e.expected == Expected::Sat)
+        .count();
+    // Every sat instance is either kept (the attack failed) or counted as broken.
+    assert!(
+        stdout.contains(&format!(
+            "{} sat instances broken by the strong attack",
+            2 - sat
+        )),
+        "{stdout}"
+    );
+    let u = first(&s, Expected::Unsat);
+    let prop = std::fs::read_to_string(out.join(&u.vnnlib)).unwrap();
+    assert!(prop.contains("(vnnlib-version <2.0>)"));
+    assert!(prop.contains("(declare-input X float32 [1, 784])"));
+    assert!(prop.contains("(assert (>= X[0,783] "));
+    assert!(prop.contains("(>= Y[0,0] Y[0,7])"));
+    // A second run reuses the bracket.
+    let o = ppnn(&args);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("1 brackets already in"), "{stderr}");
+}
+
+#[test]
+fn summarize_draws_the_robustness_distribution() {
+    let dir = results("curve", |_, _| {});
+    let graded = dir.join("graded.jsonl");
+    assert_eq!(
+        score(&dir, &["--json", graded.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let brackets = suite_dir().join("key/brackets.jsonl");
+    let png = dir.join("curve.png");
+    let csv = dir.join("curve.csv");
+    let o = ppnn(&[
+        "summarize",
+        brackets.to_str().unwrap(),
+        "--curve",
+        png.to_str().unwrap(),
+        "--curve-csv",
+        csv.to_str().unwrap(),
+        "--compare",
+        graded.to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("eps,proved,not_refuted,graded"));
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows[0], vec![0.0, 1.0, 1.0, 1.0]);
+    for r in &rows {
+        // A sound verifier's certified fraction never exceeds the proved one here (its
+        // radii are 0.99 r_lo), and proved never exceeds not refuted.
+        assert!(r[3] <= r[1] && r[1] <= r[2], "{r:?}");
+    }
+    assert_eq!(rows.last().unwrap()[2], 0.0);
+    assert_bad(
+        &ppnn(&[
+            "summarize",
+            brackets.to_str().unwrap(),
+            "--compare",
+            "x.csv",
+        ]),
+        &["--compare needs --curve"],
+    );
+}

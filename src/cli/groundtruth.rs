@@ -2,7 +2,7 @@
 //! verifier's results on it).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -458,4 +458,104 @@ pub(super) fn score(args: ScoreArgs) -> Result<i32> {
     } else {
         0
     })
+}
+
+/// `summarize`'s robustness-distribution options.
+#[derive(Args, Debug)]
+pub(super) struct CurveArgs {
+    /// Write a PNG of the exact robustness distribution: per ε, the fraction of inputs proved
+    /// robust (r_lo ≥ ε) and not refuted (r_hi > ε), from the `apothem` lines.
+    #[arg(long, value_name = "FILE.png")]
+    curve: Option<PathBuf>,
+    /// Write the same distribution as CSV (`eps,proved,not_refuted,OTHER...`).
+    #[arg(long, value_name = "FILE.csv")]
+    curve_csv: Option<PathBuf>,
+    /// Another verifier's certified radii on the same axes: a CSV `input,radius`, or the
+    /// `--json` output of `ppnn score` (repeatable).
+    #[arg(long, value_name = "FILE")]
+    compare: Vec<PathBuf>,
+}
+
+/// Draws / writes the robustness distribution when asked.
+/// `format` is summarize's table format, checked here too so that no file is written when the
+/// command fails.
+pub(super) fn curve(
+    args: &CurveArgs,
+    results_text: &str,
+    results: &Path,
+    format: &str,
+) -> Result<()> {
+    if !matches!(format, "md" | "csv") {
+        bail!("--format must be md or csv, got '{format}'");
+    }
+    if args.curve.is_none() && args.curve_csv.is_none() {
+        if !args.compare.is_empty() {
+            bail!("--compare needs --curve or --curve-csv");
+        }
+        return Ok(());
+    }
+    let brackets = crate::summary::radius_brackets(results_text);
+    if brackets.is_empty() {
+        bail!(
+            "'{}' holds no apothem results: the robustness curve needs `--algo apothem` runs",
+            results.display()
+        );
+    }
+    let mut names = Vec::new();
+    let mut others = Vec::new();
+    for p in &args.compare {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read --compare file '{}'", p.display()))?;
+        let radii = crate::summary::claimed_radii(&text)
+            .map_err(|e| anyhow::anyhow!("--compare file '{}': {e}", p.display()))?;
+        names.push(
+            p.file_stem()
+                .map_or("other".into(), |s| s.to_string_lossy().to_string()),
+        );
+        others.push(radii);
+    }
+    let points = crate::summary::robustness_curve(&brackets, &others);
+    if let Some(p) = &args.curve_csv {
+        let mut s = String::from("eps,proved,not_refuted");
+        for n in &names {
+            s.push(',');
+            s.push_str(&crate::groundtruth::key::csv_field(n));
+        }
+        s.push('\n');
+        for (e, a, b, o) in &points {
+            s.push_str(&format!("{e},{a},{b}"));
+            for v in o {
+                s.push_str(&format!(",{v}"));
+            }
+            s.push('\n');
+        }
+        write_one(p, s.into_bytes())?;
+    }
+    if let Some(p) = &args.curve {
+        let mut series = vec![
+            (
+                "proved robust (r_lo >= eps)".to_string(),
+                points.iter().map(|q| (q.0, q.1)).collect::<Vec<_>>(),
+            ),
+            (
+                "not refuted (r_hi > eps)".to_string(),
+                points.iter().map(|q| (q.0, q.2)).collect(),
+            ),
+        ];
+        for (k, n) in names.iter().enumerate() {
+            series.push((
+                format!("{n} certifies"),
+                points.iter().map(|q| (q.0, q.3[k])).collect(),
+            ));
+        }
+        let png = crate::io::chart::curves(
+            &format!("robustness distribution of {} inputs", brackets.len()),
+            "eps (L-infinity radius)",
+            "fraction of inputs",
+            &series,
+            &p.display().to_string(),
+        )?;
+        write_one(p, png)?;
+    }
+    Ok(())
 }

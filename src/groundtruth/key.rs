@@ -191,7 +191,7 @@ pub fn instances_csv(entries: &[KeyEntry]) -> String {
 }
 
 /// Quotes a CSV field when it needs it.
-pub(crate) fn csv_field(s: &str) -> String {
+pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

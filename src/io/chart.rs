@@ -19,10 +19,10 @@ const COLOURS: [[u8; 3]; 6] = [
     [130, 50, 160],
 ];
 
-fn legend(cv: &mut Canvas, names: &[&str]) {
+fn legend(cv: &mut Canvas, names: &[&str], offset: usize) {
     let mut x = LEFT;
     for (k, n) in names.iter().enumerate() {
-        let c = COLOURS[k % COLOURS.len()];
+        let c = COLOURS[(k + offset) % COLOURS.len()];
         cv.rect(x, 36, x + 14, 50, c);
         cv.text(x + 20, 39, 1, n, [0, 0, 0], false);
         x += 40 + 8 * n.len() as i64;
@@ -41,7 +41,7 @@ pub fn stacked_bars(
     let black = [0, 0, 0];
     let title: String = title.chars().take((W / 16).saturating_sub(2)).collect();
     cv.text(20, 12, 2, &title, black, false);
-    legend(&mut cv, categories);
+    legend(&mut cv, categories, 0);
     let total = rows
         .iter()
         .map(|(_, c)| c.iter().sum::<usize>())
@@ -98,7 +98,7 @@ pub fn curves(
     let title: String = title.chars().take((W / 16).saturating_sub(2)).collect();
     cv.text(20, 12, 2, &title, black, false);
     let names: Vec<&str> = series.iter().map(|(n, _)| n.as_str()).collect();
-    legend(&mut cv, &names);
+    legend(&mut cv, &names, 3);
     let x_max = series
         .iter()
         .flat_map(|(_, p)| p.iter().map(|q| q.0))

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Ground-truth demonstration: builds a suite on a bundled network with `ppnn groundtruth`, runs
+# Marabou (maraboupy 2.0 from PyPI, one worker, per-instance time limit) on it through its own
+# ONNX + VNN-LIB interface, and grades the answers with `ppnn score`.
+#
+# Usage: scripts/groundtruth/run.sh [--inputs N] [--timeout SECS] [--out DIR] [--model ONNX]
+#   --inputs N     the first input of each class, then the second…, N in all (default 10)
+#   --timeout S    Marabou's time limit per instance (default 60)
+#   --out DIR      work directory (default target/groundtruth-demo); the suite is DIR/suite,
+#                  Marabou's results DIR/marabou, the report DIR/marabou-score.md
+# Needs python3 with venv; the virtual environment (maraboupy, onnx, onnxruntime) is made in
+# DIR/venv on the first run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+inputs=10
+timeout=60
+out=target/groundtruth-demo
+model=data/networks/mnist-784-32-10.onnx
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --inputs) inputs="$2"; shift 2 ;;
+        --timeout) timeout="$2"; shift 2 ;;
+        --out) out="$2"; shift 2 ;;
+        --model) model="$2"; shift 2 ;;
+        *) echo "unknown option '$1' (see the header of $0)" >&2; exit 1 ;;
+    esac
+done
+mkdir -p "$out"
+
+cargo build --release
+ppnn="${CARGO_TARGET_DIR:-target}/release/ppnn"
+
+files=()
+for k in 1 2 3 4 5; do
+    for c in 0 1 2 3 4 5 6 7 8 9; do
+        [ "${#files[@]}" -lt "$inputs" ] && files+=("data/inputs/mnist/$c-$k.csv")
+    done
+done
+
+echo "== suite: ${#files[@]} inputs x 6 factors on $model"
+/usr/bin/time -f "groundtruth: %e s wall" "$ppnn" groundtruth "$model" "${files[@]}" \
+    --class-from-labels --out "$out/suite" --instance-timeout "$timeout"
+
+if [ ! -x "$out/venv/bin/python" ]; then
+    python3 -m venv "$out/venv"
+    "$out/venv/bin/pip" install --quiet 'maraboupy==2.0.0' onnx onnxruntime
+fi
+echo "== Marabou (one worker, ${timeout} s per instance)"
+rm -rf "$out/marabou"
+/usr/bin/time -f "marabou: %e s wall" "$out/venv/bin/python" -W ignore \
+    scripts/groundtruth/run_marabou.py "$out/suite" "$out/marabou" --timeout "$timeout" \
+    | tee "$out/marabou.log"
+
+echo "== score"
+set +e
+"$ppnn" score "$out/suite" "$out/marabou/results.csv" --plot "$out/marabou-score.png" \
+    --json "$out/marabou-graded.jsonl" | tee "$out/marabou-score.md"
+code=${PIPESTATUS[0]}
+set -e
+echo "ppnn score exit code: $code (2 = wrong answers found)"
