@@ -314,14 +314,14 @@ pub fn csv(s: &[AlgorithmSummary]) -> String {
 pub struct RadiusBracket {
     /// The input file.
     pub input: String,
-    /// Proved robust radius (0 when none).
-    pub r_lo: f64,
+    /// Proved robust radius (`None` when the input itself is not robust).
+    pub r_lo: Option<f64>,
     /// Distance of the nearest confirmed counterexample.
     pub r_hi: Option<f64>,
 }
 
 /// The brackets of the `apothem` (or `exact`) lines of a batch results file; an input that
-/// is not robust at itself has `r_lo = r_hi = 0`; error lines are left out. A later line of
+/// is not robust at itself has no `r_lo` and `r_hi = 0`; error lines are left out. A later line of
 /// an input replaces an earlier one.
 pub fn radius_brackets(text: &str) -> Vec<RadiusBracket> {
     let mut out: Vec<RadiusBracket> = Vec::new();
@@ -338,12 +338,12 @@ pub fn radius_brackets(text: &str) -> Vec<RadiusBracket> {
         let b = match v["status"].as_str() {
             Some("not-robust-at-input") => RadiusBracket {
                 input: input.to_string(),
-                r_lo: 0.0,
+                r_lo: None,
                 r_hi: Some(0.0),
             },
             Some("certified" | "unknown") => RadiusBracket {
                 input: input.to_string(),
-                r_lo: v["apothem"].as_f64().unwrap_or(0.0),
+                r_lo: Some(v["apothem"].as_f64().unwrap_or(0.0)),
                 r_hi: v["apothem_upper"].as_f64(),
             },
             _ => continue,
@@ -405,7 +405,7 @@ pub fn robustness_curve(
     let n = brackets.len().max(1) as f64;
     let mut eps: Vec<f64> = vec![0.0];
     for b in brackets {
-        eps.push(b.r_lo);
+        eps.extend(b.r_lo);
         eps.extend(b.r_hi);
     }
     for o in others {
@@ -418,7 +418,11 @@ pub fn robustness_curve(
     eps.push(if top > 0.0 { top * 1.05 } else { 1.0 });
     eps.iter()
         .map(|&e| {
-            let proved = brackets.iter().filter(|b| b.r_lo >= e).count() as f64 / n;
+            let proved = brackets
+                .iter()
+                .filter(|b| b.r_lo.is_some_and(|r| r >= e))
+                .count() as f64
+                / n;
             let open = brackets
                 .iter()
                 .filter(|b| b.r_hi.is_none_or(|r| r > e))
@@ -451,7 +455,7 @@ mod curve_tests {
     fn the_curve_brackets_the_distribution() {
         let text = concat!(
             "{\"algorithm\":\"apothem\",\"input\":\"a\",\"status\":\"certified\",\"apothem\":0.1,\"apothem_upper\":0.2}\n",
-            "{\"algorithm\":\"apothem\",\"input\":\"b\",\"status\":\"certified\",\"apothem\":0.3,\"apothem_upper\":0.3}\n",
+            "{\"algorithm\":\"apothem\",\"input\":\"b\",\"status\":\"certified\",\"apothem\":0.3,\"apothem_upper\":0.31}\n",
             "{\"algorithm\":\"apothem\",\"input\":\"c\",\"status\":\"not-robust-at-input\"}\n",
             "{\"algorithm\":\"c-bu-d\",\"input\":\"a\",\"status\":\"certified\",\"apothem\":0.5}\n",
         );
