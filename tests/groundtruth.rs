@@ -346,6 +346,10 @@ fn bad_inputs_give_clear_errors() {
     assert_bad(&gt(&["--format", "3.0"]), &["--format", "3.0"]);
     assert_bad(&gt(&["--instance-timeout", "0"]), &["--instance-timeout"]);
     assert_bad(
+        &gt(&["--inputs-from", "no/list.txt"]),
+        &["--inputs-from", "no/list.txt"],
+    );
+    assert_bad(
         &ppnn(&["groundtruth", "no/such.onnx", x, "--out", out_s]),
         &["no/such.onnx"],
     );
@@ -393,10 +397,14 @@ fn bad_inputs_give_clear_errors() {
 fn hidden_filter_typed_dialect_and_resume() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("s");
+    let list = tmp.path().join("inputs.txt");
+    let input = root().join("data/inputs/mnist/7-1.csv");
+    std::fs::write(&list, format!("# one input\n{}\n", input.display())).unwrap();
     let args = [
         "groundtruth",
         MODEL,
-        "data/inputs/mnist/7-1.csv",
+        "--inputs-from",
+        list.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
         "--factors",

@@ -25,8 +25,12 @@ pub(super) struct GroundtruthArgs {
     /// ONNX model file.
     model: PathBuf,
     /// Input files, or directories (every .csv inside).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "inputs_from")]
     inputs: Vec<PathBuf>,
+    /// A list of input files, one path per line (relative paths from the list's directory;
+    /// `#` starts a comment), in addition to INPUTS.
+    #[arg(long, value_name = "FILE")]
+    inputs_from: Option<PathBuf>,
     /// The suite directory (created; a previous suite there is brought up to date, its exact
     /// brackets reused).
     #[arg(long, value_name = "DIR")]
@@ -142,7 +146,22 @@ pub(super) fn groundtruth(args: GroundtruthArgs) -> Result<i32> {
     }
     let jobs = jobs_from(args.jobs)?;
     let net = load_model(&args.model)?;
-    let inputs = crate::batch::collect_inputs(&args.inputs)?;
+    let mut paths = args.inputs.clone();
+    if let Some(list) = &args.inputs_from {
+        let text = std::fs::read_to_string(list)
+            .with_context(|| format!("cannot read --inputs-from '{}'", list.display()))?;
+        let base = list.parent().unwrap_or(Path::new("."));
+        paths.extend(
+            text.lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim())
+                .filter(|l| !l.is_empty())
+                .map(|l| base.join(l)),
+        );
+        if paths.is_empty() {
+            bail!("--inputs-from '{}' lists no inputs", list.display());
+        }
+    }
+    let inputs = crate::batch::collect_inputs(&paths)?;
     let classes: Vec<Option<usize>> = if args.class_from_labels {
         crate::batch::classes_from_labels(&inputs)?
             .into_iter()
