@@ -495,3 +495,54 @@ fn summarize_draws_the_robustness_distribution() {
         &["--compare needs --curve"],
     );
 }
+
+#[test]
+fn near_tie_counterexamples_and_the_output_tolerance() {
+    // A point of the sat box where the class still wins, by less than 1e-4 in f32: between
+    // the centre (class wins) and the key's counterexample (it does not), by bisection.
+    let dir = results("near-tie", |s, dir| {
+        let net = load_onnx(s.dir.join(&s.meta.onnx)).unwrap();
+        let e = first(s, Expected::Sat);
+        let x = center(s, e, &net);
+        let text = std::fs::read_to_string(s.dir.join(e.counterexample.as_ref().unwrap())).unwrap();
+        let w: Vec<f64> = parse_assignment(&text)
+            .unwrap()
+            .x
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
+        let at = |t: f64| -> Vec<f64> { x.iter().zip(&w).map(|(a, b)| a + t * (b - a)).collect() };
+        let m32 = |p: &[f64]| margin_of(&net.forward_f32(p), e.class).0;
+        let (mut lo, mut hi) = (0.0, 1.0);
+        for _ in 0..80 {
+            let mid = 0.5 * (lo + hi);
+            if m32(&at(mid)) > 0.0 {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let p = at(lo);
+        assert!(m32(&p) > 0.0 && m32(&p) <= 1e-4, "{}", m32(&p));
+        std::fs::write(
+            dir.join(format!("{}.counterexample", e.instance)),
+            format!("sat\n{}", assignment(&p, &net.forward(&p))),
+        )
+        .unwrap();
+    });
+    let strict = score(&dir, &[]);
+    let (out, _) = text(&strict);
+    assert_eq!(strict.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("1 wrong answer(s)") && out.contains("still wins by"),
+        "{out}"
+    );
+    let tolerant = score(&dir, &["--output-tolerance", "1e-4"]);
+    let (out, _) = text(&tolerant);
+    assert_eq!(tolerant.status.code(), Some(0), "{out}");
+    assert!(out.contains("no wrong answers"), "{out}");
+    assert_bad(
+        &score(&dir, &["--output-tolerance", "-1"]),
+        &["--output-tolerance"],
+    );
+}

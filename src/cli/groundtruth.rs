@@ -91,6 +91,15 @@ pub(super) struct ScoreArgs {
     /// Write a PNG of right / wrong / unsolved answers per factor.
     #[arg(long, value_name = "FILE.png")]
     plot: Option<PathBuf>,
+    /// Accept a sat counterexample at which the input's class still wins in f32 by at most
+    /// this much (VNN-COMP's checker uses 1e-4; default 0: another class must really reach it).
+    #[arg(
+        long,
+        value_name = "T",
+        default_value_t = 0.0,
+        allow_hyphen_values = true
+    )]
+    output_tolerance: f64,
     /// Write every graded instance as a JSON line (for `summarize --compare`).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -409,6 +418,12 @@ pub(super) fn groundtruth(args: GroundtruthArgs) -> Result<i32> {
 }
 
 pub(super) fn score(args: ScoreArgs) -> Result<i32> {
+    if !(args.output_tolerance.is_finite() && args.output_tolerance >= 0.0) {
+        bail!(
+            "--output-tolerance must be a finite number >= 0, got {}",
+            args.output_tolerance
+        );
+    }
     let suite = Suite::read(&args.suite)?;
     let model = suite.dir.join(&suite.meta.onnx);
     let net = load_model(&model)?;
@@ -444,7 +459,7 @@ pub(super) fn score(args: ScoreArgs) -> Result<i32> {
             strangers.len()
         );
     }
-    let graded = score::grade(&suite, &net, &answers)?;
+    let graded = score::grade(&suite, &net, &answers, args.output_tolerance)?;
     print!("{}", score::report(&graded));
     if let Some(p) = &args.json {
         let text: String = graded
