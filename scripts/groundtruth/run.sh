@@ -3,7 +3,10 @@
 # Marabou (maraboupy 2.0 from PyPI, one worker, per-instance time limit) on it through its own
 # ONNX + VNN-LIB interface, and grades the answers with `ppnn score`.
 #
-# Usage: scripts/groundtruth/run.sh [--inputs N] [--timeout SECS] [--out DIR] [--model ONNX]
+# With --neuralsat, also runs NeuralSAT (the `neuralsat` package from PyPI: search over
+# auto_LiRPA/CROWN bounds; it pulls PyTorch, ~3 GB with its CUDA libraries, run here on the CPU).
+#
+# Usage: scripts/groundtruth/run.sh [--inputs N] [--timeout SECS] [--out DIR] [--model ONNX] [--neuralsat]
 #   --inputs N     the first input of each class, then the second…, N in all (default 10)
 #   --timeout S    Marabou's time limit per instance (default 60)
 #   --out DIR      work directory (default target/groundtruth-demo); the suite is DIR/suite,
@@ -17,12 +20,14 @@ inputs=10
 timeout=60
 out=target/groundtruth-demo
 model=data/networks/mnist-784-32-10.onnx
+neuralsat=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --inputs) inputs="$2"; shift 2 ;;
         --timeout) timeout="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --model) model="$2"; shift 2 ;;
+        --neuralsat) neuralsat=1; shift ;;
         *) echo "unknown option '$1' (see the header of $0)" >&2; exit 1 ;;
     esac
 done
@@ -52,10 +57,32 @@ rm -rf "$out/marabou"
     scripts/groundtruth/run_marabou.py "$out/suite" "$out/marabou" --timeout "$timeout" \
     | tee "$out/marabou.log"
 
-echo "== score"
-set +e
-"$ppnn" score "$out/suite" "$out/marabou/results.csv" --plot "$out/marabou-score.png" \
-    --json "$out/marabou-graded.jsonl" | tee "$out/marabou-score.md"
-code=${PIPESTATUS[0]}
-set -e
-echo "ppnn score exit code: $code (2 = wrong answers found)"
+tools=(marabou)
+if [ "$neuralsat" = 1 ]; then
+    if [ ! -x "$out/venv-neuralsat/bin/python" ]; then
+        python3 -m venv "$out/venv-neuralsat"
+        "$out/venv-neuralsat/bin/pip" install --quiet neuralsat
+    fi
+    echo "== NeuralSAT (CPU, one thread, ${timeout} s per instance)"
+    rm -rf "$out/neuralsat"
+    /usr/bin/time -f "neuralsat: %e s wall" python3 scripts/groundtruth/run_neuralsat.py \
+        "$out/venv-neuralsat/bin/python" "$out/suite" "$out/neuralsat" --timeout "$timeout" \
+        | tee "$out/neuralsat.log"
+    tools+=(neuralsat)
+fi
+
+for tool in "${tools[@]}"; do
+    echo "== score: $tool (strict, then with VNN-COMP's output tolerance 1e-4)"
+    set +e
+    "$ppnn" score "$out/suite" "$out/$tool/results.csv" --plot "$out/$tool-score.png" \
+        --json "$out/$tool-graded.jsonl" | tee "$out/$tool-score.md"
+    code=${PIPESTATUS[0]}
+    "$ppnn" score "$out/suite" "$out/$tool/results.csv" --output-tolerance 1e-4 \
+        | tee "$out/$tool-score-tol.md"
+    set -e
+    echo "ppnn score exit code (strict): $code (2 = wrong answers found)"
+done
+"$ppnn" summarize "$out/suite/key/brackets.jsonl" --curve "$out/curve.png" \
+    --curve-csv "$out/curve.csv" $(for t in "${tools[@]}"; do echo --compare "$out/$t-graded.jsonl"; done) \
+    > /dev/null
+echo "robustness distribution: $out/curve.png, $out/curve.csv"

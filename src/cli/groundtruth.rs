@@ -14,7 +14,7 @@ use super::*;
 use crate::groundtruth::hidden::StrongAttack;
 use crate::groundtruth::key::{answers_csv, instances_csv, KeyEntry, Suite, SuiteMeta};
 use crate::groundtruth::score;
-use crate::groundtruth::suite::{check_factors, prepare_dir, Bracket, Maker};
+use crate::groundtruth::suite::{check_factors, clear_instances, prepare_dir, Bracket, Maker};
 use crate::groundtruth::vnnlib::{real, Dialect};
 
 /// Exit code of `score` when a wrong answer was found.
@@ -300,6 +300,7 @@ pub(super) fn groundtruth(args: GroundtruthArgs) -> Result<i32> {
         instance_timeout: args.instance_timeout,
         onnx: onnx.clone(),
     };
+    clear_instances(&args.out)?;
     let width = inputs.len().to_string().len().max(3);
     let b2 = bar(inputs.len(), "inputs made into instances");
     let pool = rayon::ThreadPoolBuilder::new()
@@ -312,6 +313,9 @@ pub(super) fn groundtruth(args: GroundtruthArgs) -> Result<i32> {
             .enumerate()
             .with_max_len(1)
             .map(|(k, input)| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Ok(Default::default());
+                }
                 let key = input.display().to_string();
                 let stem = format!(
                     "{k:0width$}_{}",
@@ -351,6 +355,13 @@ pub(super) fn groundtruth(args: GroundtruthArgs) -> Result<i32> {
             .collect()
     });
     b2.finish_and_clear();
+    if cancel.load(Ordering::Relaxed) {
+        eprintln!(
+            "interrupted while writing the instances: the key was not written; rerun the same \
+             command (the brackets are kept)"
+        );
+        return Ok(130);
+    }
     let mut entries: Vec<KeyEntry> = Vec::new();
     let mut notes = Vec::new();
     let mut broken = 0;

@@ -309,8 +309,8 @@ impl Maker<'_> {
 }
 
 /// Refuses an output directory that exists, is not empty and is not a suite (so that a typo
-/// does not scatter files into, or clear files of, an unrelated directory); clears the
-/// instance files of a previous run of a suite (they are all regenerated).
+/// does not scatter files into, or clear files of, an unrelated directory); creates its
+/// sub-directories.
 pub fn prepare_dir(dir: &Path) -> Result<(), GroundTruthError> {
     let io = |e: std::io::Error| GroundTruthError::Io {
         path: dir.display().to_string(),
@@ -335,15 +335,37 @@ pub fn prepare_dir(dir: &Path) -> Result<(), GroundTruthError> {
                 ),
             });
         }
-        for sub in ["vnnlib", "key/counterexamples", "key/centers"] {
-            let p = dir.join(sub);
-            if p.is_dir() {
-                std::fs::remove_dir_all(&p).map_err(io)?;
-            }
-        }
     }
     for sub in ["onnx", "vnnlib", "key/counterexamples", "key/centers"] {
         std::fs::create_dir_all(dir.join(sub)).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Empties the instance directories of a suite (`vnnlib/`, `key/counterexamples/`,
+/// `key/centers/`) and removes its key and instance list before they are written anew: a
+/// previous run's instances with other factors or inputs must not linger, and a run that stops
+/// half way must not leave a key that names missing files (the key is written last).
+pub fn clear_instances(dir: &Path) -> Result<(), GroundTruthError> {
+    for file in ["instances.csv", "answers.csv", "answers.jsonl"] {
+        let p = dir.join(file);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(|e| GroundTruthError::Io {
+                path: p.display().to_string(),
+                source: e,
+            })?;
+        }
+    }
+    for sub in ["vnnlib", "key/counterexamples", "key/centers"] {
+        let p = dir.join(sub);
+        let io = |e: std::io::Error| GroundTruthError::Io {
+            path: p.display().to_string(),
+            source: e,
+        };
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).map_err(io)?;
+        }
+        std::fs::create_dir_all(&p).map_err(io)?;
     }
     Ok(())
 }
