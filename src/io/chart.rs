@@ -5,8 +5,8 @@ use super::output::OutputError;
 use super::plot::{fmt_tick, nice_step, Canvas, H, W};
 
 const LEFT: i64 = 190;
-const RIGHT: i64 = 40;
-const TOP: i64 = 60;
+const RIGHT: i64 = 50;
+const TOP: i64 = 76;
 const BOTTOM: i64 = 90;
 
 /// Colours of successive categories / curves: green, red, grey, blue, orange, purple.
@@ -19,13 +19,19 @@ const COLOURS: [[u8; 3]; 6] = [
     [130, 50, 160],
 ];
 
+/// Legend entries left to right, wrapping to a second line when the first is full.
 fn legend(cv: &mut Canvas, names: &[&str], offset: usize) {
-    let mut x = LEFT;
+    let (mut x, mut y) = (LEFT, 36);
     for (k, n) in names.iter().enumerate() {
+        let width = 40 + 8 * n.len() as i64;
+        if x > LEFT && x + width > W as i64 {
+            x = LEFT;
+            y += 18;
+        }
         let c = COLOURS[(k + offset) % COLOURS.len()];
-        cv.rect(x, 36, x + 14, 50, c);
-        cv.text(x + 20, 39, 1, n, [0, 0, 0], false);
-        x += 40 + 8 * n.len() as i64;
+        cv.rect(x, y, x + 14, y + 14, c);
+        cv.text(x + 20, y + 3, 1, n, [0, 0, 0], false);
+        x += width;
     }
 }
 
@@ -139,13 +145,16 @@ pub fn curves(
         black,
         true,
     );
+    // Each curve thinner than the one before and drawn over it: curves that coincide (a
+    // verifier certifying almost the proved radius) show as nested stripes.
     for (k, (_, pts)) in series.iter().enumerate() {
         let c = COLOURS[(k + 3) % COLOURS.len()];
+        let t = (7 - 2 * k as i64).max(1);
         // Steps: horizontal to the next x, then vertical.
         for w in pts.windows(2) {
             let (a, b) = (w[0], w[1]);
-            cv.rect(px(a.0), py(a.1), px(b.0), py(a.1) + 1, c);
-            cv.rect(px(b.0), py(a.1), px(b.0) + 1, py(b.1), c);
+            cv.rect(px(a.0), py(a.1), px(b.0), py(a.1) + t, c);
+            cv.rect(px(b.0), py(a.1), px(b.0) + t, py(b.1), c);
         }
     }
     cv.png(name)
