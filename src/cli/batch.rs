@@ -48,9 +48,9 @@ pub(super) struct SummarizeArgs {
     /// Write a PNG of the time per input per algorithm (log scale).
     #[arg(long, value_name = "FILE.png")]
     time_plot: Option<PathBuf>,
-    /// Robustness distribution of the apothem runs (see `ppnn groundtruth`'s curve options).
+    /// Robustness distribution of the apothem runs (`--curve`, `--curve-csv`, `--compare`).
     #[command(flatten)]
-    curve: super::groundtruth::CurveArgs,
+    curve: super::score::CurveArgs,
 }
 
 pub(super) fn batch(args: BatchArgs) -> Result<i32> {
@@ -186,7 +186,7 @@ pub(super) fn summarize(args: SummarizeArgs) -> Result<i32> {
         bail!("'{}' holds no result records", args.results.display());
     }
     // Before any table is printed: a bad curve option leaves no partial output.
-    super::groundtruth::curve(&args.curve, &text, &args.results, &args.format)?;
+    super::score::curve(&args.curve, &text, &args.results, &args.format)?;
     let s = crate::summary::summarize(&records);
     match args.format.as_str() {
         "md" => print!("{}", crate::summary::markdown(&s)),

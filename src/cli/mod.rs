@@ -20,12 +20,14 @@ mod batch;
 mod certify;
 mod groundtruth;
 mod query;
+mod score;
 
 use batch::{BatchArgs, SummarizeArgs};
 pub use certify::summary;
 use certify::CertifyArgs;
-use groundtruth::{GroundtruthArgs, ScoreArgs};
+use groundtruth::GroundtruthArgs;
 use query::VerifyArgs;
+use score::ScoreArgs;
 
 /// Exit code of `verify` when the box is proved robust.
 pub const EXIT_ROBUST: i32 = 0;
@@ -188,7 +190,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Batch(args) => batch::batch(args),
         Command::Summarize(args) => batch::summarize(args),
         Command::Groundtruth(args) => groundtruth::groundtruth(args),
-        Command::Score(args) => groundtruth::score(args),
+        Command::Score(args) => score::score(args),
     }
 }
 
