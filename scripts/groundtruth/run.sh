@@ -44,8 +44,10 @@ for k in 1 2 3 4 5; do
 done
 
 echo "== suite: ${#files[@]} inputs x 6 factors on $model"
-/usr/bin/time -f "groundtruth: %e s wall" "$ppnn" groundtruth "$model" "${files[@]}" \
+start=$SECONDS
+"$ppnn" groundtruth "$model" "${files[@]}" \
     --class-from-labels --out "$out/suite" --instance-timeout "$timeout"
+echo "groundtruth: $((SECONDS - start)) s wall"
 
 if [ ! -x "$out/venv/bin/python" ]; then
     python3 -m venv "$out/venv"
@@ -53,9 +55,11 @@ if [ ! -x "$out/venv/bin/python" ]; then
 fi
 echo "== Marabou (one worker, ${timeout} s per instance)"
 rm -rf "$out/marabou"
-/usr/bin/time -f "marabou: %e s wall" "$out/venv/bin/python" -W ignore \
+start=$SECONDS
+"$out/venv/bin/python" -W ignore \
     scripts/groundtruth/run_marabou.py "$out/suite" "$out/marabou" --timeout "$timeout" \
     | tee "$out/marabou.log"
+echo "marabou: $((SECONDS - start)) s wall"
 
 tools=(marabou)
 if [ "$neuralsat" = 1 ]; then
@@ -65,9 +69,11 @@ if [ "$neuralsat" = 1 ]; then
     fi
     echo "== NeuralSAT (CPU, one thread, ${timeout} s per instance)"
     rm -rf "$out/neuralsat"
-    /usr/bin/time -f "neuralsat: %e s wall" python3 scripts/groundtruth/run_neuralsat.py \
+    start=$SECONDS
+    python3 scripts/groundtruth/run_neuralsat.py \
         "$out/venv-neuralsat/bin/python" "$out/suite" "$out/neuralsat" --timeout "$timeout" \
         | tee "$out/neuralsat.log"
+    echo "neuralsat: $((SECONDS - start)) s wall"
     tools+=(neuralsat)
 fi
 
