@@ -369,3 +369,42 @@ pub fn clear_instances(dir: &Path) -> Result<(), GroundTruthError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn factors_are_checked_and_sorted() {
+        assert_eq!(
+            check_factors(&[2.0, 0.5, 1.01]).unwrap(),
+            vec![0.5, 1.01, 2.0]
+        );
+        assert_eq!(
+            check_factors(&DEFAULT_FACTORS).unwrap(),
+            DEFAULT_FACTORS.to_vec()
+        );
+        for bad in [&[][..], &[1.0], &[0.0], &[-0.5], &[f64::NAN], &[0.5, 0.5]] {
+            assert!(check_factors(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn brackets_read_from_batch_lines() {
+        let v = serde_json::json!({
+            "algorithm": "apothem", "input": "x.csv", "class": 3, "status": "certified",
+            "apothem": 0.25, "apothem_upper": 0.2500004, "lb": [0.0, 0.25], "ub": [0.5, 0.75],
+        });
+        let b = Bracket::from_json(&v).unwrap();
+        assert_eq!((b.class, b.r_lo, b.r_hi), (3, Some(0.25), Some(0.2500004)));
+        assert_eq!(b.proved.unwrap().ub(), &[0.5, 0.75]);
+        let none = serde_json::json!({
+            "algorithm": "apothem", "input": "y.csv", "class": 1,
+            "status": "not-robust-at-input", "apothem": null, "lb": null,
+        });
+        let b = Bracket::from_json(&none).unwrap();
+        assert!(b.proved.is_none() && b.r_lo.is_none() && b.r_hi.is_none());
+        let other = serde_json::json!({"algorithm": "c-bu-d", "input": "x.csv"});
+        assert!(Bracket::from_json(&other).is_none());
+    }
+}
