@@ -26,6 +26,7 @@ pub mod bounds;
 pub mod certificate;
 pub mod certify;
 pub mod cli;
+pub mod groundtruth;
 pub mod io;
 pub mod milp;
 pub mod network;

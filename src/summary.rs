@@ -310,6 +310,179 @@ pub fn csv(s: &[AlgorithmSummary]) -> String {
     out
 }
 
+/// One input's exact radius bracket from a batch of `apothem` runs: robust proved up to
+/// `r_lo`, refuted from `r_hi` on (`None`: no counterexample found).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RadiusBracket {
+    /// The input file.
+    pub input: String,
+    /// Proved robust radius (`None` when the input itself is not robust).
+    pub r_lo: Option<f64>,
+    /// Distance of the nearest confirmed counterexample.
+    pub r_hi: Option<f64>,
+}
+
+/// The brackets of the `apothem` (or `exact`) lines of a batch results file; an input that
+/// is not robust at itself has no `r_lo` and `r_hi = 0`; error lines are left out. A later line of
+/// an input replaces an earlier one.
+pub fn radius_brackets(text: &str) -> Vec<RadiusBracket> {
+    let mut out: Vec<RadiusBracket> = Vec::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if !matches!(v["algorithm"].as_str(), Some("apothem" | "exact")) {
+            continue;
+        }
+        let Some(input) = v["input"].as_str() else {
+            continue;
+        };
+        let b = match v["status"].as_str() {
+            Some("not-robust-at-input") => RadiusBracket {
+                input: input.to_string(),
+                r_lo: None,
+                r_hi: Some(0.0),
+            },
+            Some("certified" | "unknown") => RadiusBracket {
+                input: input.to_string(),
+                r_lo: Some(v["apothem"].as_f64().unwrap_or(0.0)),
+                r_hi: v["apothem_upper"].as_f64(),
+            },
+            _ => continue,
+        };
+        out.retain(|o| o.input != b.input);
+        out.push(b);
+    }
+    out
+}
+
+/// Another verifier's certified radius per input, from a CSV `input,radius` (header
+/// optional) or from `ppnn score --json` lines (the largest radius it answered `unsat`, right
+/// or wrong: the curve shows what it claims).
+pub fn claimed_radii(text: &str) -> Result<Vec<(String, f64)>, String> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    let mut put = |input: &str, r: f64| match out.iter_mut().find(|(i, _)| i == input) {
+        Some(e) => e.1 = e.1.max(r),
+        None => out.push((input.to_string(), r)),
+    };
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with('{') {
+            let v: Value =
+                serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+            let (Some(input), Some(radius)) = (v["input"].as_str(), v["radius"].as_f64()) else {
+                return Err(format!("line {}: no input or radius", n + 1));
+            };
+            if v["answer"].as_str() == Some("unsat") {
+                put(input, radius);
+            } else {
+                put(input, 0.0);
+            }
+            continue;
+        }
+        let Some((input, r)) = line.rsplit_once(',') else {
+            return Err(format!("line {}: expected 'input,radius'", n + 1));
+        };
+        match r.trim().parse::<f64>() {
+            Ok(r) if r.is_finite() && r >= 0.0 => put(input.trim(), r),
+            Ok(r) => return Err(format!("line {}: radius {r} is not a number >= 0", n + 1)),
+            Err(_) if n == 0 => continue, // a header
+            Err(_) => return Err(format!("line {}: '{}' is not a number", n + 1, r.trim())),
+        }
+    }
+    Ok(out)
+}
+
+/// The exact robustness distribution at the breakpoints ε of all curves: per ε, the fraction
+/// of inputs proved robust (`r_lo ≥ ε`), the fraction not refuted (`r_hi > ε`, or no
+/// counterexample), and for each other verifier the fraction it certifies (claimed radius ≥
+/// ε; inputs it does not mention count as 0).
+pub fn robustness_curve(
+    brackets: &[RadiusBracket],
+    others: &[Vec<(String, f64)>],
+) -> Vec<(f64, f64, f64, Vec<f64>)> {
+    let n = brackets.len().max(1) as f64;
+    let mut eps: Vec<f64> = vec![0.0];
+    for b in brackets {
+        eps.extend(b.r_lo);
+        eps.extend(b.r_hi);
+    }
+    for o in others {
+        eps.extend(o.iter().map(|(_, r)| *r));
+    }
+    eps.retain(|e| e.is_finite());
+    eps.sort_by(f64::total_cmp);
+    eps.dedup();
+    let top = eps.last().copied().unwrap_or(0.0);
+    eps.push(if top > 0.0 { top * 1.05 } else { 1.0 });
+    eps.iter()
+        .map(|&e| {
+            let proved = brackets
+                .iter()
+                .filter(|b| b.r_lo.is_some_and(|r| r >= e))
+                .count() as f64
+                / n;
+            let open = brackets
+                .iter()
+                .filter(|b| b.r_hi.is_none_or(|r| r > e))
+                .count() as f64
+                / n;
+            let other = others
+                .iter()
+                .map(|o| {
+                    brackets
+                        .iter()
+                        .filter(|b| {
+                            o.iter()
+                                .find(|(i, _)| *i == b.input)
+                                .is_some_and(|(_, r)| *r >= e && *r > 0.0)
+                        })
+                        .count() as f64
+                        / n
+                })
+                .collect();
+            (e, proved, open, other)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod curve_tests {
+    use super::*;
+
+    #[test]
+    fn the_curve_brackets_the_distribution() {
+        let text = concat!(
+            "{\"algorithm\":\"apothem\",\"input\":\"a\",\"status\":\"certified\",\"apothem\":0.1,\"apothem_upper\":0.2}\n",
+            "{\"algorithm\":\"apothem\",\"input\":\"b\",\"status\":\"certified\",\"apothem\":0.3,\"apothem_upper\":0.31}\n",
+            "{\"algorithm\":\"apothem\",\"input\":\"c\",\"status\":\"not-robust-at-input\"}\n",
+            "{\"algorithm\":\"c-bu-d\",\"input\":\"a\",\"status\":\"certified\",\"apothem\":0.5}\n",
+        );
+        let b = radius_brackets(text);
+        assert_eq!(b.len(), 3);
+        let other = claimed_radii("input,radius\na,0.05\nb,0.3\n").unwrap();
+        let c = robustness_curve(&b, &[other]);
+        let at = |e: f64| c.iter().find(|p| p.0 == e).unwrap().clone();
+        // ε = 0.2: b proved; a and b not refuted (a's counterexample is at 0.2: refuted).
+        let p = at(0.2);
+        assert_eq!((p.1, p.2), (1.0 / 3.0, 1.0 / 3.0));
+        let p = at(0.1);
+        assert_eq!((p.1, p.2, p.3[0]), (2.0 / 3.0, 2.0 / 3.0, 1.0 / 3.0));
+        let p = at(0.05);
+        assert_eq!(p.3[0], 2.0 / 3.0);
+        assert!(c.iter().all(|p| p.1 <= p.2 && p.3[0] <= p.2));
+        let graded = "{\"input\":\"a\",\"radius\":0.07,\"answer\":\"unsat\"}\n{\"input\":\"a\",\"radius\":0.3,\"answer\":\"sat\"}\n";
+        assert_eq!(
+            claimed_radii(graded).unwrap(),
+            vec![("a".to_string(), 0.07)]
+        );
+        assert!(claimed_radii("a,b\nc,d\n").unwrap_err().contains("line 2"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

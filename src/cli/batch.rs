@@ -59,6 +59,9 @@ pub(super) struct SummarizeArgs {
     /// Write a PNG of the time per input per algorithm (log scale).
     #[arg(long, value_name = "FILE.png")]
     time_plot: Option<PathBuf>,
+    /// Robustness distribution of the apothem runs (`--curve`, `--curve-csv`, `--compare`).
+    #[command(flatten)]
+    curve: super::score::CurveArgs,
 }
 
 pub(super) fn batch(args: BatchArgs) -> Result<i32> {
@@ -213,6 +216,8 @@ pub(super) fn summarize(args: SummarizeArgs) -> Result<i32> {
     if records.is_empty() {
         bail!("'{}' holds no result records", args.results.display());
     }
+    // Before any table is printed: a bad curve option leaves no partial output.
+    super::score::curve(&args.curve, &text, &args.results, &args.format)?;
     let s = crate::summary::summarize(&records);
     match args.format.as_str() {
         "md" => print!("{}", crate::summary::markdown(&s)),

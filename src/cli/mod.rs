@@ -18,16 +18,20 @@ use crate::region::Hyperbox;
 
 mod batch;
 mod certify;
+mod groundtruth;
 mod merge;
 mod query;
+mod score;
 pub mod vnnlib;
 
 use batch::{BatchArgs, SummarizeArgs};
 pub use certify::summary;
 use certify::CertifyArgs;
+use groundtruth::GroundtruthArgs;
 use merge::MergeArgs;
 pub use merge::EXIT_INCOMPLETE;
 use query::VerifyArgs;
+use score::ScoreArgs;
 
 /// Exit code of `verify` when the box is proved robust.
 pub const EXIT_ROBUST: i32 = 0;
@@ -77,6 +81,12 @@ enum Command {
     Merge(MergeArgs),
     /// Summarise a results file: tables per algorithm, and plots.
     Summarize(SummarizeArgs),
+    /// Make a benchmark suite with a proved answer key (VNN-COMP layout): boxes at factors of
+    /// each input's proved radius (unsat) and counterexample distance (sat).
+    Groundtruth(GroundtruthArgs),
+    /// Grade another verifier's results on a suite: right / wrong / unsolved per factor, the
+    /// VNN-COMP score, every wrong answer with its evidence (exit 2 when any).
+    Score(ScoreArgs),
 }
 
 /// Options shared by every command that asks the oracle.
@@ -196,6 +206,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Batch(args) => batch::batch(args),
         Command::Merge(args) => merge::merge(args),
         Command::Summarize(args) => batch::summarize(args),
+        Command::Groundtruth(args) => groundtruth::groundtruth(args),
+        Command::Score(args) => score::score(args),
     }
 }
 

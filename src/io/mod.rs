@@ -1,5 +1,6 @@
 //! Inputs and outputs: input vectors from text files, certificates and pictures out.
 
+pub mod chart;
 mod input;
 pub mod output;
 pub mod plot;

@@ -6,36 +6,36 @@
 
 use super::output::OutputError;
 
-const W: usize = 960;
-const H: usize = 600;
+pub(super) const W: usize = 960;
+pub(super) const H: usize = 600;
 const LEFT: usize = 110;
 const RIGHT: usize = 30;
 const TOP: usize = 60;
 const BOTTOM: usize = 120;
 
-struct Canvas {
+pub(super) struct Canvas {
     px: Vec<[u8; 3]>,
 }
 
 impl Canvas {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Canvas {
             px: vec![[255, 255, 255]; W * H],
         }
     }
-    fn set(&mut self, x: i64, y: i64, c: [u8; 3]) {
+    pub(super) fn set(&mut self, x: i64, y: i64, c: [u8; 3]) {
         if (0..W as i64).contains(&x) && (0..H as i64).contains(&y) {
             self.px[y as usize * W + x as usize] = c;
         }
     }
-    fn rect(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: [u8; 3]) {
+    pub(super) fn rect(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: [u8; 3]) {
         for y in y0.min(y1)..=y0.max(y1) {
             for x in x0.min(x1)..=x0.max(x1) {
                 self.set(x, y, c);
             }
         }
     }
-    fn disc(&mut self, cx: i64, cy: i64, r: i64, c: [u8; 3]) {
+    pub(super) fn disc(&mut self, cx: i64, cy: i64, r: i64, c: [u8; 3]) {
         for y in -r..=r {
             for x in -r..=r {
                 if x * x + y * y <= r * r {
@@ -45,7 +45,7 @@ impl Canvas {
         }
     }
     /// Text at scale `s` (8·s pixels per character); `vertical` writes bottom-up.
-    fn text(&mut self, x: i64, y: i64, s: i64, t: &str, c: [u8; 3], vertical: bool) {
+    pub(super) fn text(&mut self, x: i64, y: i64, s: i64, t: &str, c: [u8; 3], vertical: bool) {
         for (k, ch) in t.chars().enumerate() {
             let code = ch as usize;
             let glyph = if code < 128 {
@@ -72,7 +72,7 @@ impl Canvas {
             }
         }
     }
-    fn png(&self, name: &str) -> Result<Vec<u8>, OutputError> {
+    pub(super) fn png(&self, name: &str) -> Result<Vec<u8>, OutputError> {
         let mut out = Vec::new();
         {
             let mut enc = png::Encoder::new(&mut out, W as u32, H as u32);
@@ -90,7 +90,7 @@ impl Canvas {
     }
 }
 
-fn fmt_tick(v: f64) -> String {
+pub(super) fn fmt_tick(v: f64) -> String {
     if v == 0.0 {
         "0".to_string()
     } else if v.abs() >= 1000.0 || v.abs() < 0.01 {
@@ -241,7 +241,7 @@ pub fn strip_plot(
 }
 
 /// A round tick step (1, 2 or 5 times a power of ten) giving about five intervals.
-fn nice_step(range: f64) -> f64 {
+pub(super) fn nice_step(range: f64) -> f64 {
     let raw = range / 5.0;
     let p = 10f64.powf(raw.log10().floor());
     let m = raw / p;
