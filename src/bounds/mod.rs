@@ -13,6 +13,14 @@ use crate::region::Hyperbox;
 
 mod phases;
 
+/// Where a back-substitution stops: at the input box, or at the post-activations of a ReLU
+/// layer (bounded by that layer's rectified bounds).
+#[derive(Debug, Clone, Copy)]
+enum Floor<'a> {
+    Input(&'a Hyperbox),
+    Layer(usize),
+}
+
 pub use phases::Phase;
 
 /// Pre-activation bounds of every neuron of every layer over some box.
@@ -310,16 +318,34 @@ impl NeuronBounds {
         &self,
         net: &Network,
         k: usize,
+        lam: Vec<Vec<f64>>,
+        cst: Vec<f64>,
+        upper: bool,
+        region: &Hyperbox,
+    ) -> Vec<f64> {
+        self.substitute(net, k, Floor::Input(region), lam, cst, upper)
+    }
+
+    /// Bounds of `lam[r] · h_top + cst[r]` (`h_top`: post-activations of layer `top`) by
+    /// substituting through the layers down to `floor`, then bounding over the floor's box.
+    fn substitute(
+        &self,
+        net: &Network,
+        top: usize,
+        floor: Floor,
         mut lam: Vec<Vec<f64>>,
         mut cst: Vec<f64>,
         upper: bool,
-        region: &Hyperbox,
     ) -> Vec<f64> {
         // Running sum of |terms| per row, to size the rounding slack.
         let mut abs: Vec<f64> = cst.iter().map(|c| c.abs()).collect();
         let mut terms = 0usize;
-        let mut k = k as isize;
-        while k >= 0 {
+        let bottom: isize = match floor {
+            Floor::Input(_) => 0,
+            Floor::Layer(s) => s as isize + 1,
+        };
+        let mut k = top as isize;
+        while k >= bottom {
             let layer = &net.layers()[k as usize];
             for (r, row) in lam.iter_mut().enumerate() {
                 if layer.relu {
@@ -344,11 +370,19 @@ impl NeuronBounds {
             terms += layer.n_out + 1;
             k -= 1;
         }
+        // The floor's box: the input region, or the rectified bounds of layer `s`.
+        let (lo, hi): (Vec<f64>, Vec<f64>) = match floor {
+            Floor::Input(region) => (region.lb().to_vec(), region.ub().to_vec()),
+            Floor::Layer(s) => (
+                self.lower[s].iter().map(|v| v.max(0.0)).collect(),
+                self.upper[s].iter().map(|v| v.max(0.0)).collect(),
+            ),
+        };
         lam.iter()
             .zip(&cst)
             .zip(&abs)
             .map(|((row, &c), &a)| {
-                let (l, u) = affine_interval(row, c, region.lb(), region.ub());
+                let (l, u) = affine_interval(row, c, &lo, &hi);
                 // Extra slack for the products accumulated during back-substitution.
                 let extra = slack(terms, a + row.iter().map(|v| v.abs()).sum::<f64>());
                 if upper {

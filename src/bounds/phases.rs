@@ -12,7 +12,7 @@
 //! neuron fixed active whose upper bound is negative, or any `lower > upper`) proves the node's
 //! part of the box empty: no point of it is lost by dropping the node.
 
-use super::NeuronBounds;
+use super::{Floor, NeuronBounds};
 use crate::network::Network;
 use crate::region::Hyperbox;
 
@@ -40,16 +40,36 @@ impl NeuronBounds {
         }
     }
 
+    /// Recomputes, by back-substitution over the current bounds, every ReLU layer after `k`
+    /// (rows of still-unstable neurons only) down to the input `region`, intersecting with the
+    /// current bounds and applying `phases` as it goes. False when a contradiction shows the set
+    /// empty.
+    pub(crate) fn refresh_after(
+        &mut self,
+        net: &Network,
+        region: &Hyperbox,
+        k: usize,
+        phases: &[Phase],
+    ) -> bool {
+        self.refresh(net, k, Floor::Input(region), phases)
+    }
+
     /// As [`Self::refresh_after`], but each later layer is back-substituted only down to the
     /// post-activations of layer `k` (bounded by their interval there) instead of to the input
     /// box: a fixing at layer `k` changes nothing below it, and stopping there makes a node's
     /// bounds cost a few layers' products instead of the whole depth (784-wide first layers
     /// included). Looser than going to the input, but intersected with the parent's bounds.
     fn refresh_from_layer(&mut self, net: &Network, k: usize, phases: &[Phase]) -> bool {
+        self.refresh(net, k, Floor::Layer(k), phases)
+    }
+
+    fn refresh(&mut self, net: &Network, k: usize, floor: Floor, phases: &[Phase]) -> bool {
         let layers = net.layers();
         for m in k + 1..layers.len() {
             let layer = &layers[m];
             if !layer.relu {
+                // The affine output layer: its bounds only serve as the outputs' column bounds,
+                // and the questions bound the outputs themselves.
                 break;
             }
             let rows: Vec<usize> = (0..layer.n_out).filter(|&i| self.unstable(m, i)).collect();
@@ -59,7 +79,7 @@ impl NeuronBounds {
                 }
                 let lam: Vec<Vec<f64>> = rows.iter().map(|&i| layer.row(i).to_vec()).collect();
                 let cst: Vec<f64> = rows.iter().map(|&i| layer.bias[i]).collect();
-                let v = self.backward_to(net, m - 1, k, lam, cst, upper);
+                let v = self.substitute(net, m - 1, floor, lam, cst, upper);
                 for (r, &i) in rows.iter().enumerate() {
                     if upper {
                         self.upper[m][i] = self.upper[m][i].min(v[r]);
@@ -70,108 +90,6 @@ impl NeuronBounds {
             }
             if rows.iter().any(|&i| self.lower[m][i] > self.upper[m][i]) {
                 return false;
-            }
-            if !self.clamp(phases, m) {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Bounds of `lam[r] · h_top + cst[r]` (`h_top`: post-activations of layer `top`) by
-    /// substitution down to the post-activations of layer `stop <= top`, then intervals there.
-    fn backward_to(
-        &self,
-        net: &Network,
-        top: usize,
-        stop: usize,
-        mut lam: Vec<Vec<f64>>,
-        mut cst: Vec<f64>,
-        upper: bool,
-    ) -> Vec<f64> {
-        let mut abs: Vec<f64> = cst.iter().map(|c| c.abs()).collect();
-        let mut terms = 0usize;
-        let mut k = top;
-        while k > stop {
-            let layer = &net.layers()[k];
-            for (r, row) in lam.iter_mut().enumerate() {
-                if layer.relu {
-                    let c = self.relax_row(k, row, upper);
-                    cst[r] += c;
-                    abs[r] += c.abs();
-                }
-                let mut next = vec![0.0; layer.n_in];
-                for (o, &l) in row.iter().enumerate() {
-                    if l == 0.0 {
-                        continue;
-                    }
-                    cst[r] += l * layer.bias[o];
-                    abs[r] += (l * layer.bias[o]).abs();
-                    for (n, &w) in next.iter_mut().zip(layer.row(o)) {
-                        *n += l * w;
-                    }
-                }
-                *row = next;
-            }
-            terms += layer.n_out + 1;
-            k -= 1;
-        }
-        // Intervals of the post-activations of layer `stop` (a ReLU layer).
-        let lo: Vec<f64> = self.lower[stop].iter().map(|v| v.max(0.0)).collect();
-        let hi: Vec<f64> = self.upper[stop].iter().map(|v| v.max(0.0)).collect();
-        lam.iter()
-            .zip(&cst)
-            .zip(&abs)
-            .map(|((row, &c), &a)| {
-                let (l, u) = super::affine_interval(row, c, &lo, &hi);
-                let extra = super::slack(terms, a + row.iter().map(|v| v.abs()).sum::<f64>());
-                if upper {
-                    u + extra
-                } else {
-                    l - extra
-                }
-            })
-            .collect()
-    }
-
-    /// Recomputes, by back-substitution over the current bounds, every ReLU layer after `k`
-    /// (rows of still-unstable neurons only), intersecting with the current bounds and applying
-    /// `phases` as it goes. False when a contradiction shows the set empty.
-    pub(crate) fn refresh_after(
-        &mut self,
-        net: &Network,
-        region: &Hyperbox,
-        k: usize,
-        phases: &[Phase],
-    ) -> bool {
-        let layers = net.layers();
-        for m in k + 1..layers.len() {
-            let layer = &layers[m];
-            if !layer.relu {
-                // The affine output layer: its bounds only serve as the outputs' column bounds,
-                // and the questions bound the outputs themselves.
-                break;
-            }
-            let rows: Vec<usize> = (0..layer.n_out).filter(|&i| self.unstable(m, i)).collect();
-            if !rows.is_empty() {
-                let n_in = layer.n_in;
-                let mut w = Vec::with_capacity(rows.len() * n_in);
-                let mut bias = Vec::with_capacity(rows.len());
-                for &i in &rows {
-                    w.extend_from_slice(layer.row(i));
-                    bias.push(layer.bias[i]);
-                }
-                let ub = self.backward(net, m, w.clone(), bias.clone(), rows.len(), true, region);
-                let lb = self.backward(net, m, w, bias, rows.len(), false, region);
-                for (r, &i) in rows.iter().enumerate() {
-                    let lo = self.lower[m][i].max(lb[r]);
-                    let hi = self.upper[m][i].min(ub[r]);
-                    if lo > hi {
-                        return false;
-                    }
-                    self.lower[m][i] = lo;
-                    self.upper[m][i] = hi;
-                }
             }
             if !self.clamp(phases, m) {
                 return false;
@@ -205,30 +123,7 @@ impl NeuronBounds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::Layer;
-
-    /// A random 3-hidden-layer network (`widths`), weights in [-1, 1].
-    pub(crate) fn random_net(seed: u64, widths: &[usize]) -> Network {
-        let mut s = seed;
-        let mut next = move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        };
-        let mut layers = Vec::new();
-        for w in widths.windows(2) {
-            layers.push(Layer {
-                n_in: w[0],
-                n_out: w[1],
-                weights: (0..w[0] * w[1]).map(|_| next()).collect(),
-                bias: (0..w[1]).map(|_| 0.3 * next()).collect(),
-                relu: true,
-            });
-        }
-        layers.last_mut().unwrap().relu = false;
-        Network::new(layers, vec![widths[0]]).unwrap()
-    }
+    use crate::network::random_net;
 
     #[test]
     fn phase_bounds_contain_every_sample_of_the_node() {

@@ -654,6 +654,11 @@ impl Lp {
 
     /// The row activities `A x` of the last solve.
     pub fn row_values(&self) -> Vec<f64> {
+        self.solution().2
+    }
+
+    /// The last solve's column values and duals, row activities and duals.
+    fn solution(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
         let mut col = vec![0.0; self.ncol];
         let mut col_dual = vec![0.0; self.ncol];
         let mut row = vec![0.0; self.nrow];
@@ -668,7 +673,7 @@ impl Lp {
                 row_dual.as_mut_ptr(),
             );
         }
-        row
+        (col, col_dual, row, row_dual)
     }
 
     /// Deletes the rows whose indices are listed (ascending).
@@ -702,21 +707,7 @@ impl Lp {
     /// The row duals of the last solve. They are only a *suggestion*: callers turn them into a
     /// bound with [`super::safe`], which is valid for any multipliers whatever their accuracy.
     pub fn row_duals(&self) -> Vec<f64> {
-        let mut col = vec![0.0; self.ncol];
-        let mut col_dual = vec![0.0; self.ncol];
-        let mut row = vec![0.0; self.nrow];
-        let mut row_dual = vec![0.0; self.nrow];
-        // SAFETY: buffers sized ncol / nrow as HiGHS expects.
-        unsafe {
-            sys::Highs_getSolution(
-                self.h.0,
-                col.as_mut_ptr(),
-                col_dual.as_mut_ptr(),
-                row.as_mut_ptr(),
-                row_dual.as_mut_ptr(),
-            );
-        }
-        row_dual
+        self.solution().3
     }
 }
 

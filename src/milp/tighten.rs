@@ -146,29 +146,7 @@ pub fn tighten(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::Layer;
-
-    fn random_net(seed: u64, widths: &[usize]) -> Network {
-        let mut s = seed;
-        let mut next = move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        };
-        let mut layers = Vec::new();
-        for w in widths.windows(2) {
-            layers.push(Layer {
-                n_in: w[0],
-                n_out: w[1],
-                weights: (0..w[0] * w[1]).map(|_| next()).collect(),
-                bias: (0..w[1]).map(|_| 0.3 * next()).collect(),
-                relu: true,
-            });
-        }
-        layers.last_mut().unwrap().relu = false;
-        Network::new(layers, vec![widths[0]]).unwrap()
-    }
+    use crate::network::random_net;
 
     #[test]
     fn tightened_bounds_are_tighter_and_contain_every_sample() {

@@ -278,6 +278,32 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// Random networks for the unit tests of bounds and encodings.
+#[cfg(test)]
+pub(crate) fn random_net(seed: u64, widths: &[usize]) -> Network {
+    let mut s = seed;
+    let mut next = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    };
+    let mut layers = Vec::new();
+    for w in widths.windows(2) {
+        layers.push(Layer {
+            n_in: w[0],
+            n_out: w[1],
+            weights: (0..w[0] * w[1]).map(|_| next()).collect(),
+            bias: (0..w[1]).map(|_| 0.3 * next()).collect(),
+            relu: true,
+        });
+    }
+    if let Some(last) = layers.last_mut() {
+        last.relu = false;
+    }
+    Network::new(layers, vec![widths[0]]).expect("a valid random network")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
