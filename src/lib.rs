@@ -25,11 +25,13 @@ pub mod batch;
 pub mod bounds;
 pub mod certificate;
 pub mod certify;
+pub mod check;
 pub mod cli;
 pub mod io;
 pub mod milp;
 pub mod network;
 pub mod oracle;
+pub mod proof;
 pub mod region;
 pub mod summary;
 

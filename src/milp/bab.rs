@@ -15,6 +15,7 @@
 //! then not exact.
 
 use std::sync::atomic::Ordering;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use super::solver::{log_solve, Limits, Lp, Milp, Outcome, Sense, SolverError, Status};
@@ -47,6 +48,9 @@ pub fn branch_and_bound(
         .any(|&c| milp.col_lb[c] < 0.0 || milp.col_ub[c] > 1.0)
     {
         // Not a binary program: leave it to HiGHS.
+        if let Some(log) = limits.leaves {
+            log.gap("not a binary program (solved by HiGHS's MIP solver)");
+        }
         return super::solver::solve_highs(milp, sense, limits);
     }
     let mut lp = Lp::new(milp, sense)?;
@@ -55,6 +59,9 @@ pub fn branch_and_bound(
             objective_target: None,
             ..limits.clone()
         })?;
+        if let (Some(log), Status::Infeasible) = (limits.leaves, out.status) {
+            log.close(&mut lp, milp, &vec![None; milp.num_cols()], Vec::new());
+        }
         log_solve("lp", milp, &out);
         return Ok(out);
     }
@@ -127,12 +134,14 @@ pub fn branch_and_bound(
             break;
         }
         let own = incumbent.as_ref().map_or(f64::NEG_INFINITY, |i| i.0);
-        if node.bound <= own + GAP {
-            continue;
-        }
         let cut = cutoff();
-        if node.bound <= cut + GAP {
-            cut_bound = cut_bound.max(node.bound);
+        if node.bound <= own.max(cut) + GAP {
+            if let Some(log) = limits.leaves {
+                log.gap("a node pruned by an incumbent or cut-off");
+            }
+            if node.bound > own + GAP {
+                cut_bound = cut_bound.max(node.bound);
+            }
             continue;
         }
         // Move the LP to this node's fixings.
@@ -171,7 +180,12 @@ pub fn branch_and_bound(
             out = lp.solve(&lp_limits)?;
         }
         match out.status {
-            Status::Infeasible => continue,
+            Status::Infeasible => {
+                if let Some(log) = limits.leaves {
+                    log.close(&mut lp, milp, &fixed, node.fix.clone());
+                }
+                continue;
+            }
             Status::Optimal => {}
             Status::TimeLimit | Status::Interrupted => {
                 stack.push(node);
@@ -197,11 +211,13 @@ pub fn branch_and_bound(
             continue;
         };
         let v = sign * obj;
-        if v <= own + GAP {
-            continue;
-        }
-        if v <= cut + GAP {
-            cut_bound = cut_bound.max(v);
+        if v <= own.max(cut) + GAP {
+            if let Some(log) = limits.leaves {
+                log.gap("a node LP pruned by its bound");
+            }
+            if v > own + GAP {
+                cut_bound = cut_bound.max(v);
+            }
             continue;
         }
         // Branch on a ReLU whose relaxation the LP exploits (h above max(z, 0)); a node
@@ -290,4 +306,106 @@ pub fn branch_and_bound(
     };
     log_solve("bab", milp, &out);
     Ok(out)
+}
+
+// ---- Proof hook (issue 15): the leaves a search closed, for `crate::proof::emit`. ----
+
+/// Collects, when passed in [`Limits::leaves`], every leaf the branch and bound closes: its
+/// binary fixings from the root and Farkas multipliers (one per row of the MILP) showing its LP
+/// infeasible. Leaves closed any other way (pruned by a bound, no certificate from HiGHS) are
+/// recorded as gaps: a proof cannot be written then.
+#[derive(Debug, Default)]
+pub struct LeafLog {
+    state: Mutex<LeafLogState>,
+}
+
+/// What a [`LeafLog`] collected.
+#[derive(Debug, Default, Clone)]
+pub struct LeafLogState {
+    /// Closed leaves with their certificates.
+    pub leaves: Vec<LeafRecord>,
+    /// Why some closed leaves have none.
+    pub gaps: Vec<String>,
+}
+
+/// One closed leaf.
+#[derive(Debug, Clone)]
+pub struct LeafRecord {
+    /// `(column, value)` fixings in branching order.
+    pub fix: Vec<(usize, u8)>,
+    /// Farkas multipliers, one per row, sign chosen so that they prove infeasibility.
+    pub multipliers: Vec<f64>,
+}
+
+impl LeafLog {
+    /// What was collected so far (and clears it).
+    pub fn take(&self) -> LeafLogState {
+        std::mem::take(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn gap(&self, why: &str) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .gaps
+            .push(why.to_string());
+    }
+
+    /// Records the leaf `fix` whose LP `lp` just ended infeasible.
+    fn close(&self, lp: &mut Lp, milp: &Milp, fixed: &[Option<u8>], fix: Vec<(usize, u8)>) {
+        let Some(ray) = lp.dual_ray() else {
+            return self.gap("an infeasible leaf without a dual ray from HiGHS");
+        };
+        // HiGHS's sign convention aside: keep the sign under which the ray proves (in f64; the
+        // checker redoes it rigorously).
+        let neg: Vec<f64> = ray.iter().map(|v| -v).collect();
+        let best = [ray, neg]
+            .into_iter()
+            .map(|y| (farkas_gap(milp, fixed, &y), y))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        match best {
+            Some((g, y)) if g > 0.0 => self
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .leaves
+                .push(LeafRecord {
+                    fix,
+                    multipliers: y,
+                }),
+            _ => self.gap("an infeasible leaf whose dual ray does not prove it"),
+        }
+    }
+}
+
+/// `Σ_cols min(r l, r u) - Σ_rows y·(bound)` with `r = Aᵀy`, in plain f64: positive when `y`
+/// proves the LP (under the fixings) infeasible.
+fn farkas_gap(milp: &Milp, fixed: &[Option<u8>], y: &[f64]) -> f64 {
+    let mut r = vec![0.0; milp.num_cols()];
+    let mut beta = 0.0;
+    for (row, &yi) in milp.rows.iter().zip(y) {
+        if yi == 0.0 {
+            continue;
+        }
+        let b = if yi > 0.0 { row.ub } else { row.lb };
+        if !b.is_finite() {
+            return f64::NEG_INFINITY;
+        }
+        beta += yi * b;
+        for &(c, v) in &row.terms {
+            r[c] += yi * v;
+        }
+    }
+    let mut alpha = 0.0;
+    for (c, &rc) in r.iter().enumerate() {
+        if rc == 0.0 {
+            continue;
+        }
+        let (l, u) = match fixed[c] {
+            Some(v) => (v as f64, v as f64),
+            None => (milp.col_lb[c], milp.col_ub[c]),
+        };
+        alpha += (rc * l).min(rc * u);
+    }
+    alpha - beta
 }

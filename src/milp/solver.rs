@@ -123,6 +123,9 @@ pub struct Limits<'a> {
     pub relaxation: bool,
     /// Branch and bound only: stop after this many nodes (the best point found is kept).
     pub max_nodes: Option<u64>,
+    /// Branch and bound only, for proofs: record every closed leaf's fixings and Farkas
+    /// multipliers here (see [`super::bab::LeafLog`]).
+    pub leaves: Option<&'a super::bab::LeafLog>,
 }
 
 impl Limits<'_> {
@@ -590,6 +593,16 @@ impl Lp {
     /// Solves the LP with its current bounds.
     pub fn solve(&mut self, limits: &Limits) -> Result<Outcome, SolverError> {
         run(&self.h, self.ncol, self.nrow, false, limits)
+    }
+
+    /// Proof hook: after a solve that ended infeasible, HiGHS's dual ray (one multiplier per
+    /// row, a Farkas certificate up to sign and rounding), if HiGHS can give one.
+    pub fn dual_ray(&mut self) -> Option<Vec<f64>> {
+        let mut has: sys::HighsInt = 0;
+        let mut ray = vec![0.0; self.nrow];
+        // SAFETY: valid handle; the buffer holds one value per row as HiGHS expects.
+        let s = unsafe { sys::Highs_getDualRay(self.h.0, &mut has, ray.as_mut_ptr()) };
+        (s != sys::STATUS_ERROR && has != 0 && ray.iter().all(|v| v.is_finite())).then_some(ray)
     }
 }
 

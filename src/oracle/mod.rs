@@ -152,6 +152,9 @@ pub enum Verdict {
         method: Method,
         /// Time spent on the question.
         time: Duration,
+        /// With [`OracleSettings::proofs`], for soundness questions: the proof file's content
+        /// (or why none could be written).
+        proof: Option<crate::proof::emit::Emitted>,
     },
     /// Refuted by a confirmed counterexample.
     Violated {
@@ -381,6 +384,9 @@ pub struct OracleSettings {
     pub parallel: bool,
     /// The exact solver.
     pub engine: Engine,
+    /// The SHA-256 of the model file: when set, every `Holds` of a soundness question carries
+    /// a proof for `ppnn check` (written by re-solving the question in proof mode).
+    pub proofs: Option<String>,
 }
 
 /// Default safety margin τ.
@@ -397,6 +403,7 @@ impl Default for OracleSettings {
             attack: Some(AttackSettings::default()),
             parallel: true,
             engine: Engine::default(),
+            proofs: None,
         }
     }
 }
@@ -967,6 +974,7 @@ impl<'a> MilpOracle<'a> {
             return Verdict::Holds {
                 method: Method::Concrete,
                 time: start.elapsed(),
+                proof: None,
             };
         };
 
@@ -986,6 +994,7 @@ impl<'a> MilpOracle<'a> {
             return Verdict::Holds {
                 method: Method::Interval,
                 time: start.elapsed(),
+                proof: None,
             };
         }
         // Most dangerous competitors first.
@@ -1073,6 +1082,7 @@ impl<'a> MilpOracle<'a> {
             Verdict::Holds {
                 method: Method::Milp,
                 time: start.elapsed(),
+                proof: None,
             }
         } else {
             unknown.sort();
@@ -1082,6 +1092,37 @@ impl<'a> MilpOracle<'a> {
                 near_tie: near_tie.flatten(),
                 time: start.elapsed(),
             }
+        }
+    }
+
+    /// Attaches a proof to a `Holds` when proofs are on (issue 15's hook).
+    fn with_proof(&self, v: Verdict, region: &Hyperbox, c: usize) -> Verdict {
+        let (Some(hash), Verdict::Holds { method, time, .. }) = (&self.settings.proofs, &v) else {
+            return v;
+        };
+        let proof = match region.intersect(&self.domain) {
+            None => Err("the box does not meet the domain (vacuous)".to_string()),
+            Some(r) => {
+                let limits = Limits {
+                    time: self.settings.query_timeout,
+                    deadline: self.settings.deadline,
+                    ..Limits::default()
+                };
+                crate::proof::emit::prove_sound(
+                    self.net,
+                    hash,
+                    &r,
+                    c,
+                    self.settings.margin,
+                    None,
+                    &limits,
+                )
+            }
+        };
+        Verdict::Holds {
+            method: *method,
+            time: *time,
+            proof: Some(std::sync::Arc::new(proof)),
         }
     }
 
@@ -1176,7 +1217,10 @@ impl Oracle for MilpOracle<'_> {
     fn decide(&self, question: &Question) -> Verdict {
         let start = Instant::now();
         let v = match question {
-            Question::Sound { region, class } => self.sound(region, *class, start),
+            Question::Sound { region, class } => {
+                let v = self.sound(region, *class, start);
+                self.with_proof(v, region, *class)
+            }
             Question::Complete {
                 region,
                 class,
