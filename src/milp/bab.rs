@@ -317,6 +317,10 @@ pub fn branch_and_bound(
 #[derive(Debug, Default)]
 pub struct LeafLog {
     state: Mutex<LeafLogState>,
+    /// The row `objective >= threshold` of the question, if any: when HiGHS's dual ray does not
+    /// prove a leaf, the leaf LP is re-solved without that row and its duals, with multiplier
+    /// -1 on the row, make the certificate (a dual bound below the threshold).
+    objective_row: Option<usize>,
 }
 
 /// What a [`LeafLog`] collected.
@@ -338,6 +342,14 @@ pub struct LeafRecord {
 }
 
 impl LeafLog {
+    /// A log for a MILP whose row `row` is `objective >= threshold` (maximisation).
+    pub fn with_objective_row(row: usize) -> Self {
+        LeafLog {
+            objective_row: Some(row),
+            ..Self::default()
+        }
+    }
+
     /// What was collected so far (and clears it).
     pub fn take(&self) -> LeafLogState {
         std::mem::take(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()))
@@ -353,17 +365,37 @@ impl LeafLog {
 
     /// Records the leaf `fix` whose LP `lp` just ended infeasible.
     fn close(&self, lp: &mut Lp, milp: &Milp, fixed: &[Option<u8>], fix: Vec<(usize, u8)>) {
-        let Some(ray) = lp.dual_ray() else {
-            return self.gap("an infeasible leaf without a dual ray from HiGHS");
+        // Candidates, each under both signs (HiGHS's conventions aside): its dual ray, then
+        // the duals of the LP without the objective row. The one that proves best in f64 is
+        // kept; the checker redoes it rigorously.
+        let mut candidates: Vec<Vec<f64>> = Vec::new();
+        if let Some(ray) = lp.dual_ray() {
+            candidates.push(ray);
+        }
+        let best = |cands: &[Vec<f64>]| {
+            cands
+                .iter()
+                .flat_map(|y| [y.clone(), y.iter().map(|v| -v).collect()])
+                .map(|y| (farkas_gap(milp, fixed, &y), y))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
         };
-        // HiGHS's sign convention aside: keep the sign under which the ray proves (in f64; the
-        // checker redoes it rigorously).
-        let neg: Vec<f64> = ray.iter().map(|v| -v).collect();
-        let best = [ray, neg]
-            .into_iter()
-            .map(|y| (farkas_gap(milp, fixed, &y), y))
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        match best {
+        let mut found = best(&candidates);
+        if found.as_ref().is_none_or(|(g, _)| *g <= 0.0) {
+            if let Some(row) = self.objective_row {
+                if let Some(y) = objective_duals(lp, milp, row) {
+                    // The objective row enters against the duals: which relative sign that is
+                    // depends on HiGHS's convention, so both are tried.
+                    let mut other = y.clone();
+                    other[row] = -y[row];
+                    candidates = vec![y, other];
+                    let alt = best(&candidates);
+                    if alt.as_ref().map(|a| a.0) > found.as_ref().map(|f| f.0) {
+                        found = alt;
+                    }
+                }
+            }
+        }
+        match found {
             Some((g, y)) if g > 0.0 => self
                 .state
                 .lock()
@@ -376,6 +408,29 @@ impl LeafLog {
             _ => self.gap("an infeasible leaf whose dual ray does not prove it"),
         }
     }
+}
+
+/// The LP at the current fixings without row `row` (`objective >= threshold`): its duals `y`
+/// with the row's multiplier set to 1: with the right relative and overall signs (settled by the
+/// caller) a Farkas vector when the LP's maximum lies below the threshold. Restores the row.
+fn objective_duals(lp: &mut Lp, milp: &Milp, row: usize) -> Option<Vec<f64>> {
+    let r = milp.rows.get(row)?;
+    lp.set_row_bounds(row, f64::NEG_INFINITY, f64::INFINITY).ok()?;
+    let out = lp.solve(&Limits {
+        relaxation: true,
+        ..Limits::default()
+    });
+    let mut y = match out {
+        Ok(o) if o.status == Status::Optimal => Some(lp.row_duals()),
+        Ok(o) if o.status == Status::Infeasible => lp.dual_ray(),
+        _ => None,
+    };
+    // Restore the row (and the LP's state for the next node).
+    lp.set_row_bounds(row, r.lb, r.ub).ok()?;
+    if let Some(y) = y.as_mut() {
+        y[row] = 1.0;
+    }
+    y
 }
 
 /// `Σ_cols min(r l, r u) - Σ_rows y·(bound)` with `r = Aᵀy`, in plain f64: positive when `y`

@@ -604,6 +604,36 @@ impl Lp {
         let s = unsafe { sys::Highs_getDualRay(self.h.0, &mut has, ray.as_mut_ptr()) };
         (s != sys::STATUS_ERROR && has != 0 && ray.iter().all(|v| v.is_finite())).then_some(ray)
     }
+
+    /// Proof hook: the row duals of the last solve (meaningful after `Optimal`).
+    pub fn row_duals(&mut self) -> Vec<f64> {
+        let mut col = vec![0.0; self.ncol];
+        let mut col_dual = vec![0.0; self.ncol];
+        let mut row = vec![0.0; self.nrow];
+        let mut row_dual = vec![0.0; self.nrow];
+        // SAFETY: buffers sized ncol / nrow as HiGHS expects.
+        unsafe {
+            sys::Highs_getSolution(
+                self.h.0,
+                col.as_mut_ptr(),
+                col_dual.as_mut_ptr(),
+                row.as_mut_ptr(),
+                row_dual.as_mut_ptr(),
+            );
+        }
+        row_dual
+    }
+
+    /// Proof hook: changes the bounds of one row.
+    pub fn set_row_bounds(&mut self, row: usize, lb: f64, ub: f64) -> Result<(), SolverError> {
+        let r = sys::HighsInt::try_from(row).map_err(|_| SolverError::TooLarge)?;
+        // SAFETY: valid handle; HiGHS checks the index.
+        let s = unsafe { sys::Highs_changeRowBounds(self.h.0, r, lb, ub) };
+        if s == sys::STATUS_ERROR {
+            return Err(SolverError::Rejected("Highs_changeRowBounds"));
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn log_solve(engine: &str, milp: &Milp, out: &Outcome) {

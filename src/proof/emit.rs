@@ -116,7 +116,8 @@ fn branch_and_bound(
     tau: f64,
     limits: &Limits,
 ) -> Result<Vec<Leaf>, String> {
-    let log = LeafLog::default();
+    // The question's row `y_j - y_c >= -τ` comes right after the encoding's rows.
+    let log = LeafLog::with_objective_row(enc.milp.rows.len());
     let limits = Limits {
         engine: Engine::BranchAndBound,
         leaves: Some(&log),
