@@ -415,7 +415,8 @@ impl LeafLog {
 /// caller) a Farkas vector when the LP's maximum lies below the threshold. Restores the row.
 fn objective_duals(lp: &mut Lp, milp: &Milp, row: usize) -> Option<Vec<f64>> {
     let r = milp.rows.get(row)?;
-    lp.set_row_bounds(row, f64::NEG_INFINITY, f64::INFINITY).ok()?;
+    lp.set_row_bounds(row, f64::NEG_INFINITY, f64::INFINITY)
+        .ok()?;
     let out = lp.solve(&Limits {
         relaxation: true,
         ..Limits::default()
