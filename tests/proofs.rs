@@ -552,4 +552,36 @@ fn cli_verify_and_certify_write_proofs_that_check() {
     ]);
     assert_eq!(o.status.code(), Some(10));
     assert!(!vproof.exists());
+    // batch --proofs: one proof per certified pair, named in its result line.
+    let results = dir.path().join("results.jsonl");
+    let pdir = dir.path().join("proofs");
+    let inp9 = root().join("data/inputs/mnist/9-4.csv");
+    let o = ppnn(&[
+        "batch",
+        s(&model),
+        s(&inp),
+        s(&inp9),
+        "--algo",
+        "apothem,c-bu-d",
+        "--out",
+        s(&results),
+        "--proofs",
+        s(&pdir),
+        "--jobs",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let lines = std::fs::read_to_string(&results).unwrap();
+    let mut checked = 0;
+    for line in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["status"], "certified", "{line}");
+        let path = v["proof"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no proof: {line}"));
+        let o = ppnn(&["check", s(&model), path]);
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "valid\n", "{path}");
+        checked += 1;
+    }
+    assert_eq!(checked, 4);
 }

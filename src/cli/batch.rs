@@ -30,6 +30,10 @@ pub(super) struct BatchArgs {
     class_from_labels: bool,
     #[command(flatten)]
     algo_args: AlgoArgs,
+    /// Write a proof of every certified sound box into DIR (`INPUT.ALGORITHM.proof.json`), for
+    /// `ppnn check`; the result line names it (`proof`, or `proof_error`).
+    #[arg(long, value_name = "DIR")]
+    proofs: Option<PathBuf>,
     /// Oracle options; --timeout is per (input, algorithm) pair here.
     #[command(flatten)]
     oracle: OracleArgs,
@@ -152,6 +156,15 @@ pub(super) fn batch(args: BatchArgs) -> Result<i32> {
         params,
         timeout,
         jobs,
+        proofs: match &args.proofs {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("cannot create proofs directory '{}'", dir.display())
+                })?;
+                Some((dir.clone(), model_sha256(&args.model)?))
+            }
+            None => None,
+        },
     };
     let on_done = || {
         bar.inc(1);
