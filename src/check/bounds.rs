@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use super::round::{add_up, dn, mul_up, up, Iv};
+use super::round::{add_up, dn, mul_up, transposed_product, up, Iv};
 use crate::network::Network;
 
 /// Bounds of every layer's pre-activations, as the checker uses them.
@@ -85,19 +85,13 @@ impl LayerBounds<'_> {
             if layer.relu {
                 c = self.relax(k, &mut lam, c);
             }
-            let mut next = vec![Iv::ZERO; layer.n_in];
             for (o, &l) in lam.iter().enumerate() {
-                if l.is_zero() {
-                    continue;
-                }
-                let b = layer.bias[o];
-                c = add_up(c, l.max_times(b, b));
-                for (n, &w) in next.iter_mut().zip(layer.row(o)) {
-                    if w != 0.0 {
-                        *n = n.add(l.scale(w));
-                    }
+                if !l.is_zero() {
+                    let b = layer.bias[o];
+                    c = add_up(c, l.max_times(b, b));
                 }
             }
+            let next = transposed_product(&layer.weights, layer.n_out, layer.n_in, &lam);
             lam = next;
         }
         for (i, l) in lam.iter().enumerate() {
