@@ -376,6 +376,7 @@ impl LeafLog {
             cands
                 .iter()
                 .flat_map(|y| [y.clone(), y.iter().map(|v| -v).collect()])
+                .map(|y| clean(milp, y))
                 .map(|y| (farkas_gap(milp, fixed, &y), y))
                 .max_by(|a, b| a.0.total_cmp(&b.0))
         };
@@ -405,7 +406,10 @@ impl LeafLog {
                     fix,
                     multipliers: y,
                 }),
-            _ => self.gap("an infeasible leaf whose dual ray does not prove it"),
+            Some((g, _)) => self.gap(&format!(
+                "an infeasible leaf whose certificates do not prove it (best margin {g:.3e} in f64)"
+            )),
+            None => self.gap("an infeasible leaf without a certificate from HiGHS"),
         }
     }
 }
@@ -430,6 +434,17 @@ fn objective_duals(lp: &mut Lp, milp: &Milp, row: usize) -> Option<Vec<f64>> {
     lp.set_row_bounds(row, r.lb, r.ub).ok()?;
     if let Some(y) = y.as_mut() {
         y[row] = 1.0;
+    }
+    y
+}
+
+/// Drops multipliers that push a one-sided row against its missing side (HiGHS's duals carry
+/// such entries at rounding level); any multipliers make a valid certificate if they prove.
+fn clean(milp: &Milp, mut y: Vec<f64>) -> Vec<f64> {
+    for (row, v) in milp.rows.iter().zip(y.iter_mut()) {
+        if (*v > 0.0 && row.ub == f64::INFINITY) || (*v < 0.0 && row.lb == f64::NEG_INFINITY) {
+            *v = 0.0;
+        }
     }
     y
 }
