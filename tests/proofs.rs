@@ -415,10 +415,9 @@ fn a_hand_made_proof_of_a_box_with_a_counterexample_is_rejected() {
     // Bounds tightened to the values at x* (a lie that would make the margin bound pass).
     let mut p3 = p.clone();
     let tr = net.forward_trace(&x);
-    for k in 0..net.layers().len() {
-        p3.bounds.lower[k] = tr[k].clone();
-        p3.bounds.upper[k] = tr[k].clone();
-    }
+    let layers = net.layers().len();
+    p3.bounds.lower = tr[..layers].to_vec();
+    p3.bounds.upper = tr[..layers].to_vec();
     let why = check::check(&net, &bytes, &p3).unwrap_err().0;
     assert!(why.contains("neuron bound not implied: layer 0"), "{why}");
     // Every such proof is about a box whose counterexample the network confirms.

@@ -111,7 +111,7 @@ impl LayerBounds<'_> {
                 let mut acc = Iv::point(layer.bias[o]);
                 for ((&w, &a), &b) in layer.row(o).iter().zip(&pl).zip(&pu) {
                     if w != 0.0 {
-                        acc = acc.add(Iv { lo: a, hi: b }.scale(w));
+                        acc = acc.plus(Iv { lo: a, hi: b }.scale(w));
                     }
                 }
                 let (mut lo, mut hi) = (acc.lo, acc.hi);

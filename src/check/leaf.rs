@@ -120,7 +120,7 @@ pub fn check_leaf(
         format!("the multiplier on row {kind:?}({k}, {i}) has the wrong sign for its one-sided row")
     };
     let addc = |r: &mut Vec<Iv>, col: usize, y: f64, coef: f64| {
-        r[col] = r[col].add(Iv::point(y).scale(coef));
+        r[col] = r[col].plus(Iv::point(y).scale(coef));
     };
     for &(kind, k, i, y) in &leaf.farkas {
         if !y.is_finite() {

@@ -31,7 +31,7 @@ impl Iv {
     }
 
     /// `self + other`.
-    pub fn add(self, other: Iv) -> Iv {
+    pub fn plus(self, other: Iv) -> Iv {
         Iv {
             lo: add_dn(self.lo, other.lo),
             hi: add_up(self.hi, other.hi),
@@ -50,14 +50,6 @@ impl Iv {
                 lo: mul_dn(self.hi, w),
                 hi: mul_up(self.lo, w),
             }
-        }
-    }
-
-    /// `-self` (exact).
-    pub fn neg(self) -> Iv {
-        Iv {
-            lo: -self.hi,
-            hi: -self.lo,
         }
     }
 
@@ -185,7 +177,7 @@ mod tests {
     #[test]
     fn enclosures_contain_the_exact_values() {
         // 0.1 + 0.2 is not 0.3 in f64; the enclosure contains the exact sum of the two doubles.
-        let s = Iv::point(0.1).add(Iv::point(0.2));
+        let s = Iv::point(0.1).plus(Iv::point(0.2));
         assert!(s.lo < s.hi);
         assert!(s.lo <= 0.30000000000000004 && 0.30000000000000004 <= s.hi);
         let p = Iv::point(3.0).scale(-1.0 / 3.0);
