@@ -224,3 +224,57 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_version_check() {
+        let p = Proof {
+            format: FORMAT.to_string(),
+            version: VERSION,
+            model_sha256: sha256_hex(b"abc"),
+            class: 1,
+            margin: 1e-4,
+            region: Region {
+                lb: vec![0.1, 0.2],
+                ub: vec![0.30000000000000004, 0.4],
+            },
+            center: None,
+            bounds: Bounds {
+                lower: vec![vec![-0.5]],
+                upper: vec![vec![0.25]],
+                slopes: vec![vec![1.0]],
+            },
+            competitors: vec![
+                Competitor {
+                    class: 0,
+                    by: By::Bounds,
+                },
+                Competitor {
+                    class: 2,
+                    by: By::BranchAndBound {
+                        leaves: vec![Leaf {
+                            fix: vec![(0, 0, 1)],
+                            farkas: vec![(RowKind::M, 0, 0, -1.0), (RowKind::A, 0, 0, 0.1)],
+                        }],
+                    },
+                },
+            ],
+        };
+        // The SHA-256 of "abc" (FIPS 180-2 test vector).
+        assert_eq!(
+            p.model_sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let text = p.to_json();
+        assert!(text.contains("\"by\":\"branch-and-bound\"") && text.contains("[\"M\",0,0,-1.0]"));
+        assert_eq!(Proof::from_json(&text, "t").unwrap(), p);
+        let other = text.replace("\"version\":1", "\"version\":2");
+        let e = Proof::from_json(&other, "t.json").unwrap_err().to_string();
+        assert!(e.contains("version 2") && e.contains("t.json"), "{e}");
+        let e = Proof::from_json("[]", "t.json").unwrap_err().to_string();
+        assert!(e.contains("malformed"), "{e}");
+    }
+}
