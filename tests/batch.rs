@@ -119,10 +119,7 @@ fn killed_batch_resumes_and_completes() {
             break false;
         }
         if let Some(status) = child.try_wait().unwrap() {
-            assert!(
-                status.success(),
-                "the batch ended with {status} before recording a pair"
-            );
+            assert!(status.success(), "the batch ended with {status} before recording a pair");
             break true;
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -86,10 +86,7 @@ fn versioned_libclang_is_found_where_bindgen_looks() {
 fn nothing_present_installs_all_three() {
     let d = tempfile::tempdir().unwrap();
     let bin = fake_bin(d.path(), &[]);
-    assert_eq!(
-        decide(d.path(), &bin, None),
-        ["cmake", "g++", "libclang-dev"]
-    );
+    assert_eq!(decide(d.path(), &bin, None), ["cmake", "g++", "libclang-dev"]);
 }
 
 #[test]
