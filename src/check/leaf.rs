@@ -67,6 +67,11 @@ impl Columns {
         cols
     }
 
+    /// Number of unstable ReLUs (no leaf can fix more).
+    pub fn phases(&self) -> usize {
+        self.a.iter().flatten().filter(|a| a.is_some()).count()
+    }
+
     /// The phase column of neuron `(k, i)`, if it is an unstable ReLU.
     fn phase(&self, k: usize, i: usize) -> Option<usize> {
         *self.a.get(k)?.get(i)?

@@ -142,6 +142,13 @@ pub fn check(net: &Network, model_bytes: &[u8], proof: &Proof) -> Result<Checked
                 out.by_bounds += 1;
             }
             By::BranchAndBound { leaves } => {
+                // (Bounds the tree's depth before walking it.)
+                if let Some(n) = leaves.iter().position(|l| l.fix.len() > cols.phases()) {
+                    return invalid(format!(
+                        "class {c} vs {j}, leaf {n}: more fixings than the {} unstable ReLUs",
+                        cols.phases()
+                    ));
+                }
                 leaf::check_tree(leaves).map_err(|e| Invalid(format!("class {c} vs {j}: {e}")))?;
                 let t = leaf::Target { c, j, tau };
                 leaves
