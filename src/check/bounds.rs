@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use super::round::{add_up, dn, mul_up, transposed_product, up, Iv};
+use super::round::{add_up, column_abs_sums, dn, mul_up, transposed_product, up, Iv};
 use crate::network::Network;
 
 /// Bounds of every layer's pre-activations, as the checker uses them.
@@ -24,6 +24,16 @@ pub struct LayerBounds<'a> {
     pub upper: &'a [Vec<f64>],
     /// Lower-line slope of every ReLU, `slopes[k][i] ∈ [0, 1]`.
     pub slopes: &'a [Vec<f64>],
+    /// [`column_abs_sums`] of every layer's weights ([`weight_column_sums`]).
+    pub col_abs: &'a [Vec<f64>],
+}
+
+/// The column sums of `|W|` of every layer, which the back-substitution's error bounds need.
+pub fn weight_column_sums(net: &Network) -> Vec<Vec<f64>> {
+    net.layers()
+        .iter()
+        .map(|l| column_abs_sums(&l.weights, l.n_out, l.n_in))
+        .collect()
 }
 
 impl LayerBounds<'_> {
@@ -91,7 +101,13 @@ impl LayerBounds<'_> {
                     c = add_up(c, l.max_times(b, b));
                 }
             }
-            let next = transposed_product(&layer.weights, layer.n_out, layer.n_in, &lam);
+            let next = transposed_product(
+                &layer.weights,
+                layer.n_out,
+                layer.n_in,
+                &self.col_abs[k],
+                &lam,
+            );
             lam = next;
         }
         for (i, l) in lam.iter().enumerate() {
@@ -167,6 +183,7 @@ pub fn derive(
 ) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
     let mut lower: Vec<Vec<f64>> = Vec::new();
     let mut upper: Vec<Vec<f64>> = Vec::new();
+    let col_abs = weight_column_sums(net);
     for k in 0..net.layers().len() {
         let (l, u) = LayerBounds {
             lb,
@@ -174,6 +191,7 @@ pub fn derive(
             lower: &lower,
             upper: &upper,
             slopes,
+            col_abs: &col_abs,
         }
         .layer(net, k);
         lower.push(l);

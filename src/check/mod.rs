@@ -62,6 +62,7 @@ pub fn check(net: &Network, model_bytes: &[u8], proof: &Proof) -> Result<Checked
     let (lb, ub) = (&proof.region.lb, &proof.region.ub);
     let b = &proof.bounds;
     let layers = net.layers();
+    let col_abs = bounds::weight_column_sums(net);
     // Every claimed bound, from the region and the bounds of the layers before it.
     for k in 0..layers.len() {
         let (dl, du) = LayerBounds {
@@ -70,6 +71,7 @@ pub fn check(net: &Network, model_bytes: &[u8], proof: &Proof) -> Result<Checked
             lower: &b.lower[..k],
             upper: &b.upper[..k],
             slopes: &b.slopes,
+            col_abs: &col_abs,
         }
         .layer(net, k);
         for i in 0..layers[k].n_out {
@@ -94,6 +96,7 @@ pub fn check(net: &Network, model_bytes: &[u8], proof: &Proof) -> Result<Checked
         lower: &b.lower,
         upper: &b.upper,
         slopes: &b.slopes,
+        col_abs: &col_abs,
     };
     let c = proof.class;
     let tau = proof.margin;

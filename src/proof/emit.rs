@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use super::{Bounds, By, Competitor, Leaf, Proof, Region, RowKind, FORMAT, VERSION};
 use crate::bounds::NeuronBounds;
-use crate::check::bounds::{derive, LayerBounds};
+use crate::check::bounds::{derive, weight_column_sums, LayerBounds};
 use crate::milp::bab::LeafLog;
 use crate::milp::encode::Encoding;
 use crate::milp::query;
@@ -41,12 +41,14 @@ pub fn prove_sound(
     let solver = NeuronBounds::symbolic(net, region);
     let slopes = solver.lower_slopes(net);
     let (lower, upper) = derive(net, region.lb(), region.ub(), &slopes);
+    let col_abs = weight_column_sums(net);
     let lb = LayerBounds {
         lb: region.lb(),
         ub: region.ub(),
         lower: &lower,
         upper: &upper,
         slopes: &slopes,
+        col_abs: &col_abs,
     };
     let js: Vec<usize> = (0..net.output_size()).filter(|&j| j != class).collect();
     let closed: Vec<bool> = js
