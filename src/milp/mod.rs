@@ -6,5 +6,6 @@
 
 pub mod bab;
 pub mod encode;
+pub mod leaflog;
 pub mod query;
 pub mod solver;

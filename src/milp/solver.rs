@@ -124,8 +124,8 @@ pub struct Limits<'a> {
     /// Branch and bound only: stop after this many nodes (the best point found is kept).
     pub max_nodes: Option<u64>,
     /// Branch and bound only, for proofs: record every closed leaf's fixings and Farkas
-    /// multipliers here (see [`super::bab::LeafLog`]).
-    pub leaves: Option<&'a super::bab::LeafLog>,
+    /// multipliers here (see [`super::leaflog::LeafLog`]).
+    pub leaves: Option<&'a super::leaflog::LeafLog>,
 }
 
 impl Limits<'_> {
