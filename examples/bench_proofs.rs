@@ -97,12 +97,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .to_string();
             let x = parallelepipedonn::io::read_input(f, net.input_size())?;
             let Some(c) = net.classify(&x) else { continue };
-            let oracle = MilpOracle::new(&net, domain.clone(), settings.clone());
+            let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t));
+            let oracle = MilpOracle::new(
+                &net,
+                domain.clone(),
+                OracleSettings {
+                    deadline: deadline.filter(|_| mode.is_none()),
+                    ..settings.clone()
+                },
+            );
             let t0 = Instant::now();
             let (region, result) = match mode {
                 None => {
                     let mut p = params.clone();
-                    p.deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t));
+                    p.deadline = deadline;
                     let cert = certify(
                         Algorithm::from_name("apothem").unwrap(),
                         &oracle,
