@@ -274,6 +274,9 @@ pub struct BatchConfig<'a> {
     pub timeout: Option<Duration>,
     /// Parallel pairs.
     pub jobs: usize,
+    /// `batch --proofs DIR`: the directory and the model's SHA-256; each certified pair's box
+    /// gets a proof file `INPUT.ALGORITHM.proof.json` there.
+    pub proofs: Option<(PathBuf, String)>,
 }
 
 /// Counters a progress display can read.
@@ -326,7 +329,58 @@ fn run_pair(cfg: &BatchConfig, pair: &Pair) -> serde_json::Value {
     settings.parallel = cfg.jobs <= 1;
     let oracle = MilpOracle::new(cfg.net, cfg.domain.clone(), settings);
     let cert: Certificate = certify(pair.algorithm, &oracle, &x, pred, &params, None);
-    cert.to_json(&cfg.model, &input_s, false)
+    let mut line = cert.to_json(&cfg.model, &input_s, false);
+    if let Some((dir, sha)) = &cfg.proofs {
+        let (key, value) = match write_pair_proof(cfg, pair, &cert, &x, dir, sha) {
+            Ok(Some(path)) => ("proof", path),
+            Ok(None) => return line,
+            Err(why) => ("proof_error", why),
+        };
+        if let Some(obj) = line.as_object_mut() {
+            obj.insert(key.to_string(), serde_json::Value::String(value));
+        }
+    }
+    line
+}
+
+/// Writes the proof of a certified sound box (`None` when there is nothing to prove).
+fn write_pair_proof(
+    cfg: &BatchConfig,
+    pair: &Pair,
+    cert: &Certificate,
+    x: &[f64],
+    dir: &Path,
+    sha: &str,
+) -> Result<Option<String>, String> {
+    use crate::certificate::{Kind, Status};
+    let region = match (&cert.region, cert.kind, cert.status) {
+        (Some(r), Kind::Sound, Status::Certified | Status::Unknown) => r,
+        _ => return Ok(None),
+    };
+    let region = region
+        .intersect(&cfg.domain)
+        .ok_or("the box does not meet the domain")?;
+    let limits = crate::milp::solver::Limits {
+        time: cfg.timeout,
+        ..Default::default()
+    };
+    let proof = crate::proof::emit::prove_sound(
+        cfg.net,
+        sha,
+        &region,
+        cert.class,
+        cert.margin,
+        Some(x),
+        &limits,
+    )?;
+    let stem = pair
+        .input
+        .file_stem()
+        .map_or("input".to_string(), |s| s.to_string_lossy().to_string());
+    let name = format!("{stem}.{}.proof.json", pair.algorithm.name());
+    crate::io::write_files(dir, &[(name.clone(), proof.to_json().into_bytes())])
+        .map_err(|e| e.to_string())?;
+    Ok(Some(dir.join(name).display().to_string()))
 }
 
 /// Runs `pairs`, appending each finished one; stops taking new pairs once `cancel` is set.

@@ -147,6 +147,31 @@ impl NeuronBounds {
         out
     }
 
+    /// The lower-line slope `α` (`h >= α z`) that the linear bounds use for every neuron of every
+    /// ReLU layer (empty for an affine layer): proofs name them so that the checker can redo the
+    /// back-substitution. Must follow [`Self::relax_row`]'s choice.
+    pub fn lower_slopes(&self, net: &Network) -> Vec<Vec<f64>> {
+        net.layers()
+            .iter()
+            .enumerate()
+            .map(|(k, layer)| {
+                if !layer.relu {
+                    return Vec::new();
+                }
+                (0..layer.n_out)
+                    .map(|i| {
+                        let (a, b) = (self.lower[k][i], self.upper[k][i]);
+                        if b > -a {
+                            1.0
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Whether neuron `i` of layer `k` is a ReLU whose sign is not fixed by the bounds.
     pub fn unstable(&self, k: usize, i: usize) -> bool {
         self.lower[k][i] < 0.0 && self.upper[k][i] > 0.0

@@ -369,6 +369,7 @@ pub fn certify(
         Verdict::Holds {
             method: crate::oracle::Method::Concrete,
             time: Default::default(),
+            proof: None,
         }
     } else if m > tau {
         ctx.sound(&point)

@@ -41,6 +41,10 @@ pub(super) struct BatchArgs {
     class_from_labels: bool,
     #[command(flatten)]
     algo_args: AlgoArgs,
+    /// Write a proof of every certified sound box into DIR (`INPUT.ALGORITHM.proof.json`), for
+    /// `ppnn check`; the result line names it (`proof`, or `proof_error`).
+    #[arg(long, value_name = "DIR")]
+    proofs: Option<PathBuf>,
     /// Oracle options; --timeout is per (input, algorithm) pair here.
     #[command(flatten)]
     oracle: OracleArgs,
@@ -135,6 +139,7 @@ pub(super) fn batch(args: BatchArgs) -> Result<i32> {
         );
         return Ok(0);
     }
+    let model_sha256 = crate::batch::sha256_file(&args.model)?;
     let cfg = crate::batch::BatchConfig {
         net: &net,
         model: args.model.display().to_string(),
@@ -143,8 +148,16 @@ pub(super) fn batch(args: BatchArgs) -> Result<i32> {
         params,
         timeout,
         jobs,
+        proofs: match &args.proofs {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("cannot create proofs directory '{}'", dir.display())
+                })?;
+                Some((dir.clone(), model_sha256.clone()))
+            }
+            None => None,
+        },
     };
-    let model_sha256 = crate::batch::sha256_file(&args.model)?;
     let run_settings = RunSettings::of(&cfg, &model_sha256, args.class_from_labels);
     let resumed = crate::batch::open_results(&out, &run_settings, matrix, shard)?;
     for w in &resumed.warnings {

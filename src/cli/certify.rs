@@ -39,6 +39,10 @@ pub(super) struct CertifyArgs {
     /// With --json: add per-face states and the counterexample.
     #[arg(long)]
     verbose: bool,
+    /// Write a proof of the final box (for `apothem`: of the ball of radius r_lo) for
+    /// `ppnn check` to this file.
+    #[arg(long, value_name = "FILE")]
+    proof: Option<PathBuf>,
 }
 
 /// A spinner on stderr that appears once a run has taken more than a second, when stdout is a
@@ -209,5 +213,52 @@ pub(super) fn certify(args: CertifyArgs) -> Result<i32> {
             println!("results written to {}/{name}*", dir.display());
         }
     }
+    if let Some(path) = &args.proof {
+        let proof = prove_certificate(&args.model, &net, &cert, &domain, x, oracle.settings())?;
+        write_proof(path, &proof)?;
+        if !args.json {
+            println!("proof written to {}", path.display());
+        }
+    }
     Ok(0)
+}
+
+/// The proof of a certificate's final box (sound certifications only).
+pub fn prove_certificate(
+    model: &std::path::Path,
+    net: &Network,
+    cert: &Certificate,
+    domain: &Hyperbox,
+    x: &[f64],
+    settings: &OracleSettings,
+) -> Result<std::result::Result<crate::proof::Proof, String>> {
+    use crate::certificate::{Kind, Status};
+    if cert.kind != Kind::Sound {
+        bail!(
+            "proofs are written for sound certifications only, not for dual (completeness) boxes"
+        );
+    }
+    let Some(region) = cert
+        .region
+        .as_ref()
+        .filter(|_| cert.status != Status::NotRobustAtInput)
+    else {
+        bail!("no box was certified, so there is nothing to prove");
+    };
+    let Some(region) = region.intersect(domain) else {
+        bail!("the certified box does not meet the domain");
+    };
+    let limits = crate::milp::solver::Limits {
+        time: settings.query_timeout,
+        ..Default::default()
+    };
+    Ok(crate::proof::emit::prove_sound(
+        net,
+        &model_sha256(model)?,
+        &region,
+        cert.class,
+        cert.margin,
+        Some(x),
+        &limits,
+    ))
 }

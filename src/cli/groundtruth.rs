@@ -236,6 +236,7 @@ pub(super) fn groundtruth(args: GroundtruthArgs) -> Result<i32> {
         params,
         timeout,
         jobs,
+        proofs: None,
     };
     let appender = crate::batch::Appender::open(&brackets_path)?;
     let progress = crate::batch::Progress::default();

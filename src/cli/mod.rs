@@ -18,6 +18,7 @@ use crate::region::Hyperbox;
 
 mod batch;
 mod certify;
+mod check;
 mod groundtruth;
 mod merge;
 mod query;
@@ -27,6 +28,7 @@ pub mod vnnlib;
 use batch::{BatchArgs, SummarizeArgs};
 pub use certify::summary;
 use certify::CertifyArgs;
+use check::CheckArgs;
 use groundtruth::GroundtruthArgs;
 use merge::MergeArgs;
 pub use merge::EXIT_INCOMPLETE;
@@ -87,6 +89,9 @@ enum Command {
     /// Grade another verifier's results on a suite: right / wrong / unsolved per factor, the
     /// VNN-COMP score, every wrong answer with its evidence (exit 2 when any).
     Score(ScoreArgs),
+    /// Check a proof file independently of the solver: prints `valid` (exit 0) or
+    /// `invalid: reason` (exit 1).
+    Check(CheckArgs),
 }
 
 /// Options shared by every command that asks the oracle.
@@ -208,12 +213,31 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Summarize(args) => batch::summarize(args),
         Command::Groundtruth(args) => groundtruth::groundtruth(args),
         Command::Score(args) => score::score(args),
+        Command::Check(args) => check::check(args),
     }
 }
 
 /// Loads a model with the file named in any error.
 pub fn load_model(path: &Path) -> Result<Network> {
     Ok(load_onnx(path)?)
+}
+
+/// SHA-256 of a model file, for proof files.
+pub fn model_sha256(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read model file '{}'", path.display()))?;
+    Ok(crate::proof::sha256_hex(&bytes))
+}
+
+/// Writes the proof of a `Holds` answer to `path`; an error when none could be produced.
+pub fn write_proof(
+    path: &Path,
+    proof: &std::result::Result<crate::proof::Proof, String>,
+) -> Result<()> {
+    match proof {
+        Ok(p) => write_one(path, p.to_json().into_bytes()),
+        Err(why) => bail!("the answer is proved, but no proof file could be written: {why}"),
+    }
 }
 
 /// Reads an input of the model's size.

@@ -33,6 +33,9 @@ pub(super) struct VerifyArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// When robust, write a proof for `ppnn check` to this file.
+    #[arg(long, value_name = "FILE")]
+    proof: Option<PathBuf>,
     #[command(flatten)]
     oracle: OracleArgs,
 }
@@ -96,7 +99,10 @@ pub(super) fn verify(args: VerifyArgs) -> Result<i32> {
     let input = load_input(&args.input, &net)?;
     let x = &input.values;
     let domain = domain_from(&args.oracle, &net, x, &args.input)?;
-    let settings = settings_from(&args.oracle, start)?;
+    let mut settings = settings_from(&args.oracle, start)?;
+    if args.proof.is_some() {
+        settings.proofs = Some(model_sha256(&args.model)?);
+    }
     let class = resolve_class(&net, x, args.class, &args.input)?;
     let region = match (args.radius, &args.lb, &args.ub) {
         (Some(r), _, _) => {
@@ -121,6 +127,16 @@ pub(super) fn verify(args: VerifyArgs) -> Result<i32> {
     if let (Some(path), Some(w)) = (&args.witness_out, verdict.witness()) {
         write_one(path, format_rows(&w.x, &input.rows).into_bytes())?;
     }
+    let proof_result = match (&args.proof, &verdict) {
+        (Some(path), Verdict::Holds { proof: Some(p), .. }) => {
+            let p = p.as_ref().clone().map(|mut p| {
+                p.center = Some(x.clone());
+                p
+            });
+            Some(write_proof(path, &p))
+        }
+        _ => None,
+    };
     let stats = oracle.stats();
     let time_s = start.elapsed().as_secs_f64();
     if args.json {
@@ -167,6 +183,14 @@ pub(super) fn verify(args: VerifyArgs) -> Result<i32> {
             "time: {time_s:.3} s (oracle calls {}, MILP solves {}, MILP time {:.3} s)",
             stats.calls, stats.milp_solves, stats.milp_time_s
         );
+    }
+    if let Some(r) = proof_result {
+        r?;
+        if !args.json {
+            if let Some(p) = &args.proof {
+                println!("proof written to {}", p.display());
+            }
+        }
     }
     Ok(match verdict {
         Verdict::Holds { .. } => EXIT_ROBUST,

@@ -58,6 +58,9 @@ pub fn branch_and_bound(
         .any(|&c| milp.col_lb[c] < 0.0 || milp.col_ub[c] > 1.0)
     {
         // Not a binary program: leave it to HiGHS.
+        if let Some(log) = limits.leaves {
+            log.gap("not a binary program (solved by HiGHS's MIP solver)");
+        }
         return super::solver::solve_highs(milp, sense, limits);
     }
     // Loading a deep network's LP takes a noticeable time: nothing starts after the limit.
@@ -80,6 +83,9 @@ pub fn branch_and_bound(
             objective_target: None,
             ..limits.clone()
         })?;
+        if let (Some(log), Status::Infeasible) = (limits.leaves, out.status) {
+            log.close(&mut lp, milp, &vec![None; milp.num_cols()], Vec::new());
+        }
         log_solve("lp", milp, &out);
         return Ok(out);
     }
@@ -124,7 +130,13 @@ pub fn branch_and_bound(
     // columns: the binaries, and with node bounds the ReLUs' pre-activation and output columns.
     let mut cur_lb = milp.col_lb.clone();
     let mut cur_ub = milp.col_ub.clone();
-    let refiner = milp.refiner.clone().filter(|_| limits.bab.node_bounds);
+    // Proof mode (a leaf log) solves the plain encoding: its leaves are what the checker
+    // rebuilds from the network, so neither cuts nor node bounds may shape them.
+    let proof_mode = limits.leaves.is_some();
+    let refiner = milp
+        .refiner
+        .clone()
+        .filter(|_| limits.bab.node_bounds && !proof_mode);
     let mut managed: Vec<usize> = ints.clone();
     if refiner.is_some() {
         for r in &milp.relus {
@@ -147,7 +159,7 @@ pub fn branch_and_bound(
     // move the bound; then the cuts that do not bind are dropped (dense rows slow every node's
     // LP). They are globally valid, so every node's LP keeps the rest.
     let mut cuts: Vec<Row> = Vec::new();
-    if limits.bab.cuts && !milp.relus.is_empty() {
+    if limits.bab.cuts && !proof_mode && !milp.relus.is_empty() {
         let mut first_gain: Option<f64> = None;
         let mut last = f64::INFINITY;
         for round in 0..CUT_ROUNDS {
@@ -244,10 +256,16 @@ pub fn branch_and_bound(
         }
         let own = incumbent.as_ref().map_or(f64::NEG_INFINITY, |i| i.0);
         if node.bound <= own + GAP {
+            if let Some(log) = limits.leaves {
+                log.gap("a node pruned by the incumbent");
+            }
             continue;
         }
         let cut = cutoff();
         if node.bound <= cut + GAP {
+            if let Some(log) = limits.leaves {
+                log.gap("a node pruned by the shared cut-off");
+            }
             cut_bound = cut_bound.max(node.bound);
             continue;
         }
@@ -324,7 +342,16 @@ pub fn branch_and_bound(
             out = lp.solve(&lp_limits)?;
         }
         match out.status {
-            Status::Infeasible => continue,
+            Status::Infeasible => {
+                if let Some(log) = limits.leaves {
+                    let mut fixed: Vec<Option<u8>> = vec![None; milp.num_cols()];
+                    for &(c, v) in &node.fix {
+                        fixed[c] = Some(v);
+                    }
+                    log.close(&mut lp, milp, &fixed, node.fix.clone());
+                }
+                continue;
+            }
             Status::Optimal => {}
             Status::TimeLimit | Status::Interrupted => {
                 stack.push(node);
@@ -351,9 +378,15 @@ pub fn branch_and_bound(
         };
         let v = sign * obj;
         if v <= own + GAP {
+            if let Some(log) = limits.leaves {
+                log.gap("a node LP pruned by the incumbent");
+            }
             continue;
         }
         if v <= cut + GAP {
+            if let Some(log) = limits.leaves {
+                log.gap("a node LP pruned by the shared cut-off");
+            }
             cut_bound = cut_bound.max(v);
             continue;
         }

@@ -12,6 +12,7 @@ use super::nodes::PhaseRefiner;
 use super::solver::{Milp, ReluCols};
 use crate::bounds::NeuronBounds;
 use crate::network::Network;
+use crate::proof::{RowKind, RowTag};
 use crate::region::Hyperbox;
 
 /// A linear expression over MILP columns.
@@ -91,6 +92,8 @@ pub struct Encoding {
     pub outputs: Vec<LinExpr>,
     /// The binaries, one per unstable ReLU.
     pub binaries: Vec<Binary>,
+    /// What each row of `milp` is, named as in a proof's leaf LP (for proof files).
+    pub row_tags: Vec<RowTag>,
 }
 
 impl Encoding {
@@ -114,6 +117,7 @@ impl Encoding {
         let mut prev_lo = region.lb().to_vec();
         let mut prev_hi = region.ub().to_vec();
         let mut binaries = Vec::new();
+        let mut row_tags = Vec::new();
         let layers = net.layers();
         let mut outputs = Vec::new();
         for (k, layer) in layers.iter().enumerate() {
@@ -156,6 +160,7 @@ impl Encoding {
                             z.terms.iter().map(|&(c, w)| (c, -w)).collect();
                         terms.push((y, 1.0));
                         milp.add_row(z.constant - slack, z.constant + slack, terms);
+                        row_tags.push((RowKind::A, k, o));
                         LinExpr {
                             terms: vec![(y, 1.0)],
                             constant: 0.0,
@@ -182,6 +187,7 @@ impl Encoding {
                 terms.push((zc, 1.0));
                 let def_row = milp.rows.len();
                 milp.add_row(z.constant - slack, z.constant + slack, terms);
+                row_tags.push((RowKind::A, k, o));
                 if l >= 0.0 {
                     // Stably active: h = z.
                     next.push(Node::Var(zc));
@@ -194,6 +200,7 @@ impl Encoding {
                     milp.add_row(f64::NEG_INFINITY, -l, vec![(h, 1.0), (zc, -1.0), (a, -l)]);
                     // h <= u a
                     milp.add_row(f64::NEG_INFINITY, 0.0, vec![(h, 1.0), (a, -u)]);
+                    row_tags.extend([(RowKind::G, k, o), (RowKind::L, k, o), (RowKind::U, k, o)]);
                     binaries.push(Binary {
                         layer: k,
                         neuron: o,
@@ -242,6 +249,7 @@ impl Encoding {
             region: region.clone(),
             outputs,
             binaries,
+            row_tags,
         }
     }
 

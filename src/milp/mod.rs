@@ -7,6 +7,7 @@
 pub mod bab;
 pub mod cuts;
 pub mod encode;
+pub mod leaflog;
 pub mod nodes;
 pub mod query;
 pub mod safe;

@@ -133,6 +133,10 @@ pub struct Limits<'a> {
     pub max_nodes: Option<u64>,
     /// Branch and bound only: which of its stages run.
     pub bab: BabOptions,
+    /// Branch and bound only, for proofs: record every closed leaf's fixings and Farkas
+    /// multipliers here (see [`super::leaflog::LeafLog`]). Proof mode solves over the plain
+    /// encoding (no cuts, no node bounds), whose leaves the checker rebuilds.
+    pub leaves: Option<&'a super::leaflog::LeafLog>,
 }
 
 /// The stages of our branch and bound that can be switched off (to measure each on its own).
@@ -626,6 +630,16 @@ impl Lp {
         run(&self.h, self.ncol, self.nrow, false, limits)
     }
 
+    /// Proof hook: after a solve that ended infeasible, HiGHS's dual ray (one multiplier per
+    /// row, a Farkas certificate up to sign and rounding), if HiGHS can give one.
+    pub fn dual_ray(&mut self) -> Option<Vec<f64>> {
+        let mut has: sys::HighsInt = 0;
+        let mut ray = vec![0.0; self.nrow];
+        // SAFETY: valid handle; the buffer holds one value per row as HiGHS expects.
+        let s = unsafe { sys::Highs_getDualRay(self.h.0, &mut has, ray.as_mut_ptr()) };
+        (s != sys::STATUS_ERROR && has != 0 && ray.iter().all(|v| v.is_finite())).then_some(ray)
+    }
+
     /// Appends a row `lb <= Σ coef · col <= ub` (a cut); the basis is kept.
     pub fn add_row(&mut self, lb: f64, ub: f64, terms: &[(usize, f64)]) -> Result<(), SolverError> {
         let to_int = |n: usize| sys::HighsInt::try_from(n).map_err(|_| SolverError::TooLarge);
@@ -708,6 +722,17 @@ impl Lp {
     /// bound with [`super::safe`], which is valid for any multipliers whatever their accuracy.
     pub fn row_duals(&self) -> Vec<f64> {
         self.solution().3
+    }
+
+    /// Proof hook: changes the bounds of one row.
+    pub fn set_row_bounds(&mut self, row: usize, lb: f64, ub: f64) -> Result<(), SolverError> {
+        let r = sys::HighsInt::try_from(row).map_err(|_| SolverError::TooLarge)?;
+        // SAFETY: valid handle; HiGHS checks the index.
+        let s = unsafe { sys::Highs_changeRowBounds(self.h.0, r, lb, ub) };
+        if s == sys::STATUS_ERROR {
+            return Err(SolverError::Rejected("Highs_changeRowBounds"));
+        }
+        Ok(())
     }
 }
 

@@ -90,6 +90,7 @@ impl MilpOracle<'_> {
             return Verdict::Holds {
                 method: Method::Concrete,
                 time: start.elapsed(),
+                proof: None,
             };
         }
         // The first class point found outside settles the question: the other slabs stop.
@@ -124,6 +125,7 @@ impl MilpOracle<'_> {
             Verdict::Holds {
                 method,
                 time: start.elapsed(),
+                proof: None,
             }
         } else {
             unknown.sort();

@@ -169,6 +169,9 @@ pub enum Verdict {
         method: Method,
         /// Time spent on the question.
         time: Duration,
+        /// With [`OracleSettings::proofs`], for soundness questions: the proof file's content
+        /// (or why none could be written).
+        proof: Option<crate::proof::emit::Emitted>,
     },
     /// Refuted by a confirmed counterexample.
     Violated {
@@ -407,6 +410,9 @@ pub struct OracleSettings {
     pub bab: BabOptions,
     /// The strong attack run before a MILP on deep networks (`None` skips it).
     pub pgd: Option<crate::attack::PgdSettings>,
+    /// The SHA-256 of the model file: when set, every `Holds` of a soundness question carries
+    /// a proof for `ppnn check` (written by re-solving the question in proof mode).
+    pub proofs: Option<String>,
 }
 
 /// Default safety margin τ.
@@ -426,6 +432,7 @@ impl Default for OracleSettings {
             lp_tightening: false,
             bab: BabOptions::default(),
             pgd: Some(crate::attack::PgdSettings::default()),
+            proofs: None,
         }
     }
 }
@@ -579,6 +586,37 @@ impl<'a> MilpOracle<'a> {
                 (j, lo, hi)
             })
             .collect()
+    }
+
+    /// Attaches a proof to a `Holds` when proofs are on (issue 15's hook).
+    fn with_proof(&self, v: Verdict, region: &Hyperbox, c: usize) -> Verdict {
+        let (Some(hash), Verdict::Holds { method, time, .. }) = (&self.settings.proofs, &v) else {
+            return v;
+        };
+        let proof = match region.intersect(&self.domain) {
+            None => Err("the box does not meet the domain (vacuous)".to_string()),
+            Some(r) => {
+                let limits = Limits {
+                    time: self.settings.query_timeout,
+                    deadline: self.settings.deadline,
+                    ..Limits::default()
+                };
+                crate::proof::emit::prove_sound(
+                    self.net,
+                    hash,
+                    &r,
+                    c,
+                    self.settings.margin,
+                    None,
+                    &limits,
+                )
+            }
+        };
+        Verdict::Holds {
+            method: *method,
+            time: *time,
+            proof: Some(std::sync::Arc::new(proof)),
+        }
     }
 
     fn falsify_impl(&self, region: &Hyperbox, c: usize) -> Option<Witness> {
@@ -998,7 +1036,10 @@ impl Oracle for MilpOracle<'_> {
     fn decide(&self, question: &Question) -> Verdict {
         let start = Instant::now();
         let v = match question {
-            Question::Sound { region, class } => self.sound(region, *class, start),
+            Question::Sound { region, class } => {
+                let v = self.sound(region, *class, start);
+                self.with_proof(v, region, *class)
+            }
             Question::Complete {
                 region,
                 class,

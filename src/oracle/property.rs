@@ -345,6 +345,7 @@ impl MilpOracle<'_> {
             return Verdict::Holds {
                 method: Method::Concrete,
                 time: start.elapsed(),
+                proof: None,
             };
         }
 
@@ -383,6 +384,7 @@ impl MilpOracle<'_> {
             return Verdict::Holds {
                 method: Method::Interval,
                 time: start.elapsed(),
+                proof: None,
             };
         }
         // Most dangerous disjuncts first: they set the pace for the others.
@@ -436,6 +438,7 @@ impl MilpOracle<'_> {
                 return Verdict::Holds {
                     method: Method::Interval,
                     time: start.elapsed(),
+                    proof: None,
                 };
             }
         }
@@ -562,6 +565,7 @@ impl MilpOracle<'_> {
             Verdict::Holds {
                 method: Method::Milp,
                 time: start.elapsed(),
+                proof: None,
             }
         } else {
             unknown.sort();

@@ -1,0 +1,210 @@
+//! Benchmark of proof files: for each input, the solve time of the question, the time to write
+//! its proof, the proof's size and the independent checker's time.
+//!
+//! ```text
+//! cargo run --release --example bench_proofs -- MODEL INPUT_DIR MODE [key=value...]
+//!   MODE: apothem (the exact apothem certification; the proof is of the ball of radius r_lo)
+//!         eps=E[,E...] (VNN-COMP style: the L∞ ball of radius E around each input, one question)
+//!   keys: max-inputs, query-timeout, timeout (per apothem run), margin
+//! ```
+//!
+//! Inputs run one at a time. Proof writing re-solves the question in proof mode (bounds with
+//! the checker's rules, our branch and bound recording every leaf), so it is listed apart.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use parallelepipedonn::certify::{certify, Algorithm, Params};
+use parallelepipedonn::milp::solver::Limits;
+use parallelepipedonn::proof::{emit::prove_sound, sha256_hex, By, Proof};
+use parallelepipedonn::{check, Hyperbox, MilpOracle, Oracle, OracleSettings, Question, Verdict};
+
+struct Row {
+    solve: f64,
+    prove: f64,
+    bytes: usize,
+    check: f64,
+    leaves: usize,
+    branched: usize,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 4 {
+        eprintln!("usage: bench_proofs MODEL INPUT_DIR apothem|eps=E[,E...] [key=value...]");
+        std::process::exit(2);
+    }
+    let bytes = std::fs::read(&args[1])?;
+    let sha = sha256_hex(&bytes);
+    let net = parallelepipedonn::network::onnx::parse_onnx(&bytes, &args[1])?;
+    let mut settings = OracleSettings::default();
+    let params = Params::default();
+    let mut max_inputs = usize::MAX;
+    let mut timeout: Option<f64> = None;
+    for kv in &args[4..] {
+        let (k, v) = kv.split_once('=').ok_or("options are key=value")?;
+        match k {
+            "max-inputs" => max_inputs = v.parse()?,
+            "margin" => settings.margin = v.parse()?,
+            "query-timeout" => settings.query_timeout = Some(Duration::from_secs_f64(v.parse()?)),
+            "timeout" => timeout = Some(v.parse()?),
+            _ => return Err(format!("unknown option {k}").into()),
+        }
+    }
+    let modes: Vec<Option<f64>> = match args[3].as_str() {
+        "apothem" => vec![None],
+        m => m
+            .strip_prefix("eps=")
+            .ok_or("MODE is apothem or eps=E[,E...]")?
+            .split(',')
+            .map(|e| e.parse::<f64>().map(Some))
+            .collect::<Result<_, _>>()?,
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&args[2])?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    files.sort();
+    files.truncate(max_inputs);
+    let domain = Hyperbox::unit(net.input_size());
+    let limits = Limits {
+        time: settings.query_timeout,
+        ..Limits::default()
+    };
+    for mode in modes {
+        let label = match mode {
+            None => "apothem".to_string(),
+            Some(e) => format!("ε = {e}"),
+        };
+        println!("# {label} on {} ({} inputs)", args[1], files.len());
+        println!("| input | result | solve s | proof s | size KB | check s | competitors by B&B | leaves |");
+        println!("|---|---|---|---|---|---|---|---|");
+        let mut rows: Vec<Row> = Vec::new();
+        let (mut no_proof, mut not_robust) = (0, 0);
+        for f in &files {
+            let name = f
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            let x = parallelepipedonn::io::read_input(f, net.input_size())?;
+            let Some(c) = net.classify(&x) else { continue };
+            let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t));
+            let oracle = MilpOracle::new(
+                &net,
+                domain.clone(),
+                OracleSettings {
+                    deadline: deadline.filter(|_| mode.is_none()),
+                    ..settings.clone()
+                },
+            );
+            let t0 = Instant::now();
+            let (region, result) = match mode {
+                None => {
+                    let mut p = params.clone();
+                    p.deadline = deadline;
+                    let cert = certify(
+                        Algorithm::from_name("apothem").unwrap(),
+                        &oracle,
+                        &x,
+                        c,
+                        &p,
+                        None,
+                    );
+                    let r = cert
+                        .apothem
+                        .map_or("-".to_string(), |a| format!("r = {a:.6}"));
+                    (cert.region.clone().filter(|_| cert.apothem.is_some()), r)
+                }
+                Some(e) => {
+                    let b = Hyperbox::ball(&x, e, &domain);
+                    let v = oracle.decide(&Question::Sound {
+                        region: &b,
+                        class: c,
+                    });
+                    let r = v.name().to_string();
+                    (matches!(v, Verdict::Holds { .. }).then_some(b), r)
+                }
+            };
+            let solve = t0.elapsed().as_secs_f64();
+            let Some(region) = region else {
+                not_robust += 1;
+                println!("| {name} | {result} | {solve:.3} | – | – | – | – | – |");
+                continue;
+            };
+            let t1 = Instant::now();
+            let proof = prove_sound(&net, &sha, &region, c, settings.margin, Some(&x), &limits);
+            let prove = t1.elapsed().as_secs_f64();
+            let proof = match proof {
+                Ok(p) => p,
+                Err(why) => {
+                    no_proof += 1;
+                    println!("| {name} | {result} | {solve:.3} | {prove:.3} | no proof: {why} | – | – | – |");
+                    continue;
+                }
+            };
+            let text = proof.to_json();
+            let t2 = Instant::now();
+            let parsed = Proof::from_json(&text, &name)?;
+            let verdict = check::check(&net, &bytes, &parsed);
+            let check_s = t2.elapsed().as_secs_f64();
+            if let Err(e) = verdict {
+                return Err(format!("{name}: the checker rejects the proof: {e}").into());
+            }
+            let (mut leaves, mut branched) = (0, 0);
+            for k in &proof.competitors {
+                if let By::BranchAndBound { leaves: l } = &k.by {
+                    leaves += l.len();
+                    branched += 1;
+                }
+            }
+            println!(
+                "| {name} | {result} | {solve:.3} | {prove:.3} | {:.1} | {check_s:.3} | {branched} | {leaves} |",
+                text.len() as f64 / 1024.0
+            );
+            rows.push(Row {
+                solve,
+                prove,
+                bytes: text.len(),
+                check: check_s,
+                leaves,
+                branched,
+            });
+        }
+        let col = |f: &dyn Fn(&Row) -> f64| -> (f64, f64) {
+            let v: Vec<f64> = rows.iter().map(f).collect();
+            (
+                median(v.clone()),
+                v.iter().cloned().fold(f64::NAN, f64::max),
+            )
+        };
+        let (s_med, s_max) = col(&|r| r.solve);
+        let (p_med, p_max) = col(&|r| r.prove);
+        let (b_med, b_max) = col(&|r| r.bytes as f64 / 1024.0);
+        let (c_med, c_max) = col(&|r| r.check);
+        let (l_med, l_max) = col(&|r| r.leaves as f64);
+        let faster = rows.iter().filter(|r| r.check < r.solve).count();
+        println!();
+        println!(
+            "summary {label}: {} proofs checked valid ({} needed branching), {no_proof} without proof, {not_robust} not robust/unknown",
+            rows.len(),
+            rows.iter().filter(|r| r.branched > 0).count()
+        );
+        println!("| solve s (median / max) | proof s | size KB | check s | leaves | check faster than solve |");
+        println!("|---|---|---|---|---|---|");
+        println!(
+            "| {s_med:.3} / {s_max:.3} | {p_med:.3} / {p_max:.3} | {b_med:.1} / {b_max:.1} | {c_med:.3} / {c_max:.3} | {l_med} / {l_max} | {faster} of {} |",
+            rows.len()
+        );
+        println!();
+    }
+    Ok(())
+}
