@@ -574,6 +574,9 @@ fn cli_verify_and_certify_write_proofs_that_check() {
     let mut checked = 0;
     for line in lines.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v.get("ppnn_batch").is_some() {
+            continue; // the results file's header (settings and matrix)
+        }
         assert_eq!(v["status"], "certified", "{line}");
         let path = v["proof"]
             .as_str()
