@@ -1,5 +1,6 @@
 //! `ppnn`: the command line of parallelepipedonn. All logic lives in the library.
 
 fn main() {
+    parallelepipedonn::cli::restore_sigpipe();
     std::process::exit(parallelepipedonn::cli::run());
 }

@@ -417,3 +417,21 @@ fn certify_bad_options() {
     assert_eq!(o.status.code(), Some(1));
     assert!(!Path::new(&out).exists());
 }
+
+/// A reader that stops early (`ppnn info MODEL | head -1`) ends ppnn quietly, without a panic.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let model =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/networks/mnist-784-32-10.onnx");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ppnn"))
+        .arg("info")
+        .arg(&model)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -2,5 +2,6 @@
 //! (`parallelepipedonn::cli::vnnlib`, `parallelepipedonn::property`).
 
 fn main() {
+    parallelepipedonn::cli::restore_sigpipe();
     std::process::exit(parallelepipedonn::cli::vnnlib::run());
 }

@@ -176,6 +176,17 @@ pub struct AlgoArgs {
     face_order: String,
 }
 
+/// Lets a closed standard output end the process quietly, as it does for other command-line
+/// tools (`ppnn info M | head -1`): Rust ignores SIGPIPE, and printing to a closed pipe would
+/// otherwise panic.
+pub fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: resets one signal's disposition to the default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Runs the CLI on `std::env::args`; returns the process exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
