@@ -576,3 +576,28 @@ fn the_projects_own_vnnlib_solver_reproduces_the_key() {
         assert_eq!(first, want, "{}: {stdout}\n{stderr}", e.instance);
     }
 }
+
+/// Every `unsat` instance ships a proof file that the independent checker accepts.
+#[test]
+fn unsat_instances_carry_proofs_that_check() {
+    let (s, _, _) = suite();
+    let dir = suite_dir();
+    let mut checked = 0;
+    for e in s.entries.iter().filter(|e| e.expected == Expected::Unsat) {
+        let proof = e
+            .proof
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: no proof file", e.instance));
+        let o = ppnn(&[
+            "check",
+            dir.join(&e.onnx).to_str().unwrap(),
+            dir.join(proof).to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = text(&o);
+        assert_eq!(stdout, "valid\n", "{}: {stderr}", e.instance);
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+    let answers = std::fs::read_to_string(dir.join("answers.csv")).unwrap();
+    assert!(answers.lines().next().unwrap().ends_with(",proof"));
+}

@@ -263,6 +263,7 @@ pub(super) fn groundtruth(args: GroundtruthArgs) -> Result<i32> {
         }
     }
     let maker = Maker {
+        model_sha256: Some(crate::batch::sha256_file(&args.model)?),
         net: &net,
         domain: domain.clone(),
         settings: OracleSettings {
@@ -321,6 +322,11 @@ pub(super) fn groundtruth(args: GroundtruthArgs) -> Result<i32> {
                                 .with_context(|| format!("cannot write '{}'", p.display()))?;
                             if let (Some(f), Some(t)) = (&m.entry.counterexample, &m.counterexample)
                             {
+                                let p = args.out.join(f);
+                                std::fs::write(&p, t)
+                                    .with_context(|| format!("cannot write '{}'", p.display()))?;
+                            }
+                            if let (Some(f), Some(t)) = (&m.entry.proof, &m.proof) {
                                 let p = args.out.join(f);
                                 std::fs::write(&p, t)
                                     .with_context(|| format!("cannot write '{}'", p.display()))?;

@@ -6,7 +6,8 @@
 //!   what a verifier runs;
 //! - `answers.csv`, `answers.jsonl`: the key, one row per instance;
 //! - `key/suite.json` (model, domain, dialect, margin, factors), `key/centers/INPUT.csv` (each
-//!   box's centre, exactly), `key/counterexamples/INSTANCE.counterexample` (for `sat`),
+//!   box's centre, exactly), `key/counterexamples/INSTANCE.counterexample` (for `sat`), `key/proofs/INSTANCE.proof.json`
+//!   (for `unsat`: a proof file `ppnn check` verifies),
 //!   `key/brackets.jsonl` (the exact apothem runs, resumable).
 
 use std::path::{Path, PathBuf};
@@ -66,6 +67,9 @@ pub struct KeyEntry {
     pub evidence: String,
     /// `sat`: the counterexample file, relative to the suite.
     pub counterexample: Option<String>,
+    /// `unsat`: the proof file (for `ppnn check`), relative to the suite, when one was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
     /// `sat`: `y_c - max_{j≠c} y_j` at the counterexample, f64 (≤ 0).
     pub margin: Option<f64>,
     /// The same in f32 (≤ 0).
@@ -161,11 +165,11 @@ impl Suite {
 /// `answers.csv`: one row per instance (the counterexample column names its file).
 pub fn answers_csv(entries: &[KeyEntry]) -> String {
     let mut s = String::from(
-        "instance,vnnlib,expected,factor,radius,r_lo,r_hi,class,input,evidence,counterexample\n",
+        "instance,vnnlib,expected,factor,radius,r_lo,r_hi,class,input,evidence,counterexample,proof\n",
     );
     for e in entries {
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
             e.instance,
             e.vnnlib,
             e.expected.name(),
@@ -176,7 +180,8 @@ pub fn answers_csv(entries: &[KeyEntry]) -> String {
             e.class,
             csv_field(&e.input),
             csv_field(&e.evidence),
-            e.counterexample.clone().unwrap_or_default()
+            e.counterexample.clone().unwrap_or_default(),
+            e.proof.clone().unwrap_or_default()
         ));
     }
     s

@@ -118,6 +118,8 @@ pub struct Maker<'a> {
     pub instance_timeout: f64,
     /// The copied model, relative to the suite.
     pub onnx: String,
+    /// The model's SHA-256: `unsat` instances get a proof file (see [`crate::proof`]).
+    pub model_sha256: Option<String>,
 }
 
 /// One instance, ready to be written.
@@ -129,6 +131,8 @@ pub struct Made {
     pub property: String,
     /// `sat`: the counterexample file's text.
     pub counterexample: Option<String>,
+    /// `unsat`: the proof file's text.
+    pub proof: Option<String>,
 }
 
 /// The instances of one input, and notes on those left out.
@@ -203,11 +207,13 @@ impl Maker<'_> {
                 r_hi: b.r_hi,
                 evidence: String::new(),
                 counterexample: None,
+                proof: None,
                 margin: None,
                 margin_f32: None,
                 timeout: self.instance_timeout,
             };
             let mut counterexample = None;
+            let mut proof_text = None;
             match expected {
                 Expected::Unsat => {
                     let inside = b.proved.as_ref().is_some_and(|p| p.contains_box(&region));
@@ -233,6 +239,30 @@ impl Maker<'_> {
                         }
                         Verdict::Unknown { .. } => "inside the proved r_lo ball".to_string(),
                     };
+                    // A proof file anyone can check (`ppnn check MODEL FILE`); a box it cannot
+                    // be written for keeps its instance, with the reason noted.
+                    if let Some(hash) = &self.model_sha256 {
+                        let limits = crate::milp::solver::Limits {
+                            deadline: self.timeout.map(|t| start + t),
+                            ..Default::default()
+                        };
+                        let tau = self.settings.margin;
+                        match crate::proof::emit::prove_sound(
+                            self.net,
+                            hash,
+                            &region,
+                            c,
+                            tau,
+                            Some(x),
+                            &limits,
+                        ) {
+                            Ok(p) => {
+                                entry.proof = Some(format!("key/proofs/{name}.proof.json"));
+                                proof_text = Some(p.to_json());
+                            }
+                            Err(why) => out.notes.push(format!("{name}: no proof file: {why}")),
+                        }
+                    }
                 }
                 Expected::Sat => {
                     // A counterexample of a smaller sat box lies in this one too.
@@ -302,6 +332,7 @@ impl Maker<'_> {
                 ),
                 entry,
                 counterexample,
+                proof: proof_text,
             });
         }
         out
@@ -336,7 +367,13 @@ pub fn prepare_dir(dir: &Path) -> Result<(), GroundTruthError> {
             });
         }
     }
-    for sub in ["onnx", "vnnlib", "key/counterexamples", "key/centers"] {
+    for sub in [
+        "onnx",
+        "vnnlib",
+        "key/counterexamples",
+        "key/centers",
+        "key/proofs",
+    ] {
         std::fs::create_dir_all(dir.join(sub)).map_err(io)?;
     }
     Ok(())
@@ -356,7 +393,7 @@ pub fn clear_instances(dir: &Path) -> Result<(), GroundTruthError> {
             })?;
         }
     }
-    for sub in ["vnnlib", "key/counterexamples", "key/centers"] {
+    for sub in ["vnnlib", "key/counterexamples", "key/centers", "key/proofs"] {
         let p = dir.join(sub);
         let io = |e: std::io::Error| GroundTruthError::Io {
             path: p.display().to_string(),
