@@ -9,8 +9,14 @@
 # VNN-LIB 2.0 standard CLI suite (fails on any failed, suspect or errored case).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The build directory: $CARGO_TARGET_DIR when set (.ci/run sets it), else cargo's ./target.
-bin_dir="${CARGO_TARGET_DIR:-target}/release"
+# The build directory: $CARGO_TARGET_DIR when set (.ci/run sets it), else cargo's ./target;
+# made absolute, since the VNN-LIB suite runs in a scratch directory.
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in
+  /*) ;;
+  *) target="$PWD/$target" ;;
+esac
+bin_dir="$target/release"
 
 export PPNN_VENV="${PPNN_VENV:-/var/tmp/ppnn-venv}"
 PPNN_PYTHON="$(./scripts/install-vnnlib-tools.sh | tail -n 1)"
