@@ -554,10 +554,13 @@ fn near_tie_counterexamples_and_the_output_tolerance() {
 fn the_projects_own_vnnlib_solver_reproduces_the_key() {
     let (s, net, _) = suite();
     let dir = suite_dir();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut proofs = 0;
     for e in &s.entries {
         let q = parallelepipedonn::property::read_vnnlib(dir.join(&e.vnnlib))
             .unwrap_or_else(|err| panic!("{}: {err}", e.vnnlib));
         assert_eq!(q.input_size(), net.input_size(), "{}", e.instance);
+        let proof = scratch.path().join(format!("{}.proof.json", e.instance));
         let o = Command::new(env!("CARGO_BIN_EXE_ppnn-vnnlib"))
             .arg("verify")
             .arg(dir.join(&e.vnnlib))
@@ -565,6 +568,8 @@ fn the_projects_own_vnnlib_solver_reproduces_the_key() {
             .arg(format!("N={}", dir.join(&e.onnx).display()))
             .arg("--timeout")
             .arg("120")
+            .arg("--unsat-proofs")
+            .arg(&proof)
             .output()
             .expect("run ppnn-vnnlib");
         let (stdout, stderr) = text(&o);
@@ -574,7 +579,24 @@ fn the_projects_own_vnnlib_solver_reproduces_the_key() {
             Expected::Unsat => "unsat",
         };
         assert_eq!(first, want, "{}: {stdout}\n{stderr}", e.instance);
+        // `--unsat-proofs`: an unsat answer leaves a proof the independent checker accepts.
+        assert_eq!(
+            proof.exists(),
+            e.expected == Expected::Unsat,
+            "{}",
+            e.instance
+        );
+        if proof.exists() {
+            let o = ppnn(&[
+                "check",
+                dir.join(&e.onnx).to_str().unwrap(),
+                proof.to_str().unwrap(),
+            ]);
+            assert_eq!(text(&o).0, "valid\n", "{}: {}", e.instance, text(&o).1);
+            proofs += 1;
+        }
     }
+    assert_eq!(proofs, 6);
 }
 
 /// Every `unsat` instance ships a proof file that the independent checker accepts.

@@ -124,6 +124,10 @@ struct VerifyArgs {
     /// counterexample).
     #[arg(long, value_name = "FILE")]
     vnncomp_results: Option<PathBuf>,
+    /// After `unsat`, write a proof file that `ppnn check MODEL FILE` verifies independently
+    /// (robustness queries only: one box, "some other class reaches class c").
+    #[arg(long, value_name = "FILE")]
+    unsat_proofs: Option<PathBuf>,
 }
 
 /// Refuses element types the analysis does not decide (all but real, float32, float64; with
@@ -364,7 +368,44 @@ fn verify(args: VerifyArgs) -> Result<i32> {
         ..OracleSettings::default()
     };
     let decision = solve::decide(&query, &model, settings)?;
+    if let (Some(file), solve::Answer::Unsat) = (&args.unsat_proofs, decision.answer) {
+        write_unsat_proof(&args, &query, &model, &model_path, file, deadline)?;
+    }
     finish(&args, &query, decision, start, &printed)
+}
+
+/// `--unsat-proofs FILE` after an `unsat`: the proof file of the robustness question the query
+/// states, or a note on stderr saying why none can be written (the answer stands either way).
+fn write_unsat_proof(
+    args: &VerifyArgs,
+    query: &crate::property::Query,
+    model: &crate::network::onnx::Model,
+    model_path: &std::path::Path,
+    file: &std::path::Path,
+    deadline: Option<Instant>,
+) -> Result<()> {
+    let net = &model.network;
+    let property = query.property(net.input_size(), net.output_size())?;
+    let Some((region, class)) = property.robustness_shape() else {
+        eprintln!(
+            "note: no proof written to {}: proof files express robustness queries only (one box, \"some other class reaches class c\")",
+            file.display()
+        );
+        return Ok(());
+    };
+    let hash = super::model_sha256(model_path)?;
+    let limits = crate::milp::solver::Limits {
+        deadline,
+        ..Default::default()
+    };
+    match crate::proof::emit::prove_sound(net, &hash, region, class, args.margin, None, &limits) {
+        Ok(p) => std::fs::write(file, p.to_json())
+            .with_context(|| format!("cannot write the proof file {}", file.display())),
+        Err(why) => {
+            eprintln!("note: no proof written to {}: {why}", file.display());
+            Ok(())
+        }
+    }
 }
 
 /// Prints the answer (and writes the assignment and the VNN-COMP results file).

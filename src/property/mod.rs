@@ -252,6 +252,43 @@ impl Property {
         }
     }
 
+    /// When this property is "class `c` does not strictly win on one box" (one disjunct per
+    /// competitor `j != c`, each `b (y_c - y_j) <= 0` or `< 0` with `b > 0`, no input terms, the
+    /// same box), that box and `c`: the shape that robustness proof files express.
+    pub fn robustness_shape(&self) -> Option<(&Hyperbox, usize)> {
+        let first = self.disjuncts.first()?;
+        let mut class: Option<usize> = None;
+        let mut competitors = Vec::new();
+        for d in &self.disjuncts {
+            // The constraints the box does not express: exactly one, over the outputs.
+            let rows: Vec<&Constraint> = d.rows().collect();
+            let [con] = rows[..] else {
+                return None;
+            };
+            if d.region != first.region || !con.x.is_empty() || con.constant != 0.0 {
+                return None;
+            }
+            let [(a, wa), (b, wb)] = con.y[..] else {
+                return None;
+            };
+            let (c, j) = match (wa > 0.0, wb > 0.0) {
+                (true, false) if wa == -wb => (a, b),
+                (false, true) if wb == -wa => (b, a),
+                _ => return None,
+            };
+            if class.is_some_and(|k| k != c) {
+                return None;
+            }
+            class = Some(c);
+            competitors.push(j);
+        }
+        let c = class?;
+        competitors.sort_unstable();
+        competitors.dedup();
+        let all: Vec<usize> = (0..self.n_out).filter(|&j| j != c).collect();
+        (competitors == all).then_some((&first.region, c))
+    }
+
     /// The index of a disjunct that `(x, y)` satisfies exactly, if any.
     pub fn satisfied_by(&self, x: &[f64], y: &[f64]) -> Option<usize> {
         self.disjuncts.iter().position(|d| d.holds(x, y))
@@ -387,5 +424,33 @@ mod tests {
         assert!(c.holds(&[0.25], &[]));
         let c = Constraint { strict: false, ..c };
         assert!(c.holds(&[0.5], &[]));
+    }
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    #[test]
+    fn robustness_shape_is_recognised_and_nothing_else() {
+        let b = Hyperbox::unit(2);
+        let p = Property::class_loses(&b, 3, 1);
+        let (r, c) = p.robustness_shape().expect("the class question");
+        assert_eq!((r, c), (&b, 1));
+        // A competitor missing: not the whole question.
+        let mut q = p.clone();
+        q.disjuncts.pop();
+        assert!(q.robustness_shape().is_none());
+        // An input term or a non-zero constant: another property.
+        let mut q = p.clone();
+        q.disjuncts[0].constraints[0].x.push((0, 1.0));
+        assert!(q.robustness_shape().is_none());
+        let mut q = p.clone();
+        q.disjuncts[0].constraints[0].constant = 0.5;
+        assert!(q.robustness_shape().is_none());
+        // Boxes that differ between disjuncts.
+        let mut q = p;
+        q.disjuncts[0].region = Hyperbox::uniform(2, 0.0, 0.5).unwrap();
+        assert!(q.robustness_shape().is_none());
     }
 }
