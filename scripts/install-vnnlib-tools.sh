@@ -7,14 +7,31 @@
 #
 # The venv is $PPNN_VENV (default /var/tmp/ppnn-venv). Python >= 3.11 with venv is required;
 # on Debian the script installs python3 and python3-venv when missing (as root or through sudo).
+#   scripts/install-vnnlib-tools.sh --dry-run   # prints the Debian packages it would install
+# For tests of that decision: PPNN_DEPS_PATH is the PATH searched for python3.
 set -euo pipefail
 venv="${PPNN_VENV:-/var/tmp/ppnn-venv}"
 extra=()
-if [[ "${1:-}" == "--dev" ]]; then extra=(vnnlib); fi
+dry=0
+case "${1:-}" in
+  --dev) extra=(vnnlib) ;;
+  --dry-run) dry=1 ;;
+  "") ;;
+  *) echo "install-vnnlib-tools: unknown option '$1' (expected --dev or --dry-run)" >&2; exit 2 ;;
+esac
+
+# A python3 with the venv module (Debian ships it apart, as python3-venv).
+has_python() {
+  PATH="${PPNN_DEPS_PATH:-$PATH}" python3 -c 'import ensurepip, venv' >/dev/null 2>&1
+}
+if [[ $dry -eq 1 ]]; then
+  if has_python; then echo ""; else echo "python3 python3-venv"; fi
+  exit 0
+fi
 
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+if ! has_python; then
     # Debian: python3 (3.11 on bookworm) and its venv module.
     $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq python3 python3-venv >&2
 fi

@@ -146,3 +146,64 @@ fn this_machine_needs_nothing_after_set_up() {
     assert!(o.status.success());
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "");
 }
+
+/// The test tools' installers decide from fake PATHs too: Slurm's daemons and client, and a
+/// python3 with its venv module (Debian ships `venv` apart, as python3-venv).
+fn dry(script: &str, root: &Path, bin: &Path) -> String {
+    let o = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(script))
+        .arg("--dry-run")
+        .env("PPNN_DEPS_ROOT", root)
+        .env("PPNN_DEPS_PATH", bin)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn slurm_installer_finds_what_is_missing() {
+    let d = tempfile::tempdir().unwrap();
+    let bin = fake_bin(d.path(), &[]);
+    assert_eq!(
+        dry("scripts/slurm/install-slurm.sh", d.path(), &bin),
+        "install-slurm: would install slurmctld slurmd slurm-client munge"
+    );
+    // munged in /usr/sbin (off a non-root PATH) counts; the others on the PATH.
+    touch(d.path(), "usr/sbin/munged");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let p = d.path().join("usr/sbin/munged");
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let bin = fake_bin(d.path(), &["slurmctld", "slurmd", "sbatch"]);
+    assert!(dry("scripts/slurm/install-slurm.sh", d.path(), &bin).contains("nothing to install"));
+}
+
+#[test]
+fn python_installer_needs_python3_with_venv() {
+    let d = tempfile::tempdir().unwrap();
+    let none = fake_bin(d.path(), &[]);
+    assert_eq!(
+        dry("scripts/install-vnnlib-tools.sh", d.path(), &none),
+        "python3 python3-venv"
+    );
+    // A python3 that cannot import venv (Debian's without python3-venv) is not enough.
+    let broken = d.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    let p = broken.join("python3");
+    std::fs::write(&p, "#!/bin/sh\nexit 1\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    assert_eq!(
+        dry("scripts/install-vnnlib-tools.sh", d.path(), &broken),
+        "python3 python3-venv"
+    );
+    // One that imports it (an empty shell script exits 0).
+    let ok = fake_bin(d.path(), &["python3"]);
+    assert_eq!(dry("scripts/install-vnnlib-tools.sh", d.path(), &ok), "");
+}

@@ -9,11 +9,16 @@ set -euo pipefail
 dry=0
 [ "${1:-}" = "--dry-run" ] && dry=1
 
+# For tests of the decision (as in install-build-deps.sh): PPNN_DEPS_PATH is the PATH searched,
+# PPNN_DEPS_ROOT the prefix of /usr/sbin.
+lookup_path="${PPNN_DEPS_PATH:-$PATH}"
+root="${PPNN_DEPS_ROOT:-}"
+root="${root%/}"
 missing=()
 for pair in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge; do
   cmd="${pair%%:*}" pkg="${pair#*:}"
   # munged lives in /usr/sbin, which a non-root PATH may lack.
-  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
+  if ! PATH="$lookup_path" command -v "$cmd" >/dev/null 2>&1 && [ ! -x "$root/usr/sbin/$cmd" ]; then
     missing+=("$pkg")
   fi
 done
