@@ -78,19 +78,8 @@ pub(super) fn batch(args: BatchArgs) -> Result<i32> {
         .collect::<Result<_>>()?;
     let net = load_model(&args.model)?;
     let inputs = crate::batch::collect_inputs(&args.inputs)?;
-    let classes: Vec<Option<usize>> = if args.class_from_labels {
-        crate::batch::classes_from_labels(&inputs)?
-            .into_iter()
-            .map(Some)
-            .collect()
-    } else {
-        vec![None; inputs.len()]
-    };
-    let mut settings = settings_from(&args.oracle, start)?;
-    let timeout = settings
-        .deadline
-        .map(|d| d.saturating_duration_since(start));
-    settings.deadline = None;
+    let classes = classes_of(&inputs, args.class_from_labels)?;
+    let (settings, timeout) = per_pair_settings(&args.oracle, start)?;
     let mut params = params_from(&args.algo_args, &settings)?;
     params.deadline = None;
     let domain = match (&args.oracle.domain, &args.oracle.domain_lb) {
@@ -104,12 +93,7 @@ pub(super) fn batch(args: BatchArgs) -> Result<i32> {
             domain_from(&args.oracle, &net, &first.1, &first.0)?
         }
     };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if jobs == 0 {
-        bail!("--jobs must be at least 1");
-    }
+    let jobs = jobs_from(args.jobs)?;
     let shard = match &args.shard {
         Some(spec) => Some(Shard::parse(spec)?),
         None => {

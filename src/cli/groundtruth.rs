@@ -74,14 +74,6 @@ pub(super) struct GroundtruthArgs {
     oracle: OracleArgs,
 }
 
-fn jobs_from(jobs: Option<usize>) -> Result<usize> {
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if jobs == 0 {
-        bail!("--jobs must be at least 1");
-    }
-    Ok(jobs)
-}
-
 fn bar(len: usize, what: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len as u64);
     bar.set_style(
@@ -150,19 +142,8 @@ pub(super) fn groundtruth(args: GroundtruthArgs) -> Result<i32> {
     let net = load_model(&args.model)?;
     let paths = input_paths(&args.inputs, args.inputs_from.as_deref())?;
     let inputs = crate::batch::collect_inputs(&paths)?;
-    let classes: Vec<Option<usize>> = if args.class_from_labels {
-        crate::batch::classes_from_labels(&inputs)?
-            .into_iter()
-            .map(Some)
-            .collect()
-    } else {
-        vec![None; inputs.len()]
-    };
-    let mut settings = settings_from(&args.oracle, start)?;
-    let timeout = settings
-        .deadline
-        .map(|d| d.saturating_duration_since(start));
-    settings.deadline = None;
+    let classes = classes_of(&inputs, args.class_from_labels)?;
+    let (settings, timeout) = per_pair_settings(&args.oracle, start)?;
     let domain = match (&args.oracle.domain, &args.oracle.domain_lb) {
         (None, None) => Hyperbox::unit(net.input_size()),
         _ => {

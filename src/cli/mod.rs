@@ -365,6 +365,42 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
     Ok(settings)
 }
 
+/// Parallel pairs: `--jobs`, by default the number of cores.
+pub(crate) fn jobs_from(jobs: Option<usize>) -> Result<usize> {
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    Ok(jobs)
+}
+
+/// The class of each input of a run over many: from the `labels.txt` beside them, or left to
+/// the prediction (`None`).
+pub(crate) fn classes_of(inputs: &[PathBuf], from_labels: bool) -> Result<Vec<Option<usize>>> {
+    Ok(if from_labels {
+        crate::batch::classes_from_labels(inputs)?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        vec![None; inputs.len()]
+    })
+}
+
+/// Oracle settings for a run over many pairs: `--timeout` is per pair, so the run's deadline
+/// becomes a per-pair time limit (returned) and each pair sets its own deadline.
+pub(crate) fn per_pair_settings(
+    args: &OracleArgs,
+    start: Instant,
+) -> Result<(OracleSettings, Option<Duration>)> {
+    let mut settings = settings_from(args, start)?;
+    let timeout = settings
+        .deadline
+        .map(|d| d.saturating_duration_since(start));
+    settings.deadline = None;
+    Ok((settings, timeout))
+}
+
 /// The class to certify: the prediction at `x`, which a given `--class` must match.
 pub fn resolve_class(
     net: &Network,

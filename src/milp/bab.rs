@@ -283,17 +283,12 @@ pub fn branch_and_bound(
         };
         // Target bounds of the managed columns: the model's, narrowed by the node bounds and
         // the fixings. An empty range closes the node (no point of it exists).
-        let mut target_lb: std::collections::HashMap<usize, f64> = Default::default();
-        let mut target_ub: std::collections::HashMap<usize, f64> = Default::default();
+        let mut range: std::collections::HashMap<usize, (f64, f64)> = Default::default();
         let mut empty = false;
         let mut narrow = |c: usize, lb: f64, ub: f64| {
-            let l = target_lb.entry(c).or_insert(milp.col_lb[c]);
-            *l = l.max(lb);
-            let u = target_ub.entry(c).or_insert(milp.col_ub[c]);
-            *u = u.min(ub);
-            if *l > *u {
-                empty = true;
-            }
+            let t = range.entry(c).or_insert((milp.col_lb[c], milp.col_ub[c]));
+            *t = (t.0.max(lb), t.1.min(ub));
+            empty |= t.0 > t.1;
         };
         if let (Some(rf), Some(b)) = (&refiner, &neurons) {
             for (c, lb, ub) in rf.columns(b) {
@@ -308,8 +303,10 @@ pub fn branch_and_bound(
             continue;
         }
         for &c in &managed {
-            let lb = target_lb.get(&c).copied().unwrap_or(milp.col_lb[c]);
-            let ub = target_ub.get(&c).copied().unwrap_or(milp.col_ub[c]);
+            let (lb, ub) = range
+                .get(&c)
+                .copied()
+                .unwrap_or((milp.col_lb[c], milp.col_ub[c]));
             if cur_lb[c] != lb || cur_ub[c] != ub {
                 lp.set_bounds(c, lb, ub)?;
                 cur_lb[c] = lb;

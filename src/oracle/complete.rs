@@ -14,7 +14,7 @@ use crate::attack;
 use crate::bounds::{BoundMethod, NeuronBounds};
 use crate::milp::encode::{Encoding, LinExpr};
 use crate::milp::query;
-use crate::milp::solver::{Limits, Sense, Status};
+use crate::milp::solver::{Sense, Status};
 use crate::region::Hyperbox;
 
 /// The outcome of one slab.
@@ -190,13 +190,7 @@ impl MilpOracle<'_> {
         };
         let enc = Encoding::new(net, slab, &bounds);
         let conds = Self::class_conditions(&enc, c, net.output_size());
-        let limits = Limits {
-            engine: self.settings.engine,
-            bab: self.settings.bab,
-            time: time_limit,
-            deadline: self.settings.deadline,
-            ..Limits::default()
-        };
+        let limits = self.limits(time_limit);
         let ans = match query::member(&enc, &conds, -tau, &limits) {
             Ok(a) => a,
             Err(e) => return Slab::Unknown(format!("solver error: {e}")),
@@ -284,13 +278,7 @@ impl MilpOracle<'_> {
         };
         let enc = Encoding::new(net, &region, &bounds);
         let conds = Self::class_conditions(&enc, c, net.output_size());
-        let limits = Limits {
-            engine: self.settings.engine,
-            bab: self.settings.bab,
-            time: time_limit,
-            deadline: self.settings.deadline,
-            ..Limits::default()
-        };
+        let limits = self.limits(time_limit);
         let sense = if upper {
             Sense::Maximise
         } else {

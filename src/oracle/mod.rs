@@ -551,6 +551,18 @@ impl<'a> MilpOracle<'a> {
         s.milp_time_s += t.as_secs_f64();
     }
 
+    /// The limits of a solve this oracle starts: its engine and branch-and-bound stages, the
+    /// solve's `time` and the run's deadline (callers add a stop flag or a cut-off).
+    pub(crate) fn limits(&self, time: Option<Duration>) -> Limits<'static> {
+        Limits {
+            engine: self.settings.engine,
+            bab: self.settings.bab,
+            time,
+            deadline: self.settings.deadline,
+            ..Limits::default()
+        }
+    }
+
     /// Time left for one MILP, or `None` when the run's deadline has passed.
     pub(crate) fn milp_time_limit(&self) -> Option<Option<Duration>> {
         let now = Instant::now();
@@ -789,12 +801,8 @@ impl<'a> MilpOracle<'a> {
         let cutoff = std::sync::atomic::AtomicU64::new((sign * seed).to_bits());
         let enc = Encoding::new(net, &region, &bounds);
         let limits = Limits {
-            engine: self.settings.engine,
-            bab: self.settings.bab,
-            time: time_limit,
-            deadline: self.settings.deadline,
             cutoff: Some(&cutoff),
-            ..Limits::default()
+            ..self.limits(time_limit)
         };
         let sense = if upper {
             crate::milp::solver::Sense::Minimise
@@ -912,13 +920,9 @@ impl<'a> MilpOracle<'a> {
             .fold(0.0, f64::max);
         let enc = Encoding::new(net, region, &bounds);
         let limits = Limits {
-            engine: self.settings.engine,
-            bab: self.settings.bab,
-            time: time_limit,
-            deadline: self.settings.deadline,
             cutoff: Some(cutoff),
             max_nodes,
-            ..Limits::default()
+            ..self.limits(time_limit)
         };
         let run = |&j: &usize| query::min_radius(&enc, center, c, j, threshold, t_max, &limits);
         let answers: Vec<_> = if self.settings.parallel {

@@ -486,12 +486,8 @@ impl MilpOracle<'_> {
         };
         let stop = AtomicBool::new(false);
         let limits = Limits {
-            engine: self.settings.engine,
-            bab: self.settings.bab,
-            time: time_limit,
-            deadline: self.settings.deadline,
             stop: Some(&stop),
-            ..Limits::default()
+            ..self.limits(time_limit)
         };
         let disjunctive = self.settings.strategy == MilpStrategy::Disjunctive
             && encodings.len() == 1
