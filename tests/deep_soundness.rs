@@ -209,6 +209,7 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
                 bab: BabOptions {
                     cuts: false,
                     node_bounds: false,
+                    dual_branching: false,
                 },
                 lp_tightening: false,
                 pgd: None,
@@ -216,11 +217,12 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
             },
         ),
         (
-            "cuts only",
+            "cuts and dual branching only",
             OracleSettings {
                 bab: BabOptions {
                     cuts: true,
                     node_bounds: false,
+                    dual_branching: true,
                 },
                 lp_tightening: false,
                 ..all_on.clone()
@@ -232,6 +234,7 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
                 bab: BabOptions {
                     cuts: false,
                     node_bounds: true,
+                    dual_branching: false,
                 },
                 lp_tightening: true,
                 ..all_on

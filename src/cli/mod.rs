@@ -122,7 +122,7 @@ pub struct OracleArgs {
     #[arg(long, value_name = "NAME", default_value = "bab")]
     engine: String,
     /// Switch stages off, to measure each on its own: attack (the quick gradient attack), pgd
-    /// (the strong attack of deep networks), lp-tightening, cuts, node-bounds.
+    /// (the strong attack of deep networks), lp-tightening, cuts, node-bounds, dual-branching.
     #[arg(long, value_name = "STAGE[,STAGE...]")]
     disable: Option<String>,
     /// Switch optional stages on: lp-tightening (LP bounds of deep networks' later layers
@@ -345,8 +345,9 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "lp-tightening" => settings.lp_tightening = false,
             "cuts" => settings.bab.cuts = false,
             "node-bounds" => settings.bab.node_bounds = false,
+            "dual-branching" => settings.bab.dual_branching = false,
             other => bail!(
-                "--disable takes stages among attack, pgd, lp-tightening, cuts, node-bounds; got '{other}'"
+                "--disable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching; got '{other}'"
             ),
         }
     }
@@ -357,8 +358,9 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "lp-tightening" => settings.lp_tightening = true,
             "cuts" => settings.bab.cuts = true,
             "node-bounds" => settings.bab.node_bounds = true,
+            "dual-branching" => settings.bab.dual_branching = true,
             other => bail!(
-                "--enable takes stages among attack, pgd, lp-tightening, cuts, node-bounds; got '{other}'"
+                "--enable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching; got '{other}'"
             ),
         }
     }

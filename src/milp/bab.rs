@@ -144,6 +144,22 @@ pub fn branch_and_bound(
             managed.push(r.h);
         }
     }
+    // The rows `h <= z - l (1 - a)` and `h <= u a` of each ReLU, as the encoding lays them out
+    // (checked, so that a hand-built MILP falls back to the width rule).
+    let dual_rows: Option<Vec<Option<(usize, usize)>>> = limits.bab.dual_branching.then(|| {
+        milp.relus
+            .iter()
+            .map(|r| {
+                let (rl, ru) = (r.row + 2, r.row + 3);
+                let has = |row: usize, cols: &[usize]| {
+                    milp.rows.get(row).is_some_and(|x| {
+                        cols.iter().all(|c| x.terms.iter().any(|&(tc, _)| tc == *c))
+                    })
+                };
+                (has(rl, &[r.h, r.z, r.a]) && has(ru, &[r.h, r.a])).then_some((rl, ru))
+            })
+            .collect()
+    });
     let mut incumbent: Option<(f64, Vec<f64>)> = None;
     // Largest bound of subtrees dropped by the shared cut-off or left unresolved.
     let mut cut_bound = f64::NEG_INFINITY;
@@ -393,7 +409,10 @@ pub fn branch_and_bound(
         // fractional.
         let mut branch: Option<(usize, f64)> = None;
         let mut sol = sol;
-        for r in &milp.relus {
+        // Bound-effect scores need the node LP's row duals.
+        let duals = dual_rows.as_ref().map(|_| lp.row_duals());
+        let mut best_effect: Option<(usize, f64)> = None;
+        for (k, r) in milp.relus.iter().enumerate() {
             if cur_lb[r.a] == cur_ub[r.a] {
                 continue;
             }
@@ -403,11 +422,24 @@ pub fn branch_and_bound(
                 // Widest triangle relaxation first (its height -l u / (u - l) is the most the LP
                 // can gain from this ReLU); measured better than the largest violation.
                 let (l, u) = (cur_lb[r.z], cur_ub[r.z]);
-                let score = -l * u / (u - l);
-                if branch.is_none_or(|(_, g)| score > g) {
-                    branch = Some((r.a, score));
+                let height = -l * u / (u - l);
+                if branch.is_none_or(|(_, g)| height > g) {
+                    branch = Some((r.a, height));
+                }
+                // Bound effect (BaBSR-like, with the LP's own duals): the multipliers of the
+                // two upper rows price the objective's gain per unit of `h` above its true
+                // value; times the relaxation's height, what splitting can take away.
+                if let (Some(d), Some(Some((rl, ru)))) = (&duals, dual_rows.as_ref().map(|v| v[k]))
+                {
+                    let effect = (d[rl].abs() + d[ru].abs()) * height;
+                    if effect > 0.0 && best_effect.is_none_or(|(_, e)| effect > e) {
+                        best_effect = Some((r.a, effect));
+                    }
                 }
             }
+        }
+        if best_effect.is_some() {
+            branch = best_effect;
         }
         if branch.is_none() {
             for r in &milp.relus {

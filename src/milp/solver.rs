@@ -146,6 +146,9 @@ pub struct BabOptions {
     pub cuts: bool,
     /// Node bounds re-propagated under each node's fixings ([`super::nodes`]).
     pub node_bounds: bool,
+    /// Branch on the ReLU whose relaxation the node LP's duals say is worth the most to its
+    /// bound; off: the widest triangle relaxation the LP exploits.
+    pub dual_branching: bool,
 }
 
 impl Default for BabOptions {
@@ -153,6 +156,7 @@ impl Default for BabOptions {
         BabOptions {
             cuts: true,
             node_bounds: true,
+            dual_branching: true,
         }
     }
 }
