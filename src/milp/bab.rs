@@ -35,6 +35,8 @@ const CUTS_PER_ROUND: usize = 100;
 const CUT_MIN_VIOLATION: f64 = 1e-5;
 /// The cut loop stops when a round gains less than this share of the first round's gain.
 const CUT_TAIL: f64 = 0.1;
+/// Share of a time-limited solve that root cut rounds may take before the tree starts.
+const CUT_TIME_SHARE: f64 = 0.15;
 
 struct Node {
     /// Binary fixings from the root: `(column, value)`.
@@ -178,8 +180,15 @@ pub fn branch_and_bound(
     if limits.bab.cuts && !proof_mode && !milp.relus.is_empty() {
         let mut first_gain: Option<f64> = None;
         let mut last = f64::INFINITY;
+        // On wide deep networks a cut round costs about a second: the rounds get a share of
+        // the solve's time, the rest is for the tree.
+        let cut_budget = limits
+            .effective_time(start)
+            .map(|t| t.mul_f64(CUT_TIME_SHARE));
         for round in 0..CUT_ROUNDS {
-            if limits.remaining(start).is_some_and(|t| t.is_zero()) {
+            if limits.remaining(start).is_some_and(|t| t.is_zero())
+                || cut_budget.is_some_and(|b| start.elapsed() >= b)
+            {
                 break;
             }
             let out = lp.solve(&Limits {
