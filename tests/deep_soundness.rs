@@ -312,3 +312,70 @@ fn every_robust_verdict_agrees_with_phase_enumeration() {
         "the exact stages were hardly exercised: {by_milp} MILP verdicts"
     );
 }
+
+/// The apothem of deep networks: its bisection by time-limited soundness questions and its
+/// exact rounds. On random 3-hidden-layer networks, the proved ball (radius r_lo) must have an
+/// exact maximum margin below −τ by enumeration, the reported counterexample must be confirmed
+/// and lie at the reported distance r_hi, and most runs must close the bracket.
+#[test]
+fn deep_apothem_bracket_agrees_with_phase_enumeration() {
+    use parallelepipedonn::certify::{certify, Algorithm, Params};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let tau = parallelepipedonn::oracle::DEFAULT_MARGIN;
+    let domain = Hyperbox::unit(2);
+    let (mut runs, mut closed) = (0usize, 0usize);
+    for case in 0..12 {
+        let net = random_net(&mut rng, &[2, 8, 10, 8, 3]);
+        let x: Vec<f64> = (0..2).map(|_| rng.gen_range(0.2..0.8)).collect();
+        let Some(c) = net.classify(&x) else { continue };
+        let oracle = MilpOracle::new(&net, domain.clone(), OracleSettings::default());
+        let params = Params {
+            deadline: Some(std::time::Instant::now() + std::time::Duration::from_secs(20)),
+            ..Params::default()
+        };
+        let cert = certify(
+            Algorithm::from_name("apothem").unwrap(),
+            &oracle,
+            &x,
+            c,
+            &params,
+            None,
+        );
+        let lo = cert.apothem.unwrap_or(0.0);
+        runs += 1;
+        if lo > 0.0 {
+            let ball = Hyperbox::ball(&x, lo, &domain);
+            let (truth, _) = exact_max_margin(&net, &ball, c);
+            assert!(
+                truth < -tau + 1e-7,
+                "case {case}: radius {lo} proved, but the enumeration reaches margin {truth}"
+            );
+        }
+        if let Some(hi) = cert.apothem_upper {
+            assert!(lo <= hi, "case {case}: bracket [{lo}, {hi}] inverted");
+            let w = cert
+                .counterexample
+                .as_ref()
+                .expect("a confirmed counterexample behind r_hi");
+            let d =
+                w.x.iter()
+                    .zip(&x)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max);
+            assert!(
+                (d - hi).abs() <= 1e-12 * (1.0 + hi),
+                "case {case}: r_hi {hi} but the counterexample lies at {d}"
+            );
+            let (m, _) = margin_of(&net.forward(&w.x), c);
+            assert!(m <= 0.0, "case {case}: the counterexample keeps the class");
+            if hi - lo < 1e-4 {
+                closed += 1;
+            }
+        }
+    }
+    assert!(runs >= 8, "too few runs: {runs}");
+    assert!(
+        closed * 2 >= runs,
+        "only {closed} of {runs} brackets closed"
+    );
+}

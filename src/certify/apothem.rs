@@ -12,6 +12,22 @@ use crate::region::Hyperbox;
 const BOUNDS_BISECTION_STEPS: usize = 24;
 const BOUNDS_BISECTION_WIDTH: f64 = 1e-3;
 
+/// Deep networks' bisection of `exact`: it stops when the probed bracket is narrower than this
+/// share of its upper end or after this many unknown answers; each question gets this share
+/// of the run's time left.
+const DEEP_BISECTION_WIDTH: f64 = 1e-3;
+const DEEP_BISECTION_UNKNOWNS: usize = 3;
+const DEEP_BISECTION_SHARE: f64 = 0.25;
+
+/// Hidden ReLU layers of `net` (the output layer excluded).
+fn relu_layers(net: &crate::network::Network) -> usize {
+    let layers = net.layers();
+    layers[..layers.len().saturating_sub(1)]
+        .iter()
+        .filter(|l| l.relu)
+        .count()
+}
+
 /// Bookkeeping shared by the searches: the largest proved radius and unknown verdicts.
 struct Best {
     radius: f64,
@@ -255,6 +271,53 @@ pub fn exact(ctx: &Ctx) -> Found {
     }
     let hi_of = |upper: &Option<(f64, Witness)>| upper.as_ref().map_or(big_r, |u| u.0);
     ctx.progress(&format!("apothem: bracket [0, {:.6}]", hi_of(&upper)));
+
+    // 1b. Deep networks: the nearest-violation MILP is much harder than a soundness question
+    //     (its distance objective has no useful relaxation), so the bracket is first narrowed
+    //     by bisection with soundness questions of bounded time: each `Holds` raises the
+    //     proved end, each counterexample lowers the confirmed one, and an unknown answer
+    //     moves the probe down without concluding anything.
+    if relu_layers(net) >= 2 {
+        let mut probe_hi = hi_of(&upper);
+        let mut unknowns = 0;
+        while probe_hi - best.radius > DEEP_BISECTION_WIDTH * probe_hi
+            && unknowns < DEEP_BISECTION_UNKNOWNS
+        {
+            if ctx.limit_reached().is_some() {
+                break;
+            }
+            let cap = ctx
+                .params
+                .deadline
+                .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+                .map(|left| left.mul_f64(DEEP_BISECTION_SHARE));
+            let mid = 0.5 * (best.radius + probe_hi);
+            let ball = ctx.ball(mid);
+            match ctx.sound_within(&ball, cap) {
+                Verdict::Holds { .. } => raise(&mut best, mid),
+                Verdict::Violated { witness, .. } => {
+                    take(witness, &mut upper);
+                    probe_hi = probe_hi.min(hi_of(&upper)).min(mid);
+                }
+                Verdict::Unknown {
+                    near_tie: Some(p), ..
+                } => {
+                    push(&p, &mut upper);
+                    probe_hi = probe_hi.min(hi_of(&upper)).min(mid);
+                }
+                Verdict::Unknown { .. } => {
+                    unknowns += 1;
+                    probe_hi = mid;
+                }
+            }
+            ctx.progress(&format!(
+                "apothem: bisection [{:.6}, {:.6}], confirmed {:.6}",
+                best.radius,
+                probe_hi,
+                hi_of(&upper)
+            ));
+        }
+    }
 
     // 2.-3. Propose t1, prove the ball just inside it.
     let mut stopped: Option<String> = None;

@@ -327,6 +327,13 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// Asks whether `region` is sound within `time` at most (counts toward the iteration
+    /// limit); past it the answer is `Unknown`.
+    pub fn sound_within(&self, region: &Hyperbox, time: Option<std::time::Duration>) -> Verdict {
+        self.questions.fetch_add(1, Ordering::Relaxed);
+        self.oracle.sound_within(region, self.class, time)
+    }
+
     /// Reports progress.
     pub fn progress(&self, message: &str) {
         if let Some(p) = self.progress {

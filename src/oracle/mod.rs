@@ -358,6 +358,21 @@ pub struct OracleStats {
 }
 
 impl OracleStats {
+    /// Adds the counts of another oracle's statistics (a sub-oracle with a shorter deadline).
+    fn absorb(&mut self, o: &OracleStats) {
+        self.calls += o.calls;
+        self.by_method.concrete += o.by_method.concrete;
+        self.by_method.interval += o.by_method.interval;
+        self.by_method.attack += o.by_method.attack;
+        self.by_method.milp += o.by_method.milp;
+        self.unknown += o.unknown;
+        self.optimisations += o.optimisations;
+        self.falsifications += o.falsifications;
+        self.milp_solves += o.milp_solves;
+        self.milp_time_s += o.milp_time_s;
+        self.time_s += o.time_s;
+    }
+
     fn record(&mut self, v: &Verdict) {
         self.calls += 1;
         self.time_s += v.time().as_secs_f64();
@@ -459,6 +474,12 @@ pub trait Oracle: Sync {
     /// milliseconds, before any MILP is tried (anytime answers). The default proves nothing.
     fn sound_by_bounds(&self, _region: &Hyperbox, _class: usize) -> bool {
         false
+    }
+    /// A soundness question that may take at most `time` (`None`: the oracle's own limits), so
+    /// that a search can spend its time on many bounded questions (the apothem's bisection on
+    /// deep networks). Past its time the answer is `Unknown`. The default ignores `time`.
+    fn sound_within(&self, region: &Hyperbox, class: usize, _time: Option<Duration>) -> Verdict {
+        self.decide(&Question::Sound { region, class })
     }
     /// Answers an optimisation question. The default proves nothing.
     fn optimise(&self, _question: &Extremum) -> Optimum {
@@ -1082,6 +1103,34 @@ impl Oracle for MilpOracle<'_> {
             .unwrap_or_else(|e| e.into_inner())
             .falsifications += 1;
         w
+    }
+
+    fn sound_within(&self, region: &Hyperbox, class: usize, time: Option<Duration>) -> Verdict {
+        let Some(time) = time else {
+            return self.decide(&Question::Sound { region, class });
+        };
+        // The same settings with an earlier deadline, on a sub-oracle that starts from this
+        // one's known counterexamples and hands back what it learns.
+        let cap = Instant::now() + time;
+        let deadline = Some(self.settings.deadline.map_or(cap, |d| d.min(cap)));
+        let sub = MilpOracle::new(
+            self.net,
+            self.domain.clone(),
+            OracleSettings {
+                deadline,
+                ..self.settings.clone()
+            },
+        );
+        *sub.pool.lock().unwrap_or_else(|e| e.into_inner()) =
+            self.pool.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let v = sub.decide(&Question::Sound { region, class });
+        *self.pool.lock().unwrap_or_else(|e| e.into_inner()) =
+            sub.pool.into_inner().unwrap_or_else(|e| e.into_inner());
+        self.stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .absorb(&sub.stats.into_inner().unwrap_or_else(|e| e.into_inner()));
+        v
     }
 
     fn sound_by_bounds(&self, region: &Hyperbox, class: usize) -> bool {
