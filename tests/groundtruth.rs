@@ -591,6 +591,8 @@ fn the_projects_own_vnnlib_solver_reproduces_the_key() {
                 "check",
                 dir.join(&e.onnx).to_str().unwrap(),
                 proof.to_str().unwrap(),
+                "--property",
+                dir.join(&e.vnnlib).to_str().unwrap(),
             ]);
             assert_eq!(text(&o).0, "valid\n", "{}: {}", e.instance, text(&o).1);
             proofs += 1;

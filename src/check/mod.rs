@@ -88,10 +88,10 @@ pub fn check(net: &Network, model_bytes: &[u8], proof: &Proof) -> Result<Checked
         .enumerate()
         .map(|(n, (p, r))| {
             check_part(net, &col_abs, p, r, tau, &proof.claim).map_err(|e| {
-                Invalid(if proof.parts.len() == 1 {
-                    e
-                } else {
-                    format!("part {n}: {e}")
+                // (A sound box has one part: its messages name the competitor alone.)
+                Invalid(match (&proof.claim, proof.parts.len()) {
+                    (Claim::Sound { .. }, 1) => e,
+                    _ => format!("part {n}: {e}"),
                 })
             })
         })

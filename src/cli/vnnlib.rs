@@ -124,8 +124,8 @@ struct VerifyArgs {
     /// counterexample).
     #[arg(long, value_name = "FILE")]
     vnncomp_results: Option<PathBuf>,
-    /// After `unsat`, write a proof file that `ppnn check MODEL FILE` verifies independently
-    /// (robustness queries only: one box, "some other class reaches class c").
+    /// After `unsat`, write a proof file that `ppnn check MODEL FILE --property QUERY` verifies
+    /// independently (every disjunct of the query refuted).
     #[arg(long, value_name = "FILE")]
     unsat_proofs: Option<PathBuf>,
 }
@@ -374,8 +374,9 @@ fn verify(args: VerifyArgs) -> Result<i32> {
     finish(&args, &query, decision, start, &printed)
 }
 
-/// `--unsat-proofs FILE` after an `unsat`: the proof file of the robustness question the query
-/// states, or a note on stderr saying why none can be written (the answer stands either way).
+/// `--unsat-proofs FILE` after an `unsat`: the proof file of the property the query states
+/// (every disjunct refuted; `ppnn check MODEL FILE --property QUERY` re-reads the query), or a
+/// note on stderr saying why none can be written (the answer stands either way).
 fn write_unsat_proof(
     args: &VerifyArgs,
     query: &crate::property::Query,
@@ -386,19 +387,12 @@ fn write_unsat_proof(
 ) -> Result<()> {
     let net = &model.network;
     let property = query.property(net.input_size(), net.output_size())?;
-    let Some((region, class)) = property.robustness_shape() else {
-        eprintln!(
-            "note: no proof written to {}: proof files express robustness queries only (one box, \"some other class reaches class c\")",
-            file.display()
-        );
-        return Ok(());
-    };
     let hash = super::model_sha256(model_path)?;
     let limits = crate::milp::solver::Limits {
         deadline,
         ..Default::default()
     };
-    match crate::proof::emit::prove_sound(net, &hash, region, class, args.margin, None, &limits) {
+    match crate::proof::emit::prove_property(net, &hash, &property, args.margin, &limits) {
         Ok(p) => std::fs::write(file, p.to_json())
             .with_context(|| format!("cannot write the proof file {}", file.display())),
         Err(why) => {

@@ -36,7 +36,7 @@ use crate::network::{margin_of, Network};
 use crate::property::Property;
 use crate::region::Hyperbox;
 
-mod complete;
+pub(crate) mod complete;
 mod deep;
 mod property;
 
@@ -169,7 +169,7 @@ pub enum Verdict {
         method: Method,
         /// Time spent on the question.
         time: Duration,
-        /// With [`OracleSettings::proofs`], for soundness questions: the proof file's content
+        /// With [`OracleSettings::proofs`], for soundness and completeness questions: the proof file's content
         /// (or why none could be written).
         proof: Option<crate::proof::emit::Emitted>,
     },
@@ -1049,7 +1049,10 @@ impl Oracle for MilpOracle<'_> {
                 class,
                 eta,
                 anchor,
-            } => self.complete(region, *class, *eta, *anchor, start),
+            } => {
+                let v = self.complete(region, *class, *eta, *anchor, start);
+                self.with_complete_proof(v, region, *class, *eta, *anchor)
+            }
             Question::Exists { property } => self.exists_in_domain(property, start),
         };
         self.stats

@@ -52,29 +52,30 @@ pub fn prove_sound(
     prove_claim(net, model_sha256, tau, claim, center, None, limits)
 }
 
-/// Proves that every point of `domain` with `y_c - y_j >= -τ` for all `j` lies in `region`
-/// (a dual box, as reported: already enlarged by the gap η and within the domain).
-pub fn prove_complete(
+/// Proves `claim` (a sound box, or a dual box's completeness: see [`Claim::complete`]); for a
+/// VNN-LIB property use [`prove_property`], which refutes only the rows its boxes do not imply.
+pub fn prove(
     net: &Network,
     model_sha256: &str,
-    domain: &Hyperbox,
-    region: &Hyperbox,
-    class: usize,
     tau: f64,
+    claim: Claim,
     center: Option<&[f64]>,
     limits: &Limits,
 ) -> Result<Proof, String> {
-    if region.dim() != net.input_size()
-        || domain.dim() != net.input_size()
-        || class >= net.output_size()
-    {
+    let (d, k) = (net.input_size(), net.output_size());
+    let fits = |r: &Region| r.lb.len() == d && r.ub.len() == d;
+    let ok = match &claim {
+        Claim::Sound { class, region } => *class < k && fits(region),
+        Claim::Complete {
+            class,
+            domain,
+            region,
+        } => *class < k && fits(domain) && fits(region),
+        Claim::Property { disjuncts } => disjuncts.iter().all(|dj| fits(&dj.region)),
+    };
+    if !ok {
         return Err("the question does not fit the model".to_string());
     }
-    let claim = Claim::Complete {
-        class,
-        domain: Region::of(domain),
-        region: Region::of(region),
-    };
     prove_claim(net, model_sha256, tau, claim, center, None, limits)
 }
 

@@ -140,6 +140,22 @@ pub enum Claim {
     },
 }
 
+impl Claim {
+    /// Every point of `domain` with `y_c - y_j >= -τ` for all `j` lies in `region` (a dual box
+    /// as reported: already enlarged by the question's gap η and within the domain).
+    pub fn complete(
+        domain: &crate::region::Hyperbox,
+        region: &crate::region::Hyperbox,
+        class: usize,
+    ) -> Claim {
+        Claim::Complete {
+            class,
+            domain: Region::of(domain),
+            region: Region::of(region),
+        }
+    }
+}
+
 /// One disjunct of a property: a box and the rows that must all hold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Disjunct {
