@@ -7,6 +7,10 @@
 //!         eps=E[,E...] (VNN-COMP style: the L∞ ball of radius E around each input, one question)
 //!         dual=ALGO (a dual certification, e.g. dual=dual or dual=complete-c-d-bu; the proof is
 //!         of the dual box's completeness)
+//! cargo run --release --example bench_proofs -- vnnlib BENCH_DIR [timeout=SECS]
+//!   every instance of BENCH_DIR/instances.csv (VNN-COMP layout): the query's solve time and,
+//!   for `unsat`, its property proof (every disjunct refuted), checked against the query file
+//!
 //!   keys: max-inputs, query-timeout, timeout (per apothem/dual run), margin,
 //!         domain-radius=R (the domain D is the L∞ ball of radius R around each input within
 //!         [0, 1]^d instead of [0, 1]^d: on the bundled networks the dual box of [0, 1]^d is
@@ -44,6 +48,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("vnnlib") && args.len() >= 3 {
+        return vnnlib(&args[2], &args[3..]);
+    }
     if args.len() < 4 {
         eprintln!("usage: bench_proofs MODEL INPUT_DIR apothem|eps=E[,E...] [key=value...]");
         std::process::exit(2);
@@ -232,6 +239,85 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rows.len()
         );
         println!();
+    }
+    Ok(())
+}
+
+/// `vnnlib BENCH_DIR`: per instance, the solve, the property proof and its check.
+fn vnnlib(dir: &str, opts: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    use parallelepipedonn::property::{read_vnnlib, solve};
+    let mut timeout = 60.0;
+    for kv in opts {
+        match kv.split_once('=') {
+            Some(("timeout", v)) => timeout = v.parse()?,
+            _ => return Err(format!("unknown option {kv}").into()),
+        }
+    }
+    let dir = PathBuf::from(dir);
+    let csv = std::fs::read_to_string(dir.join("instances.csv"))?;
+    println!("# VNN-LIB instances of {}", dir.display());
+    println!("| instance | answer | solve s | proof s | size KB | check s | disjuncts | refutations by B&B | leaves |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for line in csv.lines().filter(|l| !l.trim().is_empty()) {
+        let cols: Vec<&str> = line.split(',').collect();
+        let (onnx, query) = (dir.join(cols[0]), dir.join(cols[1]));
+        let bytes = std::fs::read(&onnx)?;
+        let model = parallelepipedonn::network::onnx::parse_model(&bytes, cols[0])?;
+        let net = &model.network;
+        let q = read_vnnlib(&query)?;
+        let settings = OracleSettings {
+            deadline: Some(Instant::now() + Duration::from_secs_f64(timeout)),
+            ..OracleSettings::default()
+        };
+        let t0 = Instant::now();
+        let decision = solve::decide(&q, &model, settings)?;
+        let solve_s = t0.elapsed().as_secs_f64();
+        let name = cols[1];
+        if decision.answer != solve::Answer::Unsat {
+            println!(
+                "| {name} | {} | {solve_s:.3} | – | – | – | – | – | – |",
+                decision.answer.word()
+            );
+            continue;
+        }
+        let p = q.property(net.input_size(), net.output_size())?;
+        let t1 = Instant::now();
+        let proof = parallelepipedonn::proof::emit::prove_property(
+            net,
+            &sha256_hex(&bytes),
+            &p,
+            parallelepipedonn::oracle::DEFAULT_MARGIN,
+            &Limits::default(),
+        );
+        let prove_s = t1.elapsed().as_secs_f64();
+        let proof = match proof {
+            Ok(p) => p,
+            Err(why) => {
+                println!("| {name} | unsat | {solve_s:.3} | {prove_s:.3} | no proof: {why} | – | – | – | – |");
+                continue;
+            }
+        };
+        let text = proof.to_json();
+        // The check as `ppnn check --property` does it: the query re-read from its file.
+        let t2 = Instant::now();
+        let parsed = Proof::from_json(&text, name)?;
+        let ok = check::check(net, &bytes, &parsed)
+            .map_err(|e| format!("{name}: the checker rejects the proof: {e}"))?;
+        let file = read_vnnlib(&query)?.property(net.input_size(), net.output_size())?;
+        let claim = Claim::Property {
+            disjuncts: parallelepipedonn::proof::disjuncts_of(&file),
+        };
+        let qs = check::claim::questions(&claim, net.output_size());
+        check::require_questions(net, &parsed, &qs)
+            .map_err(|e| format!("{name}: the proof does not answer its file: {e}"))?;
+        let check_s = t2.elapsed().as_secs_f64();
+        println!(
+            "| {name} | unsat | {solve_s:.3} | {prove_s:.3} | {:.1} | {check_s:.3} | {} | {} | {} |",
+            text.len() as f64 / 1024.0,
+            p.disjuncts.len(),
+            ok.by_branching,
+            ok.leaves
+        );
     }
     Ok(())
 }

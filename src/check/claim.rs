@@ -214,3 +214,94 @@ pub fn cover(proof: &Proof, regions: &[Reg], questions: &[Question]) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proof::{Bounds, By, Part, Refutation, FORMAT, VERSION};
+
+    fn boxed(lb: &[f64], ub: &[f64]) -> Region {
+        Region {
+            lb: lb.to_vec(),
+            ub: ub.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_dual_box_asks_for_the_closed_slabs_beyond_its_faces_inside_the_domain() {
+        let claim = Claim::Complete {
+            class: 1,
+            domain: boxed(&[0.0, -1.0], &[1.0, 1.0]),
+            // Face x0 = 0 on the domain's boundary: no slab; x1's box reaches past D.
+            region: boxed(&[0.0, -2.0], &[0.5, 0.25]),
+        };
+        let qs = questions(&claim, 3);
+        let slabs: Vec<_> = qs.iter().map(|q| q.region.slab.unwrap()).collect();
+        assert_eq!(slabs, vec![(0, 0.5, 1.0), (1, 0.25, 1.0)]);
+        // Class points are those with y_j - y_1 <= τ for both competitors.
+        assert_eq!(qs[0].rows.len(), 2);
+        assert!(qs[0].rows.contains(&Row::difference(0, 1).canonical()));
+        assert!(qs[0].rows.contains(&Row::difference(2, 1).canonical()));
+        assert!(qs[0].what.contains("x_0 >= 0.5"));
+    }
+
+    #[test]
+    fn a_question_is_covered_by_a_larger_region_and_fewer_rows_only() {
+        let region = boxed(&[0.2, 0.2], &[0.4, 0.4]);
+        let claim = Claim::Sound {
+            class: 0,
+            region: region.clone(),
+        };
+        let part = |r: Region, rows: Vec<Row>| Part {
+            region: PartRegion::Box(r),
+            bounds: Bounds {
+                lower: vec![],
+                upper: vec![],
+                slopes: vec![],
+            },
+            refuted: vec![Refutation {
+                rows,
+                by: By::Bounds,
+            }],
+        };
+        let proof = |parts: Vec<Part>| Proof {
+            format: FORMAT.to_string(),
+            version: VERSION,
+            model_sha256: String::new(),
+            margin: 0.0,
+            claim: claim.clone(),
+            center: None,
+            parts,
+        };
+        let qs = questions(&claim, 2);
+        let cover_of = |p: &Proof| {
+            let regs: Vec<Reg> = p
+                .parts
+                .iter()
+                .map(|x| resolve(&x.region, &p.claim, 2).unwrap())
+                .collect();
+            cover(p, &regs, &qs)
+        };
+        let wide = boxed(&[0.0, 0.0], &[1.0, 1.0]);
+        assert!(cover_of(&proof(vec![part(
+            wide.clone(),
+            vec![Row::difference(0, 1)]
+        )]))
+        .is_ok());
+        // Another row (the wrong competitor's direction), a smaller region.
+        let e = cover_of(&proof(vec![part(wide, vec![Row::difference(1, 0)])])).unwrap_err();
+        assert!(e.contains("class 0 vs 1 is not covered"), "{e}");
+        let small = boxed(&[0.2, 0.2], &[0.4, 0.39]);
+        assert!(cover_of(&proof(vec![part(small, vec![Row::difference(0, 1)])])).is_err());
+        // A slab outside a completeness claim names no region.
+        let e = resolve(
+            &PartRegion::Slab {
+                slab: (0, 0.0, 1.0),
+            },
+            &claim,
+            2,
+        )
+        .unwrap_err();
+        assert!(e.contains("completeness"), "{e}");
+    }
+}

@@ -460,3 +460,98 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_version_check() {
+        let p = Proof {
+            format: FORMAT.to_string(),
+            version: VERSION,
+            model_sha256: sha256_hex(b"abc"),
+            margin: 1e-4,
+            claim: Claim::Complete {
+                class: 1,
+                domain: Region {
+                    lb: vec![0.0, 0.0],
+                    ub: vec![1.0, 1.0],
+                },
+                region: Region {
+                    lb: vec![0.1, 0.0],
+                    ub: vec![0.30000000000000004, 1.0],
+                },
+            },
+            center: None,
+            parts: vec![Part {
+                region: PartRegion::Slab {
+                    slab: (0, 0.30000000000000004, 1.0),
+                },
+                bounds: Bounds {
+                    lower: vec![vec![-0.5]],
+                    upper: vec![vec![0.25]],
+                    slopes: vec![vec![1.0]],
+                },
+                refuted: vec![
+                    Refutation {
+                        rows: vec![Row::difference(0, 1)],
+                        by: By::Bounds,
+                    },
+                    Refutation {
+                        rows: vec![Row::difference(2, 1)],
+                        by: By::BranchAndBound {
+                            leaves: vec![Leaf {
+                                fix: vec![(0, 0, 1)],
+                                farkas: vec![(RowKind::Q, 0, 0, 1.0), (RowKind::A, 0, 0, 0.1)],
+                            }],
+                        },
+                    },
+                ],
+            }],
+        };
+        // The SHA-256 of "abc" (FIPS 180-2 test vector).
+        assert_eq!(
+            p.model_sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let text = p.to_json();
+        assert!(text.contains("\"by\":\"branch-and-bound\"") && text.contains("[\"Q\",0,0,1.0]"));
+        assert!(text.contains("\"kind\":\"complete\"") && text.contains("\"slab\":[0,"));
+        assert_eq!(Proof::from_json(&text, "t").unwrap(), p);
+        // The other region forms read back as themselves.
+        for r in [
+            PartRegion::Claim("claim".to_string()),
+            PartRegion::Disjunct { disjunct: 3 },
+        ] {
+            let t = serde_json::to_string(&r).unwrap();
+            assert_eq!(serde_json::from_str::<PartRegion>(&t).unwrap(), r, "{t}");
+        }
+        let other = text.replace("\"version\":2", "\"version\":7");
+        let e = Proof::from_json(&other, "t.json").unwrap_err().to_string();
+        assert!(e.contains("version 7") && e.contains("t.json"), "{e}");
+        let e = Proof::from_json("[]", "t.json").unwrap_err().to_string();
+        assert!(e.contains("malformed"), "{e}");
+    }
+
+    #[test]
+    fn rows_read_as_written_and_compare_canonically() {
+        let r = Row {
+            x: vec![(2, 0.5)],
+            y: vec![(7, -1.0), (3, 1.0)],
+            constant: -1.0,
+        };
+        assert_eq!(r.to_string(), "-y_7 + y_3 + 0.5 x_2 - 1 <= τ");
+        assert_eq!(Row::difference(3, 7).to_string(), "y_3 - y_7 <= τ");
+        let c = r.canonical();
+        assert_eq!(c.y, vec![(3, 1.0), (7, -1.0)]);
+        assert_eq!(
+            Row::difference(7, 3).canonical().y,
+            vec![(3, -1.0), (7, 1.0)]
+        );
+        assert_ne!(
+            Row::difference(7, 3).canonical(),
+            Row::difference(3, 7).canonical()
+        );
+    }
+}
