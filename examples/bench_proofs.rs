@@ -304,9 +304,7 @@ fn vnnlib(dir: &str, opts: &[String]) -> Result<(), Box<dyn std::error::Error>> 
         let ok = check::check(net, &bytes, &parsed)
             .map_err(|e| format!("{name}: the checker rejects the proof: {e}"))?;
         let file = read_vnnlib(&query)?.property(net.input_size(), net.output_size())?;
-        let claim = Claim::Property {
-            disjuncts: parallelepipedonn::proof::disjuncts_of(&file),
-        };
+        let claim = parallelepipedonn::proof::property_claim(&file);
         let qs = check::claim::questions(&claim, net.output_size());
         check::require_questions(net, &parsed, &qs)
             .map_err(|e| format!("{name}: the proof does not answer its file: {e}"))?;

@@ -559,9 +559,7 @@ fn general_property_proofs_check_and_tampering_is_caught() {
             let ok = check::check(&net, &bytes, &proof)
                 .unwrap_or_else(|e| panic!("seed {seed} {out}: {e}"));
             // The file's own disjuncts are covered.
-            let claim = Claim::Property {
-                disjuncts: parallelepipedonn::proof::disjuncts_of(&p),
-            };
+            let claim = parallelepipedonn::proof::property_claim(&p);
             let qs = check::claim::questions(&claim, k);
             check::require_questions(&net, &proof, &qs).unwrap();
             proved += 1;
@@ -578,7 +576,7 @@ fn general_property_proofs_check_and_tampering_is_caught() {
             }
             // An easier property claimed: a threshold raised in the claim is not the file's.
             let mut q = proof.clone();
-            if let Claim::Property { disjuncts } = &mut q.claim {
+            if let Claim::Property { disjuncts, .. } = &mut q.claim {
                 for dj in disjuncts.iter_mut() {
                     for row in dj.rows.iter_mut().filter(|r| !r.y.is_empty()) {
                         row.constant -= 1.0;

@@ -91,13 +91,9 @@ pub fn resolve(r: &PartRegion, claim: &Claim, d: usize) -> Result<Reg, String> {
                 "region \"{name}\" names no region (only \"claim\", of a sound claim)"
             )),
         },
-        PartRegion::Disjunct { disjunct: n } => match claim {
-            Claim::Property { disjuncts } if *n < disjuncts.len() => {
-                Ok(Reg::of(&disjuncts[*n].region))
-            }
-            _ => Err(format!(
-                "region {{\"disjunct\": {n}}} names no disjunct of the claim"
-            )),
+        PartRegion::PropertyBox { index: n } => match claim {
+            Claim::Property { boxes, .. } if *n < boxes.len() => Ok(Reg::of(&boxes[*n])),
+            _ => Err(format!("region {{\"box\": {n}}} names no box of the claim")),
         },
         PartRegion::Slab { slab: (i, lo, hi) } => {
             let Some(dom) = domain(claim) else {
@@ -158,14 +154,17 @@ pub fn questions(claim: &Claim, k_out: usize) -> Vec<Question> {
             }
             out
         }
-        Claim::Property { disjuncts } => disjuncts
+        Claim::Property { boxes, disjuncts } => disjuncts
             .iter()
             .enumerate()
-            .map(|(n, d)| Question {
-                region: Reg::of(&d.region),
-                rows: d.rows.iter().map(Row::canonical).collect(),
-                what: format!("disjunct {n}"),
-                refer: PartRegion::Disjunct { disjunct: n },
+            .filter_map(|(n, d)| {
+                // (A box index out of range is refused with the claim's shape.)
+                Some(Question {
+                    region: Reg::of(boxes.get(d.region)?),
+                    rows: d.rows.iter().map(Row::canonical).collect(),
+                    what: format!("disjunct {n}"),
+                    refer: PartRegion::PropertyBox { index: d.region },
+                })
             })
             .collect(),
     }

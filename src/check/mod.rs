@@ -136,7 +136,7 @@ pub fn describe(c: &Claim, tau: f64) -> String {
         Claim::Complete { class, .. } => format!(
             "every point of the domain where class {class} is within τ = {tau:e} of the top lies in the box"
         ),
-        Claim::Property { disjuncts } => format!(
+        Claim::Property { disjuncts, .. } => format!(
             "no input satisfies any of the property's {} disjuncts (each constraint relaxed by τ = {tau:e})",
             disjuncts.len()
         ),
@@ -210,9 +210,17 @@ fn check_claim(net: &Network, proof: &Proof) -> Result<(), Invalid> {
             check_box(domain, d, "the domain")?;
             check_box(region, d, "the box")
         }
-        Claim::Property { disjuncts } => {
+        Claim::Property { boxes, disjuncts } => {
+            for (n, b) in boxes.iter().enumerate() {
+                check_box(b, d, &format!("box {n}"))?;
+            }
             for (n, dj) in disjuncts.iter().enumerate() {
-                check_box(&dj.region, d, &format!("disjunct {n}'s box"))?;
+                if dj.region >= boxes.len() {
+                    return invalid(format!(
+                        "disjunct {n} names box {}, which the claim does not have",
+                        dj.region
+                    ));
+                }
                 check_rows(&dj.rows, d, k_out, &format!("disjunct {n}")).map_err(Invalid)?;
             }
             Ok(())

@@ -101,9 +101,7 @@ pub(super) fn check(args: CheckArgs) -> Result<i32> {
     if let Some(path) = &args.property {
         let query = crate::property::read_vnnlib(path)?;
         let p = query.property(net.input_size(), net.output_size())?;
-        let claim = Claim::Property {
-            disjuncts: crate::proof::disjuncts_of(&p),
-        };
+        let claim = crate::proof::property_claim(&p);
         let questions = crate::check::claim::questions(&claim, net.output_size());
         if let Err(e) = crate::check::require_questions(&net, &proof, &questions) {
             return Ok(invalid(&format!(

@@ -14,7 +14,7 @@
 use rayon::prelude::*;
 
 use super::{
-    disjuncts_of, row_of, Bounds, By, Claim, Leaf, Part, PartRegion, Proof, Refutation, Region,
+    property_claim, row_of, Bounds, By, Claim, Leaf, Part, PartRegion, Proof, Refutation, Region,
     Row, RowKind, FORMAT, VERSION,
 };
 use crate::bounds::NeuronBounds;
@@ -71,7 +71,7 @@ pub fn prove(
             domain,
             region,
         } => *class < k && fits(domain) && fits(region),
-        Claim::Property { disjuncts } => disjuncts.iter().all(|dj| fits(&dj.region)),
+        Claim::Property { boxes, .. } => boxes.iter().all(fits),
     };
     if !ok {
         return Err("the question does not fit the model".to_string());
@@ -95,11 +95,9 @@ pub fn prove_property(
     let needed: Vec<Vec<Row>> = p
         .disjuncts
         .iter()
-        .map(|d| d.rows().map(row_of).collect())
+        .map(|d| d.rows().filter(|c| !c.is_bound()).map(row_of).collect())
         .collect();
-    let claim = Claim::Property {
-        disjuncts: disjuncts_of(p),
-    };
+    let claim = property_claim(p);
     prove_claim(net, model_sha256, tau, claim, None, Some(needed), limits)
 }
 

@@ -18,7 +18,8 @@
 //!   slab is closed, which proves a little more than "no class point strictly outside".
 //! - **property** (`ppnn-vnnlib --unsat-proofs`): the VNN-LIB query is unsat: for every
 //!   disjunct (a box and its constraints), `(box, [constraint_k <= τ])` — each constraint
-//!   `value <= 0` or `< 0` relaxed to `value <= τ`, so its refutation proves the query's. The
+//!   `value <= 0` or `< 0` relaxed to `value <= τ`, so its refutation proves the query's; the
+//!   single-input bounds are the box (rounded outwards) and not rows. The
 //!   checker reads the same disjuncts from the query file (`ppnn check --property FILE`) and
 //!   requires the proof to cover *them*: a proof cannot prove an easier property than the file's.
 //!
@@ -33,9 +34,10 @@
 //!   "margin": τ,
 //!   "claim": { "kind": "sound", "class": c, "region": Box }
 //!          | { "kind": "complete", "class": c, "domain": Box, "region": Box }
-//!          | { "kind": "property", "disjuncts": [ { "region": Box, "rows": [Row, ..] }, .. ] },
+//!          | { "kind": "property", "boxes": [Box, ..],
+//!              "disjuncts": [ { "box": n, "rows": [Row, ..] }, .. ] },
 //!   "center": [..] | null,                          // x*, informative
-//!   "parts": [ { "region": Box | "claim" | { "disjunct": n } | { "slab": [i, lo, hi] },
+//!   "parts": [ { "region": Box | "claim" | { "box": n } | { "slab": [i, lo, hi] },
 //!                "bounds": { "lower": [[..]..], "upper": [[..]..], "slopes": [[..]..] },
 //!                "refuted": [ { "rows": [Row, ..], "by": "bounds" }
 //!                           | { "rows": [Row, ..], "by": "branch-and-bound",
@@ -46,8 +48,8 @@
 //!          "farkas": [["A"|"G"|"L"|"U"|"Q", layer | row, neuron | 0, y], ..] }
 //! ```
 //!
-//! - A part's region is a box; or `"claim"`, the region of a sound claim; or `{"disjunct": n}`,
-//!   the box of a property's disjunct `n`; or (complete claims) `{"slab": [i, lo, hi]}`: the
+//! - A part's region is a box; or `"claim"`, the region of a sound claim; or `{"box": n}`,
+//!   a property claim's box `n`; or (complete claims) `{"slab": [i, lo, hi]}`: the
 //!   claim's domain with coordinate `i` restricted to `[lo, hi]` — boxes of 784 coordinates
 //!   are not repeated (the 2d slabs of a dual box would repeat the domain 2d times).
 //! - **bounds**: `lower[k][i]`, `upper[k][i]` claim bounds on the pre-activation of neuron `i` of
@@ -135,6 +137,8 @@ pub enum Claim {
     },
     /// No point satisfies any disjunct (each constraint relaxed to `<= τ`).
     Property {
+        /// The disjuncts' distinct boxes.
+        boxes: Vec<Region>,
         /// The disjuncts, as ppnn's VNN-LIB reader normalises the query.
         disjuncts: Vec<Disjunct>,
     },
@@ -159,9 +163,11 @@ impl Claim {
 /// One disjunct of a property: a box and the rows that must all hold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Disjunct {
-    /// The box (every single-input bound of the disjunct, rounded outwards).
-    pub region: Region,
-    /// Every constraint of the disjunct, box bounds included.
+    /// Its box: an index into the claim's `boxes` (every single-input bound of the disjunct,
+    /// rounded outwards, as ppnn's reader makes it).
+    #[serde(rename = "box")]
+    pub region: usize,
+    /// Its constraints other than single-input bounds (those are the box).
     pub rows: Vec<Row>,
 }
 
@@ -271,10 +277,11 @@ pub enum PartRegion {
         /// `(i, lo, hi)`.
         slab: (usize, f64, f64),
     },
-    /// The box of disjunct `n` of a property claim.
-    Disjunct {
+    /// Box `n` of a property claim.
+    PropertyBox {
         /// `n`.
-        disjunct: usize,
+        #[serde(rename = "box")]
+        index: usize,
     },
     /// `"claim"`: the region of a sound claim.
     Claim(String),
@@ -359,16 +366,36 @@ pub enum RowKind {
 /// A row of the MILP the solver built, named as in a leaf LP (what a multiplier applies to).
 pub type RowTag = (RowKind, usize, usize);
 
-/// The disjuncts of a VNN-LIB property as a proof states them (and as `ppnn check --property`
-/// re-reads them): each box and every constraint as a row.
-pub fn disjuncts_of(p: &crate::property::Property) -> Vec<Disjunct> {
-    p.disjuncts
+/// The claim that no input satisfies the VNN-LIB property `p`, as a proof states it (and as
+/// `ppnn check --property` re-reads it from the query file): each disjunct's box and its
+/// constraints other than single-input bounds, which the box expresses (dropping a row from a
+/// conjunction only makes its refutation prove more).
+pub fn property_claim(p: &crate::property::Property) -> Claim {
+    let mut boxes: Vec<Region> = Vec::new();
+    let disjuncts = p
+        .disjuncts
         .iter()
-        .map(|d| Disjunct {
-            region: Region::of(&d.region),
-            rows: d.constraints.iter().map(row_of).collect(),
+        .map(|d| {
+            let r = Region::of(&d.region);
+            let region = match boxes.iter().position(|b| *b == r) {
+                Some(n) => n,
+                None => {
+                    boxes.push(r);
+                    boxes.len() - 1
+                }
+            };
+            Disjunct {
+                region,
+                rows: d
+                    .constraints
+                    .iter()
+                    .filter(|c| !c.is_bound())
+                    .map(row_of)
+                    .collect(),
+            }
         })
-        .collect()
+        .collect();
+    Claim::Property { boxes, disjuncts }
 }
 
 pub(crate) fn row_of(c: &crate::property::Constraint) -> Row {
@@ -522,7 +549,7 @@ mod tests {
         // The other region forms read back as themselves.
         for r in [
             PartRegion::Claim("claim".to_string()),
-            PartRegion::Disjunct { disjunct: 3 },
+            PartRegion::PropertyBox { index: 3 },
         ] {
             let t = serde_json::to_string(&r).unwrap();
             assert_eq!(serde_json::from_str::<PartRegion>(&t).unwrap(), r, "{t}");
