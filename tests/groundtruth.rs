@@ -619,6 +619,16 @@ fn unsat_instances_carry_proofs_that_check() {
         ]);
         let (stdout, stderr) = text(&o);
         assert_eq!(stdout, "valid\n", "{}: {stderr}", e.instance);
+        // ... and it answers the instance's own query.
+        let o = ppnn(&[
+            "check",
+            dir.join(&e.onnx).to_str().unwrap(),
+            dir.join(proof).to_str().unwrap(),
+            "--property",
+            dir.join(&e.vnnlib).to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = text(&o);
+        assert_eq!(stdout, "valid\n", "{} --property: {stderr}", e.instance);
         checked += 1;
     }
     assert_eq!(checked, 6);

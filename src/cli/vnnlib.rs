@@ -355,6 +355,12 @@ fn verify(args: VerifyArgs) -> Result<i32> {
             check_types(&args, &query, &[])?;
             eprintln!("note: {e}; deciding by interval arithmetic only");
             let decision = solve::decide_by_intervals(&query, &graph)?;
+            if let (Some(file), solve::Answer::Unsat) = (&args.unsat_proofs, decision.answer) {
+                eprintln!(
+                    "note: no proof written to {}: proofs need an affine/ReLU network (this answer is by interval arithmetic on the graph)",
+                    file.display()
+                );
+            }
             return finish(&args, &query, decision, start, &printed);
         }
         Err(e) => return Err(e.into()),
