@@ -673,3 +673,31 @@ fn cli_vnnlib_unsat_proofs_check_against_the_query_file() {
     let o = ppnn(&["check", s(&model), s(&proof), "--property", s(&other)]);
     assert!(stdout(&o).contains("not covered"), "{o:?}");
 }
+
+#[test]
+fn the_oracle_attaches_property_proofs() {
+    let (bytes, net) = from_bytes(matmul_model(two_pieces_network().layers()));
+    let text = vnnlib(
+        2,
+        2,
+        &[0.0, 0.6],
+        &[1.0, 1.0],
+        "(or (>= Y_0 Y_1) (and (>= Y_0 -0.5) (<= Y_1 -0.1)))",
+    );
+    let p = property_of(&text, &net);
+    let settings = OracleSettings {
+        proofs: Some(sha256_hex(&bytes)),
+        ..OracleSettings::default()
+    };
+    let oracle = MilpOracle::new(&net, Hyperbox::unit(2), settings);
+    let v = oracle.decide(&Question::Exists { property: &p });
+    let Verdict::Holds { proof, .. } = v else {
+        panic!("{v:?}")
+    };
+    let proof = proof.expect("a proof attached");
+    let proof = proof.as_ref().as_ref().expect("a proof written");
+    let ok = check::check(&net, &bytes, proof).expect("valid");
+    assert_eq!(ok.questions, 2);
+    let qs = check::claim::questions(&parallelepipedonn::proof::property_claim(&p), 2);
+    check::require_questions(&net, proof, &qs).unwrap();
+}

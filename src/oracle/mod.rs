@@ -169,7 +169,7 @@ pub enum Verdict {
         method: Method,
         /// Time spent on the question.
         time: Duration,
-        /// With [`OracleSettings::proofs`], for soundness and completeness questions: the proof file's content
+        /// With [`OracleSettings::proofs`] (soundness, completeness and property questions): the proof file's content
         /// (or why none could be written).
         proof: Option<crate::proof::emit::Emitted>,
     },
@@ -1032,7 +1032,28 @@ impl<'a> MilpOracle<'a> {
                 .collect(),
             ..p.clone()
         };
-        self.exists(&within, None, start)
+        let v = self.exists(&within, None, start);
+        self.with_property_proof(v, &within)
+    }
+
+    /// Attaches a proof that `p` (already within the domain) has no point to a `Holds` when
+    /// proofs are on (issue 15).
+    fn with_property_proof(&self, v: Verdict, p: &Property) -> Verdict {
+        let (Some(hash), Verdict::Holds { method, time, .. }) = (&self.settings.proofs, &v) else {
+            return v;
+        };
+        let limits = Limits {
+            time: self.settings.query_timeout,
+            deadline: self.settings.deadline,
+            ..Limits::default()
+        };
+        let proof =
+            crate::proof::emit::prove_property(self.net, hash, p, self.settings.margin, &limits);
+        Verdict::Holds {
+            method: *method,
+            time: *time,
+            proof: Some(std::sync::Arc::new(proof)),
+        }
     }
 }
 
