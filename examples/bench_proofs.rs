@@ -2,7 +2,7 @@
 //! its proof, the proof's size and the independent checker's time.
 //!
 //! ```text
-//! cargo run --release --example bench_proofs -- MODEL INPUT_DIR MODE [key=value...]
+//! cargo run --release --example bench_proofs -- MODEL INPUT_DIR|random:N:SEED MODE [key=value...]
 //!   MODE: apothem (the exact apothem certification; the proof is of the ball of radius r_lo)
 //!         eps=E[,E...] (VNN-COMP style: the L∞ ball of radius E around each input, one question)
 //!         dual=ALGO (a dual certification, e.g. dual=dual or dual=complete-c-d-bu; the proof is
@@ -89,12 +89,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|e| e.parse::<f64>().map(Mode::Eps))
             .collect::<Result<_, _>>()?,
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&args[2])?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
-        .collect();
-    files.sort();
-    files.truncate(max_inputs);
+    // Inputs: the CSV files of a directory, or `random:N:SEED` (N points uniform in [0, 1]^d).
+    let inputs: Vec<(String, Vec<f64>)> = match args[2].strip_prefix("random:") {
+        Some(spec) => {
+            use rand::{Rng, SeedableRng};
+            let (n, seed) = spec.split_once(':').ok_or("random:N:SEED")?;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed.parse()?);
+            (0..n.parse::<usize>()?)
+                .map(|k| {
+                    let x = (0..net.input_size()).map(|_| rng.gen::<f64>()).collect();
+                    (format!("random-{k}"), x)
+                })
+                .collect()
+        }
+        None => {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&args[2])?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+                .collect();
+            files.sort();
+            files
+                .iter()
+                .map(|f| {
+                    let name = f
+                        .file_stem()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .to_string();
+                    Ok((
+                        name,
+                        parallelepipedonn::io::read_input(f, net.input_size())?,
+                    ))
+                })
+                .collect::<Result<_, Box<dyn std::error::Error>>>()?
+        }
+    };
+    let inputs = &inputs[..inputs.len().min(max_inputs)];
     let unit = Hyperbox::unit(net.input_size());
     let limits = Limits {
         time: settings.query_timeout,
@@ -106,18 +136,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Mode::Eps(e) => format!("ε = {e}"),
             Mode::Dual(a) => format!("{a} (completeness)"),
         };
-        println!("# {label} on {} ({} inputs)", args[1], files.len());
+        println!("# {label} on {} ({} inputs)", args[1], inputs.len());
         println!("| input | result | solve s | proof s | size KB | check s | refutations by B&B | leaves |");
         println!("|---|---|---|---|---|---|---|---|");
         let mut rows: Vec<Row> = Vec::new();
         let (mut no_proof, mut not_robust) = (0, 0);
-        for f in &files {
-            let name = f
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .to_string();
-            let x = parallelepipedonn::io::read_input(f, net.input_size())?;
+        for (name, x) in inputs {
+            let (name, x) = (name.clone(), x.clone());
             let Some(c) = net.classify(&x) else { continue };
             let domain = match domain_radius {
                 Some(r) => Hyperbox::ball(&x, r, &unit),
