@@ -508,6 +508,7 @@ fn general_property_proofs_check_and_tampering_is_caught() {
     // conjunction, a disjunction of conjunctions, an input term, over two boxes.
     let mut proved = 0;
     let mut by_branching = 0;
+    let mut perturbed = 0;
     for seed in 0..40u64 {
         let (bytes, net) = from_bytes(matmul_model(random_network(seed).layers()));
         let (d, k) = (net.input_size(), net.output_size());
@@ -564,6 +565,22 @@ fn general_property_proofs_check_and_tampering_is_caught() {
             check::require_questions(&net, &proof, &qs).unwrap();
             proved += 1;
             by_branching += ok.by_branching;
+            // Leaf multipliers perturbed: only those on the question's rows kept (a leaf LP
+            // without its network rows is not empty, unless the rows contradict one another).
+            let mut q = proof.clone();
+            let mut touched = false;
+            for r in q.parts.iter_mut().flat_map(|p| p.refuted.iter_mut()) {
+                if let By::BranchAndBound { leaves } = &mut r.by {
+                    leaves[0].farkas.retain(|f| f.0 == RowKind::Q);
+                    touched = true;
+                }
+            }
+            if touched {
+                if let Err(Invalid(why)) = check::check(&net, &bytes, &q) {
+                    assert!(why.contains("leaf 0") && why.contains("Farkas"), "{why}");
+                    perturbed += 1;
+                }
+            }
             // A removed disjunct's refutation.
             if let Some(part) = proof.parts.iter().position(|p| !p.refuted.is_empty()) {
                 let mut q = proof.clone();
@@ -589,6 +606,7 @@ fn general_property_proofs_check_and_tampering_is_caught() {
         }
     }
     assert!(proved >= 40, "only {proved} property proofs");
+    assert!(perturbed >= 5, "only {perturbed} perturbed leaves");
     assert!(
         by_branching >= 5,
         "only {by_branching} refutations by branching"
