@@ -682,6 +682,21 @@ fn cli_vnnlib_unsat_proofs_check_against_the_query_file() {
         "{out}"
     );
     assert_eq!(o.status.code(), Some(1));
+    // The VNN-LIB 2.0 draft's checker command line.
+    let vcheck = |query: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_ppnn-vnnlib"))
+            .args(["check", "--query", s(query), "--proof", s(&proof)])
+            .args(["--network", &format!("N={}", s(&model))])
+            .output()
+            .unwrap()
+    };
+    let o = vcheck(&q);
+    assert_eq!(stdout(&o), "valid\n", "{o:?}");
+    assert_eq!(o.status.code(), Some(0));
+    let o = vcheck(&wide);
+    assert_eq!(stdout(&o), "invalid\n", "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("disjunct 0 is not covered"));
+    assert_eq!(o.status.code(), Some(1));
     // A wrong property file: another constraint.
     let other = write_temp(
         dir.path(),

@@ -99,15 +99,8 @@ pub(super) fn check(args: CheckArgs) -> Result<i32> {
         }
     }
     if let Some(path) = &args.property {
-        let query = crate::property::read_vnnlib(path)?;
-        let p = query.property(net.input_size(), net.output_size())?;
-        let claim = crate::proof::property_claim(&p);
-        let questions = crate::check::claim::questions(&claim, net.output_size());
-        if let Err(e) = crate::check::require_questions(&net, &proof, &questions) {
-            return Ok(invalid(&format!(
-                "the proof does not answer the property file '{}': {e}",
-                path.display()
-            )));
+        if let Some(why) = property_gap(&net, &proof, path)? {
+            return Ok(invalid(&why));
         }
     } else if matches!(proof.claim, Claim::Property { .. }) {
         bail!(
@@ -140,6 +133,47 @@ pub(super) fn check(args: CheckArgs) -> Result<i32> {
         }
         Err(e) => Ok(invalid(&e.0)),
     }
+}
+
+/// Why `proof` does not answer the VNN-LIB query in `path` (read with ppnn's reader), if it
+/// does not: some disjunct of the file is not refuted by the proof.
+fn property_gap(net: &Network, proof: &Proof, path: &Path) -> Result<Option<String>> {
+    let query = crate::property::read_vnnlib(path)?;
+    let p = query.property(net.input_size(), net.output_size())?;
+    let questions =
+        crate::check::claim::questions(&crate::proof::property_claim(&p), net.output_size());
+    Ok(crate::check::require_questions(net, proof, &questions)
+        .err()
+        .map(|e| {
+            format!(
+                "the proof does not answer the property file '{}': {e}",
+                path.display()
+            )
+        }))
+}
+
+/// `ppnn-vnnlib check --query Q --proof P --network N=MODEL` (the VNN-LIB 2.0 draft's checker
+/// command line): `Ok(Ok(()))` for a valid proof of the query's `unsat`, `Ok(Err(reason))` for
+/// an invalid one, `Err` when a file cannot be read.
+pub fn check_query(
+    model: &Path,
+    proof: &Path,
+    query: &Path,
+) -> Result<std::result::Result<(), String>> {
+    let bytes = std::fs::read(model)
+        .with_context(|| format!("cannot read model file '{}'", model.display()))?;
+    let net = crate::network::onnx::parse_onnx(&bytes, &model.display().to_string())?;
+    let proof = match Proof::read(proof) {
+        Ok(p) => p,
+        Err(e @ ProofFileError::Io { .. }) => return Err(e.into()),
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    if let Some(why) = property_gap(&net, &proof, query)? {
+        return Ok(Err(why));
+    }
+    Ok(crate::check::check(&net, &bytes, &proof)
+        .map(|_| ())
+        .map_err(|e| e.0))
 }
 
 fn invalid(reason: &str) -> i32 {

@@ -130,6 +130,50 @@ struct VerifyArgs {
     unsat_proofs: Option<PathBuf>,
 }
 
+#[derive(Parser, Debug)]
+#[command(
+    name = "ppnn-vnnlib check",
+    no_binary_name = true,
+    about = "Check a proof of `unsat` written by `verify --unsat-proofs` (the VNN-LIB 2.0 draft's checker command line): prints `valid` or `invalid` (the reason on stderr)."
+)]
+struct CheckArgs {
+    /// The query the proof answers (read by the checker itself).
+    #[arg(long, value_name = "FILE")]
+    query: PathBuf,
+    /// The proof file.
+    #[arg(long, value_name = "FILE")]
+    proof: PathBuf,
+    /// NAME=MODEL.onnx: the network (one).
+    #[arg(long = "network", value_name = "NAME=FILE")]
+    networks: Vec<String>,
+}
+
+/// `check`: one line `valid` (exit 0) or `invalid` (exit 1; the reason on stderr). This checker
+/// has no proof holes and no time limit, so the draft's `holey` and `timed-out` never occur.
+fn check(args: CheckArgs) -> Result<i32> {
+    let [network] = &args.networks[..] else {
+        bail!(
+            "check takes exactly one --network NAME=MODEL, got {}",
+            args.networks.len()
+        );
+    };
+    let model = match network.split_once('=') {
+        Some((_, path)) => PathBuf::from(path),
+        None => bail!("--network expects NAME=MODEL, got '{network}'"),
+    };
+    match super::check::check_query(&model, &args.proof, &args.query)? {
+        Ok(()) => {
+            println!("valid");
+            Ok(0)
+        }
+        Err(why) => {
+            println!("invalid");
+            eprintln!("{}: {why}", args.proof.display());
+            Ok(1)
+        }
+    }
+}
+
 /// Refuses element types the analysis does not decide (all but real, float32, float64; with
 /// `--strict-types` all but real). `constant_outputs`: outputs the graph computes as constants,
 /// exact in any type.
@@ -202,7 +246,7 @@ pub fn run() -> i32 {
     }
 }
 
-const USAGE: &str = "usage: ppnn-vnnlib (--name | --version | verify QUERY --network NAME=MODEL [--timeout SECS] [--serialise-assignments DIR] | supports --CAPABILITY)";
+const USAGE: &str = "usage: ppnn-vnnlib (--name | --version | verify QUERY --network NAME=MODEL [--timeout SECS] [--serialise-assignments DIR] [--unsat-proofs FILE] | check --query QUERY --proof FILE --network NAME=MODEL | supports --CAPABILITY)";
 
 fn dispatch(args: &[String]) -> Result<i32> {
     let out = |s: &str| -> Result<i32> {
@@ -232,6 +276,17 @@ fn dispatch(args: &[String]) -> Result<i32> {
                     CAPABILITIES.join(" ")
                 ),
             }
+        }
+        Some("check") => {
+            let c = match CheckArgs::try_parse_from(&args[1..]) {
+                Ok(c) => c,
+                Err(e) if !e.use_stderr() => {
+                    eprint!("{e}");
+                    return Ok(0);
+                }
+                Err(e) => bail!("{}", e.to_string().trim_end().trim_start_matches("error: ")),
+            };
+            check(c)
         }
         Some("verify") => {
             let v = match VerifyArgs::try_parse_from(&args[1..]) {
