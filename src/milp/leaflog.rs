@@ -223,3 +223,37 @@ fn farkas_gap(milp: &Milp, fixed: &[Option<u8>], y: &[f64]) -> f64 {
     }
     alpha - beta
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::milp::solver::Sense;
+
+    #[test]
+    fn the_duals_of_max_s_certify_a_conjunction_whose_best_is_below_the_threshold() {
+        // x in [0, 1]; s <= x - 0.5 and s <= -x - 0.5, s >= -0.1: max s = -0.5 < -0.1.
+        let mut milp = Milp::default();
+        let x = milp.add_col(0.0, 1.0, false);
+        let s = milp.add_col(-0.1, f64::INFINITY, false);
+        milp.add_row(f64::NEG_INFINITY, -0.5, vec![(s, 1.0), (x, -1.0)]);
+        milp.add_row(f64::NEG_INFINITY, -0.5, vec![(s, 1.0), (x, 1.0)]);
+        milp.cost = vec![0.0, 1.0];
+        let mut lp = Lp::new(&milp, Sense::Maximise).unwrap();
+        let y = column_duals(&mut lp, &milp, s).expect("duals");
+        let fixed = vec![None; milp.num_cols()];
+        let gap = [y.clone(), y.iter().map(|v| -v).collect()]
+            .into_iter()
+            .map(|y| farkas_gap(&milp, &fixed, &clean(&milp, y)))
+            .fold(f64::NEG_INFINITY, f64::max);
+        // y = (1/2, 1/2): s <= -0.5 with the x terms cancelled, against s >= -0.1: gap 0.4.
+        assert!((gap - 0.4).abs() < 1e-9, "{gap}");
+        // The column's bound is restored: the LP is infeasible again.
+        let out = lp
+            .solve(&Limits {
+                relaxation: true,
+                ..Limits::default()
+            })
+            .unwrap();
+        assert_eq!(out.status, Status::Infeasible);
+    }
+}
