@@ -51,7 +51,8 @@ impl Reg {
             && (0..q.lb.len()).all(|i| self.lb[i] <= q.lb[i] && q.ub[i] <= self.ub[i])
     }
 
-    fn key(&self) -> Vec<u64> {
+    /// The exact bits of the box (equal keys: equal boxes).
+    pub fn key(&self) -> Vec<u64> {
         self.lb
             .iter()
             .chain(&self.ub)

@@ -118,14 +118,18 @@ fn prove_claim(
     let qs = questions(&claim, net.output_size());
     // Group the questions by region: one part (one set of bounds) per region.
     let mut groups: Vec<(Reg, PartRegion, Vec<Vec<Row>>)> = Vec::new();
+    let mut index: std::collections::HashMap<Vec<u64>, usize> = Default::default();
     for (n, q) in qs.into_iter().enumerate() {
         let r = match &rows {
             Some(rows) => rows.get(n).cloned().unwrap_or(q.rows),
             None => q.rows,
         };
-        match groups.iter_mut().find(|(g, _, _)| *g == q.region) {
-            Some((_, _, conj)) => conj.push(r),
-            None => groups.push((q.region, q.refer, vec![r])),
+        match index.get(&q.region.key()) {
+            Some(&g) => groups[g].2.push(r),
+            None => {
+                index.insert(q.region.key(), groups.len());
+                groups.push((q.region, q.refer, vec![r]));
+            }
         }
     }
     let parts = groups
