@@ -591,6 +591,8 @@ fn the_projects_own_vnnlib_solver_reproduces_the_key() {
                 "check",
                 dir.join(&e.onnx).to_str().unwrap(),
                 proof.to_str().unwrap(),
+                "--property",
+                dir.join(&e.vnnlib).to_str().unwrap(),
             ]);
             assert_eq!(text(&o).0, "valid\n", "{}: {}", e.instance, text(&o).1);
             proofs += 1;
@@ -617,6 +619,16 @@ fn unsat_instances_carry_proofs_that_check() {
         ]);
         let (stdout, stderr) = text(&o);
         assert_eq!(stdout, "valid\n", "{}: {stderr}", e.instance);
+        // ... and it answers the instance's own query.
+        let o = ppnn(&[
+            "check",
+            dir.join(&e.onnx).to_str().unwrap(),
+            dir.join(proof).to_str().unwrap(),
+            "--property",
+            dir.join(&e.vnnlib).to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = text(&o);
+        assert_eq!(stdout, "valid\n", "{} --property: {stderr}", e.instance);
         checked += 1;
     }
     assert_eq!(checked, 6);

@@ -11,7 +11,9 @@ use parallelepipedonn::check::{self, Invalid};
 use parallelepipedonn::milp::solver::Limits;
 use parallelepipedonn::network::onnx::parse_onnx;
 use parallelepipedonn::oracle::{MilpStrategy, OracleSettings};
-use parallelepipedonn::proof::{emit::prove_sound, sha256_hex, By, Proof, RowKind};
+use parallelepipedonn::proof::{
+    emit::prove_sound, sha256_hex, By, Claim, Proof, Refutation, Region, Row, RowKind,
+};
 use parallelepipedonn::{Hyperbox, MilpOracle, Network, Oracle, Question, Verdict};
 use rand::{Rng, SeedableRng};
 
@@ -131,10 +133,7 @@ fn robust_answers_on_random_networks_carry_valid_proofs() {
             let region = Hyperbox::ball(&centre, radius * scale, &Hyperbox::unit(d));
             let sha = sha256_hex(&bytes);
             if let Ok(p) = prove_sound(&net, &sha, &region, c, 1e-4, None, &Limits::default()) {
-                if p.competitors
-                    .iter()
-                    .any(|k| matches!(k.by, By::BranchAndBound { .. }))
-                {
+                if refutations(&p).any(|k| matches!(k.by, By::BranchAndBound { .. })) {
                     by_branching += 1;
                     if let Err(e) = check::check(&net, &bytes, &p) {
                         panic!("{what} × {scale}: {e}");
@@ -225,10 +224,7 @@ fn apothem_7_1() -> Apothem {
     )
     .expect("a proof");
     assert!(
-        proof
-            .competitors
-            .iter()
-            .any(|k| matches!(k.by, By::BranchAndBound { .. })),
+        refutations(&proof).any(|k| matches!(k.by, By::BranchAndBound { .. })),
         "the apothem needs branching"
     );
     Apothem {
@@ -247,8 +243,34 @@ fn rejected(a: &Apothem, p: &Proof) -> String {
     }
 }
 
+/// Every refutation of every part.
+fn refutations(p: &Proof) -> impl Iterator<Item = &Refutation> {
+    p.parts.iter().flat_map(|part| &part.refuted)
+}
+
+/// The refutations of a one-part proof.
+fn refuted_mut(p: &mut Proof) -> &mut Vec<Refutation> {
+    assert_eq!(p.parts.len(), 1);
+    &mut p.parts[0].refuted
+}
+
+/// The region of a sound claim.
+fn region_mut(p: &mut Proof) -> &mut Region {
+    match &mut p.claim {
+        Claim::Sound { region, .. } => region,
+        other => panic!("not a sound claim: {other:?}"),
+    }
+}
+
+fn set_class(p: &mut Proof, c: usize) {
+    match &mut p.claim {
+        Claim::Sound { class, .. } => *class = c,
+        other => panic!("not a sound claim: {other:?}"),
+    }
+}
+
 fn first_bab_leaves(p: &mut Proof) -> &mut Vec<parallelepipedonn::proof::Leaf> {
-    p.competitors
+    refuted_mut(p)
         .iter_mut()
         .find_map(|k| match &mut k.by {
             By::BranchAndBound { leaves } if leaves.len() >= 2 => Some(leaves),
@@ -261,7 +283,7 @@ fn first_bab_leaves(p: &mut Proof) -> &mut Vec<parallelepipedonn::proof::Leaf> {
 fn tampering_is_caught_with_a_reason_that_names_it() {
     let a = apothem_7_1();
     let ok = check::check(&a.net, &a.bytes, &a.proof).expect("the genuine proof is valid");
-    assert_eq!(ok.class, 7);
+    assert!(ok.claim.starts_with("class 7 wins"), "{}", ok.claim);
     let d = Hyperbox::unit(784);
     let proved = check::proved_radius(&a.proof, &a.x, (d.lb(), d.ub())).unwrap();
     assert!((proved - a.r).abs() < 1e-12, "{proved} vs {}", a.r);
@@ -300,10 +322,10 @@ fn tampering_is_caught_with_a_reason_that_names_it() {
     // A multiplier with the wrong sign on a one-sided row.
     let mut p = a.proof.clone();
     let leaf = &mut first_bab_leaves(&mut p)[0];
-    let m = leaf.farkas.iter_mut().find(|f| f.0 == RowKind::M).unwrap();
+    let m = leaf.farkas.iter_mut().find(|f| f.0 == RowKind::Q).unwrap();
     m.3 = -m.3;
     let why = rejected(&a, &p);
-    assert!(why.contains("wrong sign") && why.contains("M("), "{why}");
+    assert!(why.contains("wrong sign") && why.contains("Q("), "{why}");
 
     // A removed leaf: the tree no longer covers every phase combination.
     let mut p = a.proof.clone();
@@ -313,9 +335,10 @@ fn tampering_is_caught_with_a_reason_that_names_it() {
 
     // A radius enlarged by 1e-3 past the proved one: the claimed bounds no longer follow.
     let mut p = a.proof.clone();
+    let region = region_mut(&mut p);
     for i in 0..784 {
-        p.region.lb[i] = (a.x[i] - a.r - 1e-3).max(0.0).min(p.region.lb[i]);
-        p.region.ub[i] = (a.x[i] + a.r + 1e-3).min(1.0).max(p.region.ub[i]);
+        region.lb[i] = (a.x[i] - a.r - 1e-3).max(0.0).min(region.lb[i]);
+        region.ub[i] = (a.x[i] + a.r + 1e-3).min(1.0).max(region.ub[i]);
     }
     let why = rejected(&a, &p);
     assert!(why.contains("neuron bound not implied"), "{why}");
@@ -331,34 +354,27 @@ fn tampering_is_caught_with_a_reason_that_names_it() {
 
     // A wrong class: swapped with a competitor, the bounds cannot rule the true class out.
     let mut p = a.proof.clone();
-    p.class = 3;
-    for k in &mut p.competitors {
-        if k.class == 3 {
-            k.class = 7;
-            k.by = By::Bounds;
-        }
+    set_class(&mut p, 3);
+    for k in refuted_mut(&mut p) {
+        let j = k.rows[0].y.iter().find(|t| t.0 != 7).unwrap().0;
+        k.rows = vec![Row::difference(3, if j == 3 { 7 } else { j })];
+        k.by = By::Bounds;
     }
     let why = rejected(&a, &p);
-    assert!(
-        why.contains("class 3 vs 7") || why.contains("class 3 vs"),
-        "{why}"
-    );
-    // ... or left as it is: the class is also listed as a competitor.
+    assert!(why.contains("class 3 vs"), "{why}");
+    // ... or left as it is: the questions of class 3 are not answered.
     let mut p = a.proof.clone();
-    p.class = 3;
+    set_class(&mut p, 3);
     let why = rejected(&a, &p);
-    assert!(
-        why.contains("class 3 is both the proved class and a competitor"),
-        "{why}"
-    );
+    assert!(why.contains("class 3 vs 0 is not covered"), "{why}");
     // A missing competitor.
     let mut p = a.proof.clone();
-    p.competitors.pop();
+    refuted_mut(&mut p).pop();
     let why = rejected(&a, &p);
-    assert!(why.contains("is not ruled out"), "{why}");
+    assert!(why.contains("is not covered"), "{why}");
     // A competitor claimed by bounds that needs branching.
     let mut p = a.proof.clone();
-    for k in &mut p.competitors {
+    for k in refuted_mut(&mut p) {
         k.by = By::Bounds;
     }
     let why = rejected(&a, &p);
@@ -369,7 +385,7 @@ fn tampering_is_caught_with_a_reason_that_names_it() {
     assert!(check::check(&a.net, &a.bytes, &p).is_err());
     // A slope outside [0, 1].
     let mut p = a.proof.clone();
-    p.bounds.slopes[0][0] = 1.5;
+    p.parts[0].bounds.slopes[0][0] = 1.5;
     let why = rejected(&a, &p);
     assert!(why.contains("slope"), "{why}");
 }
@@ -390,14 +406,13 @@ fn a_hand_made_proof_of_a_box_with_a_counterexample_is_rejected() {
     assert!(region.contains(&w.x));
     // The honest bounds, every competitor "by bounds".
     let genuine = apothem_7_1().proof;
-    let slopes = genuine.bounds.slopes.clone();
+    let slopes = genuine.parts[0].bounds.slopes.clone();
     let (lower, upper) = check::bounds::derive(&net, region.lb(), region.ub(), &slopes);
     let mut p = genuine.clone();
-    p.region.lb = region.lb().to_vec();
-    p.region.ub = region.ub().to_vec();
-    p.bounds.lower = lower.clone();
-    p.bounds.upper = upper.clone();
-    for k in &mut p.competitors {
+    *region_mut(&mut p) = Region::of(&region);
+    p.parts[0].bounds.lower = lower.clone();
+    p.parts[0].bounds.upper = upper.clone();
+    for k in refuted_mut(&mut p) {
         k.by = By::Bounds;
     }
     let why = check::check(&net, &bytes, &p).unwrap_err().0;
@@ -407,17 +422,17 @@ fn a_hand_made_proof_of_a_box_with_a_counterexample_is_rejected() {
     );
     // The genuine leaves reused on the larger box.
     let mut p2 = genuine.clone();
-    p2.region = p.region.clone();
-    p2.bounds.lower = lower.clone();
-    p2.bounds.upper = upper.clone();
+    *region_mut(&mut p2) = Region::of(&region);
+    p2.parts[0].bounds.lower = lower.clone();
+    p2.parts[0].bounds.upper = upper.clone();
     let why = check::check(&net, &bytes, &p2).unwrap_err().0;
     assert!(why.contains("class 7 vs"), "{why}");
     // Bounds tightened to the values at x* (a lie that would make the margin bound pass).
     let mut p3 = p.clone();
     let tr = net.forward_trace(&x);
     let layers = net.layers().len();
-    p3.bounds.lower = tr[..layers].to_vec();
-    p3.bounds.upper = tr[..layers].to_vec();
+    p3.parts[0].bounds.lower = tr[..layers].to_vec();
+    p3.parts[0].bounds.upper = tr[..layers].to_vec();
     let why = check::check(&net, &bytes, &p3).unwrap_err().0;
     assert!(why.contains("neuron bound not implied: layer 0"), "{why}");
     // Every such proof is about a box whose counterexample the network confirms.

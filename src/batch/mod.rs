@@ -343,7 +343,8 @@ fn run_pair(cfg: &BatchConfig, pair: &Pair) -> serde_json::Value {
     line
 }
 
-/// Writes the proof of a certified sound box (`None` when there is nothing to prove).
+/// Writes the proof of a certified sound box or of a dual box's completeness (`None` when
+/// there is nothing to prove).
 fn write_pair_proof(
     cfg: &BatchConfig,
     pair: &Pair,
@@ -353,26 +354,35 @@ fn write_pair_proof(
     sha: &str,
 ) -> Result<Option<String>, String> {
     use crate::certificate::{Kind, Status};
-    let region = match (&cert.region, cert.kind, cert.status) {
-        (Some(r), Kind::Sound, Status::Certified | Status::Unknown) => r,
-        _ => return Ok(None),
-    };
-    let region = region
-        .intersect(&cfg.domain)
-        .ok_or("the box does not meet the domain")?;
     let limits = crate::milp::solver::Limits {
         time: cfg.timeout,
         ..Default::default()
     };
-    let proof = crate::proof::emit::prove_sound(
-        cfg.net,
-        sha,
-        &region,
-        cert.class,
-        cert.margin,
-        Some(x),
-        &limits,
-    )?;
+    let proof = match (&cert.region, cert.kind, cert.status) {
+        (Some(r), Kind::Sound, Status::Certified | Status::Unknown) => {
+            let region = r
+                .intersect(&cfg.domain)
+                .ok_or("the box does not meet the domain")?;
+            crate::proof::emit::prove_sound(
+                cfg.net,
+                sha,
+                &region,
+                cert.class,
+                cert.margin,
+                Some(x),
+                &limits,
+            )?
+        }
+        (Some(r), Kind::Complete, Status::Complete | Status::Unknown) => crate::proof::emit::prove(
+            cfg.net,
+            sha,
+            cert.margin,
+            crate::proof::Claim::complete(&cfg.domain, r, cert.class),
+            Some(x),
+            &limits,
+        )?,
+        _ => return Ok(None),
+    };
     let stem = pair
         .input
         .file_stem()

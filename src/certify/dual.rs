@@ -11,15 +11,10 @@ use super::{Ctx, Found};
 use crate::oracle::{Extremum, Question, Verdict, Witness};
 use crate::region::Hyperbox;
 
-/// The box enlarged by `eta` on every side, within `domain`.
+/// The box enlarged by `eta` on every side, within `domain` (what the completeness question
+/// proves, and what a proof of it claims).
 fn enlarged(b: &Hyperbox, eta: f64, domain: &Hyperbox) -> Hyperbox {
-    let lb = (0..b.dim())
-        .map(|i| (b.lb()[i] - eta).max(domain.lb()[i]))
-        .collect();
-    let ub = (0..b.dim())
-        .map(|i| (b.ub()[i] + eta).min(domain.ub()[i]))
-        .collect();
-    Hyperbox::new(lb, ub).unwrap_or_else(|_| domain.clone())
+    crate::oracle::complete::complete_box(b, eta, domain)
 }
 
 /// Asks whether `region` is complete for the class.

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use super::round::{add_up, column_abs_sums, dn, mul_up, transposed_product, up, Iv};
 use crate::network::Network;
+use crate::proof::Row;
 
 /// Bounds of every layer's pre-activations, as the checker uses them.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +89,19 @@ impl LayerBounds<'_> {
 
     /// An upper bound of `lam · h_top + c` over the region, where `h_top` are the
     /// post-activations of layer `top`, by substituting back to the input box.
-    pub fn upper_of_form(&self, net: &Network, top: usize, mut lam: Vec<Iv>, mut c: f64) -> f64 {
+    pub fn upper_of_form(&self, net: &Network, top: usize, lam: Vec<Iv>, c: f64) -> f64 {
+        self.upper_of_form_x(net, top, lam, c, &[])
+    }
+
+    /// [`Self::upper_of_form`] of `lam · h_top + Σ a_i x_i + c`, with input terms `(i, a_i)`.
+    fn upper_of_form_x(
+        &self,
+        net: &Network,
+        top: usize,
+        mut lam: Vec<Iv>,
+        mut c: f64,
+        x_terms: &[(usize, f64)],
+    ) -> f64 {
         let layers = net.layers();
         for k in (0..=top).rev() {
             let layer = &layers[k];
@@ -110,10 +123,57 @@ impl LayerBounds<'_> {
             );
             lam = next;
         }
+        for &(i, a) in x_terms {
+            lam[i] = lam[i].plus(Iv::point(a));
+        }
         for (i, l) in lam.iter().enumerate() {
             c = add_up(c, l.max_times(self.lb[i], self.ub[i]));
         }
         c
+    }
+
+    /// A lower bound of `row(x, y)` over the region (`lower`/`upper` must cover every layer):
+    /// minus the best upper bound of `-row` by back-substitution, by the output intervals and,
+    /// for a difference of two outputs, by [`Self::margin_upper`].
+    pub fn row_lower(&self, net: &Network, row: &Row) -> f64 {
+        let layers = net.layers();
+        let last = layers.len() - 1;
+        let mut lam = vec![Iv::ZERO; layers[last].n_out];
+        for &(j, b) in &row.y {
+            lam[j] = lam[j].plus(Iv::point(-b));
+        }
+        let neg_x: Vec<(usize, f64)> = row.x.iter().map(|&(i, a)| (i, -a)).collect();
+        let mut best = self.upper_of_form_x(net, last, lam, -row.constant, &neg_x);
+        // Intervals: the outputs (rectified by a last ReLU) and the region.
+        let rect = |v: f64| if layers[last].relu { v.max(0.0) } else { v };
+        let mut iv = -row.constant;
+        for &(j, b) in &row.y {
+            let (l, u) = (rect(self.lower[last][j]), rect(self.upper[last][j]));
+            iv = add_up(iv, Iv::point(-b).max_times(l, u));
+        }
+        for &(i, a) in &row.x {
+            iv = add_up(iv, Iv::point(-a).max_times(self.lb[i], self.ub[i]));
+        }
+        best = best.min(iv);
+        // s (y_p - y_q) + constant: -row = s (y_q - y_p) - constant.
+        if let ([], [(p, s), (q, t)]) = (&row.x[..], &row.y[..]) {
+            let (p, q, s) = if *s > 0.0 && *s == -t {
+                (*p, *q, *s)
+            } else if *t > 0.0 && *t == -s {
+                (*q, *p, *t)
+            } else {
+                (0, 0, 0.0)
+            };
+            if s > 0.0 && p != q {
+                let m = self.margin_upper(net, p, q);
+                let mut v = if s == 1.0 { m } else { mul_up(s, m) };
+                if row.constant != 0.0 {
+                    v = add_up(v, -row.constant);
+                }
+                best = best.min(v);
+            }
+        }
+        -best
     }
 
     /// Bounds of the pre-activations of layer `k`: intervals over the inputs of the layer,

@@ -4,7 +4,7 @@
 
 use super::round::{add_dn, add_up, mul_up, Iv};
 use crate::network::Network;
-use crate::proof::{Leaf, RowKind};
+use crate::proof::{Leaf, Row, RowKind};
 
 /// The columns of a leaf LP (see [`RowKind`] for the rows).
 pub struct Columns {
@@ -78,25 +78,23 @@ impl Columns {
     }
 }
 
-/// The question a leaf must rule out: `y_j - y_c >= -τ`.
-pub struct Target {
-    /// The class.
-    pub c: usize,
-    /// The competitor.
-    pub j: usize,
+/// The question a leaf must rule out: every row `row_k(x, y) <= τ`.
+pub struct Target<'a> {
+    /// The refutation's rows.
+    pub rows: &'a [Row],
     /// τ.
     pub tau: f64,
 }
 
 /// Checks one leaf: its fixings name unstable ReLUs once each, and its multipliers prove its LP
-/// (with the row `y_j - y_c >= -τ`) empty.
+/// (with the refutation's rows `Q(k)`) empty.
 pub fn check_leaf(
     net: &Network,
     cols: &Columns,
     lower: &[Vec<f64>],
     upper: &[Vec<f64>],
     leaf: &Leaf,
-    t: &Target,
+    t: &Target<'_>,
 ) -> Result<(), String> {
     let (mut lo, mut hi) = (cols.lo.clone(), cols.hi.clone());
     let mut seen = std::collections::HashSet::new();
@@ -134,20 +132,33 @@ pub fn check_leaf(
         if y == 0.0 {
             continue;
         }
-        if kind == RowKind::M {
-            if (k, i) != (0, 0) {
-                return Err(missing(kind, k, i));
-            }
-            if y > 0.0 {
+        if kind == RowKind::Q {
+            // row_k(x, y) <= τ, i.e. Σ a x + Σ b y <= τ - constant.
+            let row = match t.rows.get(k) {
+                Some(row) if i == 0 => row,
+                _ => return Err(missing(kind, k, i)),
+            };
+            if y < 0.0 {
                 return Err(wrong_sign(kind, k, i));
             }
-            for (o, coef) in [(t.j, 1.0), (t.c, -1.0)] {
+            for &(o, b) in &row.y {
                 if let Some(col) = cols.h[last][o] {
-                    addc(&mut r, col, y, coef);
+                    addc(&mut r, col, y, b);
                 }
             }
-            beta = add_up(beta, mul_up(y, -t.tau));
+            for &(p, a) in &row.x {
+                addc(&mut r, p, y, a);
+            }
+            let rhs = if row.constant == 0.0 {
+                t.tau
+            } else {
+                add_up(t.tau, -row.constant)
+            };
+            beta = add_up(beta, mul_up(y, rhs));
             continue;
+        }
+        if kind == RowKind::M {
+            return Err(missing(kind, k, i));
         }
         let z = cols
             .z
@@ -203,7 +214,7 @@ pub fn check_leaf(
                 addc(&mut r, h, y, 1.0);
                 addc(&mut r, a, y, -u);
             }
-            RowKind::A | RowKind::M => unreachable!("handled above"),
+            RowKind::A | RowKind::M | RowKind::Q => unreachable!("handled above"),
         }
     }
     // Every point of the leaf satisfies yᵀAx = rᵀx >= alpha and yᵀAx <= beta.

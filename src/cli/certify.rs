@@ -223,7 +223,7 @@ pub(super) fn certify(args: CertifyArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The proof of a certificate's final box (sound certifications only).
+/// The proof of a certificate's final box: a sound box, or a dual box's completeness.
 pub fn prove_certificate(
     model: &std::path::Path,
     net: &Network,
@@ -233,11 +233,6 @@ pub fn prove_certificate(
     settings: &OracleSettings,
 ) -> Result<std::result::Result<crate::proof::Proof, String>> {
     use crate::certificate::{Kind, Status};
-    if cert.kind != Kind::Sound {
-        bail!(
-            "proofs are written for sound certifications only, not for dual (completeness) boxes"
-        );
-    }
     let Some(region) = cert
         .region
         .as_ref()
@@ -245,16 +240,27 @@ pub fn prove_certificate(
     else {
         bail!("no box was certified, so there is nothing to prove");
     };
-    let Some(region) = region.intersect(domain) else {
-        bail!("the certified box does not meet the domain");
-    };
     let limits = crate::milp::solver::Limits {
         time: settings.query_timeout,
         ..Default::default()
     };
+    let sha = model_sha256(model)?;
+    if cert.kind == Kind::Complete {
+        return Ok(crate::proof::emit::prove(
+            net,
+            &sha,
+            cert.margin,
+            crate::proof::Claim::complete(domain, region, cert.class),
+            Some(x),
+            &limits,
+        ));
+    }
+    let Some(region) = region.intersect(domain) else {
+        bail!("the certified box does not meet the domain");
+    };
     Ok(crate::proof::emit::prove_sound(
         net,
-        &model_sha256(model)?,
+        &sha,
         &region,
         cert.class,
         cert.margin,

@@ -18,7 +18,7 @@ use crate::region::Hyperbox;
 
 mod batch;
 mod certify;
-mod check;
+pub mod check;
 mod groundtruth;
 mod merge;
 mod query;

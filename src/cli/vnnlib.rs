@@ -124,10 +124,54 @@ struct VerifyArgs {
     /// counterexample).
     #[arg(long, value_name = "FILE")]
     vnncomp_results: Option<PathBuf>,
-    /// After `unsat`, write a proof file that `ppnn check MODEL FILE` verifies independently
-    /// (robustness queries only: one box, "some other class reaches class c").
+    /// After `unsat`, write a proof file that `ppnn check MODEL FILE --property QUERY` verifies
+    /// independently (every disjunct of the query refuted).
     #[arg(long, value_name = "FILE")]
     unsat_proofs: Option<PathBuf>,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ppnn-vnnlib check",
+    no_binary_name = true,
+    about = "Check a proof of `unsat` written by `verify --unsat-proofs` (the VNN-LIB 2.0 draft's checker command line): prints `valid` or `invalid` (the reason on stderr)."
+)]
+struct CheckArgs {
+    /// The query the proof answers (read by the checker itself).
+    #[arg(long, value_name = "FILE")]
+    query: PathBuf,
+    /// The proof file.
+    #[arg(long, value_name = "FILE")]
+    proof: PathBuf,
+    /// NAME=MODEL.onnx: the network (one).
+    #[arg(long = "network", value_name = "NAME=FILE")]
+    networks: Vec<String>,
+}
+
+/// `check`: one line `valid` (exit 0) or `invalid` (exit 1; the reason on stderr). This checker
+/// has no proof holes and no time limit, so the draft's `holey` and `timed-out` never occur.
+fn check(args: CheckArgs) -> Result<i32> {
+    let [network] = &args.networks[..] else {
+        bail!(
+            "check takes exactly one --network NAME=MODEL, got {}",
+            args.networks.len()
+        );
+    };
+    let model = match network.split_once('=') {
+        Some((_, path)) => PathBuf::from(path),
+        None => bail!("--network expects NAME=MODEL, got '{network}'"),
+    };
+    match super::check::check_query(&model, &args.proof, &args.query)? {
+        Ok(()) => {
+            println!("valid");
+            Ok(0)
+        }
+        Err(why) => {
+            println!("invalid");
+            eprintln!("{}: {why}", args.proof.display());
+            Ok(1)
+        }
+    }
 }
 
 /// Refuses element types the analysis does not decide (all but real, float32, float64; with
@@ -202,7 +246,7 @@ pub fn run() -> i32 {
     }
 }
 
-const USAGE: &str = "usage: ppnn-vnnlib (--name | --version | verify QUERY --network NAME=MODEL [--timeout SECS] [--serialise-assignments DIR] | supports --CAPABILITY)";
+const USAGE: &str = "usage: ppnn-vnnlib (--name | --version | verify QUERY --network NAME=MODEL [--timeout SECS] [--serialise-assignments DIR] [--unsat-proofs FILE] | check --query QUERY --proof FILE --network NAME=MODEL | supports --CAPABILITY)";
 
 fn dispatch(args: &[String]) -> Result<i32> {
     let out = |s: &str| -> Result<i32> {
@@ -232,6 +276,17 @@ fn dispatch(args: &[String]) -> Result<i32> {
                     CAPABILITIES.join(" ")
                 ),
             }
+        }
+        Some("check") => {
+            let c = match CheckArgs::try_parse_from(&args[1..]) {
+                Ok(c) => c,
+                Err(e) if !e.use_stderr() => {
+                    eprint!("{e}");
+                    return Ok(0);
+                }
+                Err(e) => bail!("{}", e.to_string().trim_end().trim_start_matches("error: ")),
+            };
+            check(c)
         }
         Some("verify") => {
             let v = match VerifyArgs::try_parse_from(&args[1..]) {
@@ -355,6 +410,12 @@ fn verify(args: VerifyArgs) -> Result<i32> {
             check_types(&args, &query, &[])?;
             eprintln!("note: {e}; deciding by interval arithmetic only");
             let decision = solve::decide_by_intervals(&query, &graph)?;
+            if let (Some(file), solve::Answer::Unsat) = (&args.unsat_proofs, decision.answer) {
+                eprintln!(
+                    "note: no proof written to {}: proofs need an affine/ReLU network (this answer is by interval arithmetic on the graph)",
+                    file.display()
+                );
+            }
             return finish(&args, &query, decision, start, &printed);
         }
         Err(e) => return Err(e.into()),
@@ -374,8 +435,9 @@ fn verify(args: VerifyArgs) -> Result<i32> {
     finish(&args, &query, decision, start, &printed)
 }
 
-/// `--unsat-proofs FILE` after an `unsat`: the proof file of the robustness question the query
-/// states, or a note on stderr saying why none can be written (the answer stands either way).
+/// `--unsat-proofs FILE` after an `unsat`: the proof file of the property the query states
+/// (every disjunct refuted; `ppnn check MODEL FILE --property QUERY` re-reads the query), or a
+/// note on stderr saying why none can be written (the answer stands either way).
 fn write_unsat_proof(
     args: &VerifyArgs,
     query: &crate::property::Query,
@@ -386,19 +448,12 @@ fn write_unsat_proof(
 ) -> Result<()> {
     let net = &model.network;
     let property = query.property(net.input_size(), net.output_size())?;
-    let Some((region, class)) = property.robustness_shape() else {
-        eprintln!(
-            "note: no proof written to {}: proof files express robustness queries only (one box, \"some other class reaches class c\")",
-            file.display()
-        );
-        return Ok(());
-    };
     let hash = super::model_sha256(model_path)?;
     let limits = crate::milp::solver::Limits {
         deadline,
         ..Default::default()
     };
-    match crate::proof::emit::prove_sound(net, &hash, region, class, args.margin, None, &limits) {
+    match crate::proof::emit::prove_property(net, &hash, &property, args.margin, &limits) {
         Ok(p) => std::fs::write(file, p.to_json())
             .with_context(|| format!("cannot write the proof file {}", file.display())),
         Err(why) => {

@@ -18,6 +18,10 @@ pub struct LeafLog {
     /// prove a leaf, the leaf LP is re-solved without that row and its duals, with multiplier
     /// -1 on the row, make the certificate (a dual bound below the threshold).
     objective_row: Option<usize>,
+    /// The column `s >= threshold` maximised by a conjunction's MILP ([`super::query::member`]):
+    /// the same fallback, with the column's lower bound dropped instead of a row (the LP duals
+    /// of `max s` are then a Farkas certificate as they are).
+    objective_column: Option<usize>,
 }
 
 /// What a [`LeafLog`] collected.
@@ -43,6 +47,14 @@ impl LeafLog {
     pub fn with_objective_row(row: usize) -> Self {
         LeafLog {
             objective_row: Some(row),
+            ..Self::default()
+        }
+    }
+
+    /// A log for a MILP that maximises its column `col` under `col >= threshold`.
+    pub fn with_objective_column(col: usize) -> Self {
+        LeafLog {
+            objective_column: Some(col),
             ..Self::default()
         }
     }
@@ -99,6 +111,16 @@ impl LeafLog {
                 }
             }
         }
+        if found.as_ref().is_none_or(|(g, _)| *g <= 0.0) {
+            if let Some(col) = self.objective_column {
+                if let Some(y) = column_duals(lp, milp, col) {
+                    let alt = best(&[y]);
+                    if alt.as_ref().map(|a| a.0) > found.as_ref().map(|f| f.0) {
+                        found = alt;
+                    }
+                }
+            }
+        }
         match found {
             Some((g, y)) if g > 0.0 => self
                 .state
@@ -138,6 +160,24 @@ fn objective_duals(lp: &mut Lp, milp: &Milp, row: usize) -> Option<Vec<f64>> {
     if let Some(y) = y.as_mut() {
         y[row] = 1.0;
     }
+    y
+}
+
+/// The LP at the current fixings with column `col`'s lower bound dropped, maximising `col`:
+/// its row duals (or dual ray). Restores the bound.
+fn column_duals(lp: &mut Lp, milp: &Milp, col: usize) -> Option<Vec<f64>> {
+    let (lb, ub) = (*milp.col_lb.get(col)?, milp.col_ub[col]);
+    lp.set_bounds(col, f64::NEG_INFINITY, ub).ok()?;
+    let out = lp.solve(&Limits {
+        relaxation: true,
+        ..Limits::default()
+    });
+    let y = match out {
+        Ok(o) if o.status == Status::Optimal => Some(lp.row_duals()),
+        Ok(o) if o.status == Status::Infeasible => lp.dual_ray(),
+        _ => None,
+    };
+    lp.set_bounds(col, lb, ub).ok()?;
     y
 }
 
@@ -182,4 +222,38 @@ fn farkas_gap(milp: &Milp, fixed: &[Option<u8>], y: &[f64]) -> f64 {
         alpha += (rc * l).min(rc * u);
     }
     alpha - beta
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::milp::solver::Sense;
+
+    #[test]
+    fn the_duals_of_max_s_certify_a_conjunction_whose_best_is_below_the_threshold() {
+        // x in [0, 1]; s <= x - 0.5 and s <= -x - 0.5, s >= -0.1: max s = -0.5 < -0.1.
+        let mut milp = Milp::default();
+        let x = milp.add_col(0.0, 1.0, false);
+        let s = milp.add_col(-0.1, f64::INFINITY, false);
+        milp.add_row(f64::NEG_INFINITY, -0.5, vec![(s, 1.0), (x, -1.0)]);
+        milp.add_row(f64::NEG_INFINITY, -0.5, vec![(s, 1.0), (x, 1.0)]);
+        milp.cost = vec![0.0, 1.0];
+        let mut lp = Lp::new(&milp, Sense::Maximise).unwrap();
+        let y = column_duals(&mut lp, &milp, s).expect("duals");
+        let fixed = vec![None; milp.num_cols()];
+        let gap = [y.clone(), y.iter().map(|v| -v).collect()]
+            .into_iter()
+            .map(|y| farkas_gap(&milp, &fixed, &clean(&milp, y)))
+            .fold(f64::NEG_INFINITY, f64::max);
+        // y = (1/2, 1/2): s <= -0.5 with the x terms cancelled, against s >= -0.1: gap 0.4.
+        assert!((gap - 0.4).abs() < 1e-9, "{gap}");
+        // The column's bound is restored: the LP is infeasible again.
+        let out = lp
+            .solve(&Limits {
+                relaxation: true,
+                ..Limits::default()
+            })
+            .unwrap();
+        assert_eq!(out.status, Status::Infeasible);
+    }
 }

@@ -26,7 +26,57 @@ enum Slab {
     Skipped,
 }
 
+/// The box a `Holds` answer to the completeness question `(region, η)` establishes: `region`
+/// enlarged by η on every side, within `domain` — the slabs the question rules out are exactly
+/// the closed slabs of `domain` beyond this box's faces (what a completeness proof claims).
+pub fn complete_box(region: &Hyperbox, eta: f64, domain: &Hyperbox) -> Hyperbox {
+    let lb = (0..region.dim())
+        .map(|i| (region.lb()[i] - eta).max(domain.lb()[i]))
+        .collect();
+    let ub = (0..region.dim())
+        .map(|i| (region.ub()[i] + eta).min(domain.ub()[i]))
+        .collect();
+    Hyperbox::new(lb, ub).unwrap_or_else(|_| domain.clone())
+}
+
 impl MilpOracle<'_> {
+    /// Attaches a proof of the box [`complete_box`] to a `Holds` when proofs are on.
+    pub(super) fn with_complete_proof(
+        &self,
+        v: Verdict,
+        region: &Hyperbox,
+        c: usize,
+        eta: f64,
+        anchor: Option<&[f64]>,
+    ) -> Verdict {
+        let (Some(hash), Verdict::Holds { method, time, .. }) = (&self.settings.proofs, &v) else {
+            return v;
+        };
+        let limits = crate::milp::solver::Limits {
+            time: self.settings.query_timeout,
+            deadline: self.settings.deadline,
+            ..crate::milp::solver::Limits::default()
+        };
+        let proof = if region.dim() == self.domain.dim() {
+            let b = complete_box(region, eta, &self.domain);
+            crate::proof::emit::prove(
+                self.net,
+                hash,
+                self.settings.margin,
+                crate::proof::Claim::complete(&self.domain, &b, c),
+                anchor,
+                &limits,
+            )
+        } else {
+            Err("the box does not fit the domain".to_string())
+        };
+        Verdict::Holds {
+            method: *method,
+            time: *time,
+            proof: Some(std::sync::Arc::new(proof)),
+        }
+    }
+
     /// Upper bounds of `y_c - y_j` over `region`, for every `j != c`.
     fn class_margin_uppers(&self, bounds: &NeuronBounds, region: &Hyperbox, c: usize) -> Vec<f64> {
         let net = self.net;

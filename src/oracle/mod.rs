@@ -36,7 +36,7 @@ use crate::network::{margin_of, Network};
 use crate::property::Property;
 use crate::region::Hyperbox;
 
-mod complete;
+pub(crate) mod complete;
 mod deep;
 mod property;
 
@@ -169,7 +169,7 @@ pub enum Verdict {
         method: Method,
         /// Time spent on the question.
         time: Duration,
-        /// With [`OracleSettings::proofs`], for soundness questions: the proof file's content
+        /// With [`OracleSettings::proofs`] (soundness, completeness and property questions): the proof file's content
         /// (or why none could be written).
         proof: Option<crate::proof::emit::Emitted>,
     },
@@ -1053,7 +1053,28 @@ impl<'a> MilpOracle<'a> {
                 .collect(),
             ..p.clone()
         };
-        self.exists(&within, None, start)
+        let v = self.exists(&within, None, start);
+        self.with_property_proof(v, &within)
+    }
+
+    /// Attaches a proof that `p` (already within the domain) has no point to a `Holds` when
+    /// proofs are on (issue 15).
+    fn with_property_proof(&self, v: Verdict, p: &Property) -> Verdict {
+        let (Some(hash), Verdict::Holds { method, time, .. }) = (&self.settings.proofs, &v) else {
+            return v;
+        };
+        let limits = Limits {
+            time: self.settings.query_timeout,
+            deadline: self.settings.deadline,
+            ..Limits::default()
+        };
+        let proof =
+            crate::proof::emit::prove_property(self.net, hash, p, self.settings.margin, &limits);
+        Verdict::Holds {
+            method: *method,
+            time: *time,
+            proof: Some(std::sync::Arc::new(proof)),
+        }
     }
 }
 
@@ -1070,7 +1091,10 @@ impl Oracle for MilpOracle<'_> {
                 class,
                 eta,
                 anchor,
-            } => self.complete(region, *class, *eta, *anchor, start),
+            } => {
+                let v = self.complete(region, *class, *eta, *anchor, start);
+                self.with_complete_proof(v, region, *class, *eta, *anchor)
+            }
             Question::Exists { property } => self.exists_in_domain(property, start),
         };
         self.stats
