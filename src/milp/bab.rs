@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use crate::bounds::NeuronBounds;
 
-use super::solver::{log_solve, Limits, Lp, Milp, Outcome, Row, Sense, SolverError, Status};
+use super::solver::{log_solve, Basis, Limits, Lp, Milp, Outcome, Row, Sense, SolverError, Status};
 
 /// A binary is integral when within this of 0 or 1 (the big-M rows then relax a ReLU by at
 /// most this times the neuron's bound range, far below the safety margin).
@@ -45,6 +45,10 @@ struct Node {
     bound: f64,
     /// The parent's node bounds (deep networks: see [`super::nodes`]).
     neurons: Option<Arc<NeuronBounds>>,
+    /// The parent's optimal basis and the parent's number (in solve order): a node whose
+    /// parent was not the last LP solved restarts from it rather than from an unrelated
+    /// subtree's basis.
+    basis: Option<(Arc<Basis>, u64)>,
 }
 
 /// Solves `milp` (whose integer columns must be binaries) by branch and bound.
@@ -170,7 +174,10 @@ pub fn branch_and_bound(
         fix: Vec::new(),
         bound: f64::INFINITY,
         neurons: refiner.as_ref().map(|r| r.root()),
+        basis: None,
     }];
+    // Number of the last node LP solved (0: none yet).
+    let mut last_solved = 0u64;
     // Nodes closed by their node bounds alone (no LP).
     let mut closed_by_bounds = 0u64;
     // Root cuts: ideal-formulation inequalities ([`super::cuts`]) in rounds, while they still
@@ -339,6 +346,12 @@ pub fn branch_and_bound(
             }
         }
         nodes += 1;
+        if let Some((b, parent)) = &node.basis {
+            if *parent != last_solved {
+                lp.set_basis(b);
+            }
+        }
+        last_solved = nodes as u64;
         // Node LPs take milliseconds on small networks but can take seconds on deep ones: each
         // gets the time left, so that the solve ends at its limit.
         let lp_limits = Limits {
@@ -477,6 +490,7 @@ pub fn branch_and_bound(
                 }
             }
             Some((c, _)) => {
+                let basis = lp.basis().map(|b| (Arc::new(b), last_solved));
                 // Explore first the side the LP leans to.
                 let first: u8 = if sol[c] >= 0.5 { 1 } else { 0 };
                 for val in [1 - first, first] {
@@ -486,6 +500,7 @@ pub fn branch_and_bound(
                         fix,
                         bound: v,
                         neurons: neurons.clone(),
+                        basis: basis.clone(),
                     });
                 }
             }

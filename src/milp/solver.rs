@@ -600,6 +600,13 @@ pub fn solve(milp: &Milp, sense: Sense, limits: &Limits) -> Result<Outcome, Solv
     }
 }
 
+/// A simplex basis of an [`Lp`]: HiGHS's status of every column and row.
+#[derive(Debug, Clone)]
+pub struct Basis {
+    cols: Vec<sys::HighsInt>,
+    rows: Vec<sys::HighsInt>,
+}
+
 /// A persistent LP (HiGHS simplex) whose column bounds can be changed between solves; HiGHS
 /// keeps the basis, so a re-solve after a few bound changes takes a few iterations.
 pub struct Lp {
@@ -708,6 +715,26 @@ impl Lp {
         }
         self.nrow -= rows.len();
         Ok(())
+    }
+
+    /// The current simplex basis (column and row statuses), to restart a later solve from it.
+    pub fn basis(&self) -> Option<Basis> {
+        let mut cols: Vec<sys::HighsInt> = vec![0; self.ncol];
+        let mut rows: Vec<sys::HighsInt> = vec![0; self.nrow];
+        // SAFETY: valid handle; buffers sized ncol / nrow as HiGHS expects.
+        let s = unsafe { sys::Highs_getBasis(self.h.0, cols.as_mut_ptr(), rows.as_mut_ptr()) };
+        (s != sys::STATUS_ERROR).then_some(Basis { cols, rows })
+    }
+
+    /// Restarts from `basis` (taken from this LP with the same rows); `false` when HiGHS
+    /// refuses it (the next solve then starts from the current basis).
+    pub fn set_basis(&mut self, basis: &Basis) -> bool {
+        if basis.cols.len() != self.ncol || basis.rows.len() != self.nrow {
+            return false;
+        }
+        // SAFETY: valid handle; the arrays hold ncol / nrow statuses and outlive the call.
+        let s = unsafe { sys::Highs_setBasis(self.h.0, basis.cols.as_ptr(), basis.rows.as_ptr()) };
+        s != sys::STATUS_ERROR
     }
 
     /// Changes the objective coefficient of one column (the basis is kept: a re-solve after an
