@@ -1,350 +1,39 @@
-//! ONNX import: folds a graph of linear operators and ReLUs into a [`Network`].
-//!
-//! The graph is evaluated *symbolically*: every tensor is either a constant (initializers,
-//! shapes, `Constant` nodes: folded eagerly) or an affine function of the current *basis*, which
-//! is the network input until the first ReLU and the output of the latest ReLU after that.
-//! Linear operators (Gemm, MatMul, Add, Sub, Mul/Div by constants, reshapes, transposes…) just
-//! transform the affine map; a ReLU closes the map into a [`Layer`] and starts a new basis. So any
-//! exporter's way of writing an MLP (tf2onnx, PyTorch, Keras, hand-built) ends up in the same
-//! canonical form, and an operator we cannot fold is reported with its node name and op type.
+//! The folder: walks the graph's nodes in order and folds each operator into the values of
+//! [`super::value`], closing a [`Layer`] at every ReLU.
 
 use std::collections::HashMap;
-use std::path::Path;
 
-use prost::Message;
-
-use super::proto::{
-    attribute_type, data_type, AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto,
+use crate::network::proto::{
+    attribute_type, data_type, AttributeProto, GraphProto, NodeProto, TensorProto,
 };
-use super::tensor::{
+use crate::network::tensor::{
     broadcast_map, broadcast_shape, concat, gather, normalize_axis, numel, reduce_groups,
     resolve_shape, slice_map, transpose_map, Tensor,
 };
-use super::{Layer, Network};
+use crate::network::Layer;
 
-/// Why an ONNX file could not be turned into a network.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    /// The file could not be read.
-    #[error("cannot read model file '{path}': {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// The bytes are not an ONNX protobuf message (or are truncated).
-    #[error("'{path}' is not a valid ONNX model (protobuf decoding failed: {source})")]
-    Decode {
-        /// The file.
-        path: String,
-        /// The underlying error.
-        source: prost::DecodeError,
-    },
-    /// The model is structurally unusable (no graph, no input, several outputs…).
-    #[error("'{path}': {problem}")]
-    Model {
-        /// The file.
-        path: String,
-        /// What is wrong.
-        problem: String,
-    },
-    /// An operator type we do not fold.
-    #[error("'{path}': unsupported operator '{op}' at node '{node}' (a verifiable network here is affine layers with ReLU between them)")]
-    Unsupported {
-        /// The file.
-        path: String,
-        /// Node name (or its first output if unnamed).
-        node: String,
-        /// ONNX op type.
-        op: String,
-    },
-    /// A supported operator used in a way we cannot fold.
-    #[error("'{path}': node '{node}' ({op}): {problem}")]
-    Node {
-        /// The file.
-        path: String,
-        /// Node name (or its first output if unnamed).
-        node: String,
-        /// ONNX op type.
-        op: String,
-        /// What is wrong.
-        problem: String,
-    },
-}
+use super::value::*;
+use super::ImportError;
 
-/// Largest model accepted (also the cap on a `.onnx.gz` file's decompressed size).
-const MAX_MODEL_BYTES: u64 = 4 << 30;
-
-/// Reads a model file (`.gz`: decompressed on the fly).
-pub(super) fn read_model(path: &Path) -> Result<Vec<u8>, ImportError> {
-    use std::io::Read;
-    let name = path.display().to_string();
-    let io = |source| ImportError::Io {
-        path: name.clone(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut bytes = Vec::new();
-    if name.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(file)
-            .take(MAX_MODEL_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-    } else {
-        file.take(MAX_MODEL_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-    }
-    if bytes.len() as u64 > MAX_MODEL_BYTES {
-        return Err(ImportError::Model {
-            path: name,
-            problem: format!("the model is larger than {MAX_MODEL_BYTES} bytes"),
-        });
-    }
-    Ok(bytes)
-}
-
-/// Reads an ONNX file (`.onnx.gz` too) and folds it into a classifier [`Network`].
-pub fn load_onnx(path: impl AsRef<Path>) -> Result<Network, ImportError> {
-    let path = path.as_ref();
-    parse_onnx(&read_model(path)?, &path.display().to_string())
-}
-
-/// A model folded for general properties: the network over the concatenation of all its
-/// inputs (in graph order), computing the concatenation of all its outputs.
-#[derive(Debug, Clone)]
-pub struct Model {
-    /// The folded network.
-    pub network: Network,
-    /// Graph inputs (name, shape; a symbolic dimension counts 1), in order.
-    pub inputs: Vec<(String, Vec<usize>)>,
-    /// Graph outputs (name, shape), in order.
-    pub outputs: Vec<(String, Vec<usize>)>,
-    /// Per output: whether it is a constant of the graph (e.g. a `Shape`), independent of the
-    /// inputs — its value is then exact whatever its element type.
-    pub constant_outputs: Vec<bool>,
-    /// The opset of the default domain.
-    pub opset: i64,
-}
-
-/// Reads an ONNX file (`.onnx.gz` too) for general properties: several inputs and outputs,
-/// any number of outputs, constant outputs; nothing dropped (a Softmax is refused, since a
-/// property may constrain its values).
-pub fn load_model(path: impl AsRef<Path>) -> Result<Model, ImportError> {
-    let path = path.as_ref();
-    parse_model(&read_model(path)?, &path.display().to_string())
-}
-
-/// As [`load_model`], from bytes; `name` is used in error messages.
-pub fn parse_model(bytes: &[u8], name: &str) -> Result<Model, ImportError> {
-    fold(bytes, name, false)
-}
-
-/// Folds ONNX bytes into a classifier [`Network`]; `name` is used in error messages.
-pub fn parse_onnx(bytes: &[u8], name: &str) -> Result<Network, ImportError> {
-    Ok(fold(bytes, name, true)?.network)
-}
-
-/// The folding shared by both entry points; `classifier`: exactly one input and one output
-/// (the logits), a final Softmax dropped, at least two outputs.
-fn fold(bytes: &[u8], name: &str, classifier: bool) -> Result<Model, ImportError> {
-    let model = ModelProto::decode(bytes).map_err(|source| ImportError::Decode {
-        path: name.to_string(),
-        source,
-    })?;
-    let model_err = |problem: String| ImportError::Model {
-        path: name.to_string(),
-        problem,
-    };
-    let graph = model
-        .graph
-        .as_ref()
-        .ok_or_else(|| model_err("no graph in the file (is this an ONNX model?)".to_string()))?;
-    let opset = model
-        .opset_import
-        .iter()
-        .filter(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-        .map(|o| o.version)
-        .max()
-        .unwrap_or(13);
-    let mut folder = Folder {
-        path: name,
-        values: HashMap::new(),
-        layers: Vec::new(),
-        basis: 0,
-        basis_dim: 0,
-        notes: Vec::new(),
-        opset,
-        classifier,
-    };
-    let inputs = folder.declare_input(graph)?;
-    let input_shape = match inputs.as_slice() {
-        [(_, shape)] => shape.clone(),
-        many => vec![many.iter().map(|(_, s)| numel(s)).sum()],
-    };
-    for node in &graph.node {
-        folder.node(node)?;
-    }
-    let names: Vec<_> = graph.output.iter().map(|o| o.name.as_str()).collect();
-    if classifier && names.len() != 1 {
-        return Err(model_err(format!(
-            "the graph has {} outputs ({}); a classifier here has exactly one (the logits)",
-            names.len(),
-            names.join(", ")
-        )));
-    }
-    if names.is_empty() {
-        return Err(model_err("the graph has no outputs".to_string()));
-    }
-    let mut parts: Vec<Affine> = Vec::new();
-    let mut outputs = Vec::new();
-    let mut constant_outputs = Vec::new();
-    for output in &names {
-        constant_outputs.push(matches!(folder.values.get(*output), Some(Value::Const(_))));
-        let out = match folder.values.get(*output) {
-            Some(Value::Affine(a)) => a.clone(),
-            Some(Value::Const(t)) if !classifier => Affine {
-                shape: t.shape.clone(),
-                basis: folder.basis,
-                n: folder.basis_dim,
-                a: vec![0.0; t.data.len() * folder.basis_dim],
-                b: t.data.clone(),
-                after_softmax: None,
-            },
-            Some(Value::Const(_)) => {
-                return Err(model_err(format!(
-                    "the output '{output}' does not depend on the input"
-                )))
-            }
-            None => {
-                return Err(model_err(format!(
-                    "the output '{output}' is not produced by any node"
-                )))
-            }
-        };
-        if out.basis != folder.basis {
-            return Err(model_err(format!(
-                "the output '{output}' bypasses the last ReLU (skip connections are not supported)"
-            )));
-        }
-        outputs.push((output.to_string(), out.shape.clone()));
-        parts.push(out);
-    }
-    let mut out = parts.remove(0);
-    for p in parts {
-        out.a.extend(p.a);
-        out.b.extend(p.b);
-    }
-    out.shape = vec![out.b.len()];
-    if out.b.is_empty() {
-        return Err(model_err("the outputs are empty tensors".to_string()));
-    }
-    let numel = out.rows();
-    let is_identity = out.n == numel
-        && out.b.iter().all(|&v| v == 0.0)
-        && (0..numel).all(|r| (0..out.n).all(|c| out.row(r)[c] == if r == c { 1.0 } else { 0.0 }));
-    if !is_identity || folder.layers.is_empty() {
-        folder.layers.push(Layer {
-            n_in: out.n,
-            n_out: numel,
-            weights: out.a,
-            bias: out.b,
-            relu: false,
-        });
-    }
-    let notes = folder.notes;
-    let network = if classifier {
-        Network::new(folder.layers, input_shape)
-    } else {
-        Network::from_layers(folder.layers, input_shape)
-    }
-    .map_err(|e| model_err(format!("folded network is inconsistent: {e}")))?;
-    Ok(Model {
-        network: network.with_notes(notes),
-        inputs,
-        outputs,
-        constant_outputs,
-        opset,
-    })
-}
-
-/// An affine function of the current basis, laid out as a tensor of `shape`:
-/// element `r` (C order) is `a[r*n..(r+1)*n] · basis + b[r]`.
-#[derive(Debug, Clone)]
-struct Affine {
-    shape: Vec<usize>,
-    basis: usize,
-    n: usize,
-    a: Vec<f64>,
-    b: Vec<f64>,
-    /// Set once an order-preserving output op (Softmax, LogSoftmax) has been dropped: nothing
-    /// but the graph output may consume it.
-    after_softmax: Option<String>,
-}
-
-impl Affine {
-    fn rows(&self) -> usize {
-        self.b.len()
-    }
-    fn row(&self, r: usize) -> &[f64] {
-        &self.a[r * self.n..(r + 1) * self.n]
-    }
-    /// Same rows in another order/count: element `i` of the result is element `src[i]`.
-    fn gather_rows(&self, src: &[usize], shape: Vec<usize>) -> Affine {
-        let mut a = Vec::with_capacity(src.len() * self.n);
-        for &s in src {
-            a.extend_from_slice(self.row(s));
-        }
-        Affine {
-            shape,
-            basis: self.basis,
-            n: self.n,
-            a,
-            b: src.iter().map(|&s| self.b[s]).collect(),
-            after_softmax: None,
-        }
-    }
-    fn reshaped(mut self, shape: Vec<usize>) -> Affine {
-        self.shape = shape;
-        self
-    }
-}
-
-#[derive(Debug, Clone)]
-enum Value {
-    Const(Tensor),
-    Affine(Affine),
-}
-
-impl Value {
-    fn shape(&self) -> &[usize] {
-        match self {
-            Value::Const(t) => &t.shape,
-            Value::Affine(a) => &a.shape,
-        }
-    }
-}
-
-pub(super) struct Folder<'a> {
-    path: &'a str,
-    values: HashMap<String, Value>,
-    layers: Vec<Layer>,
-    basis: usize,
-    basis_dim: usize,
-    notes: Vec<String>,
-    opset: i64,
+pub(in crate::network) struct Folder<'a> {
+    pub(super) path: &'a str,
+    pub(super) values: HashMap<String, Value>,
+    pub(super) layers: Vec<Layer>,
+    pub(super) basis: usize,
+    pub(super) basis_dim: usize,
+    pub(super) notes: Vec<String>,
+    pub(super) opset: i64,
     /// Classifier mode: one input, a final Softmax dropped (order-preserving).
-    classifier: bool,
+    pub(super) classifier: bool,
 }
 
 /// Most input elements (all inputs together) a model may have: the identity map of the input is
 /// held densely while folding, so this bounds memory (a 784-input MNIST model needs 5 MB).
-pub(super) const MAX_INPUTS: usize = 1 << 14;
+pub(in crate::network) const MAX_INPUTS: usize = 1 << 14;
 
 impl<'a> Folder<'a> {
     /// A folder used only to decode tensors and constants (for [`super::interval`]).
-    pub(super) fn scratch(path: &'a str, opset: i64) -> Self {
+    pub(in crate::network) fn scratch(path: &'a str, opset: i64) -> Self {
         Folder {
             path,
             values: HashMap::new(),
@@ -359,7 +48,7 @@ impl<'a> Folder<'a> {
 
     /// Declares the graph inputs (initializers excluded): the basis is their concatenation, in
     /// graph order. Returns their names and shapes.
-    fn declare_input(
+    pub(super) fn declare_input(
         &mut self,
         graph: &GraphProto,
     ) -> Result<Vec<(String, Vec<usize>)>, ImportError> {
@@ -452,7 +141,7 @@ impl<'a> Folder<'a> {
         Ok(shapes.into_iter().map(|(n, s, _)| (n, s)).collect())
     }
 
-    pub(super) fn tensor(
+    pub(in crate::network) fn tensor(
         &self,
         t: &TensorProto,
         node: &str,
@@ -515,7 +204,7 @@ impl<'a> Folder<'a> {
         Ok(Tensor { shape, data })
     }
 
-    fn node(&mut self, node: &NodeProto) -> Result<(), ImportError> {
+    pub(super) fn node(&mut self, node: &NodeProto) -> Result<(), ImportError> {
         let name = if node.name.is_empty() {
             node.output.first().cloned().unwrap_or_default()
         } else {
@@ -1060,7 +749,7 @@ impl<'a> Folder<'a> {
         }
     }
 
-    pub(super) fn constant_attr(
+    pub(in crate::network) fn constant_attr(
         &self,
         a: &AttributeProto,
         node: &str,
@@ -1093,353 +782,5 @@ impl<'a> Folder<'a> {
                 problem: format!("constant attribute '{other}' (type {t}) is not supported"),
             }),
         }
-    }
-}
-
-/// Elements `map` of `v` (rows of a network value), laid out as `shape`.
-fn pick(v: &Value, map: &[usize], shape: Vec<usize>) -> Value {
-    match v {
-        Value::Const(t) => Value::Const(Tensor {
-            shape,
-            data: map.iter().map(|&i| t.data[i]).collect(),
-        }),
-        Value::Affine(a) => Value::Affine(a.gather_rows(map, shape)),
-    }
-}
-
-/// Sums of the element groups `groups` of `v`, each times `scale`, laid out as `shape`.
-fn reduce(v: &Value, groups: &[Vec<usize>], scale: f64, shape: Vec<usize>) -> Value {
-    match v {
-        Value::Const(t) => Value::Const(Tensor {
-            shape,
-            data: groups
-                .iter()
-                .map(|g| g.iter().map(|&i| t.data[i]).sum::<f64>() * scale)
-                .collect(),
-        }),
-        Value::Affine(a) => {
-            let mut out = Affine {
-                shape,
-                basis: a.basis,
-                n: a.n,
-                a: vec![0.0; groups.len() * a.n],
-                b: vec![0.0; groups.len()],
-                after_softmax: None,
-            };
-            for (r, g) in groups.iter().enumerate() {
-                for &i in g {
-                    for (o, &w) in out.a[r * a.n..(r + 1) * a.n].iter_mut().zip(a.row(i)) {
-                        *o += w;
-                    }
-                    out.b[r] += a.b[i];
-                }
-                out.a[r * a.n..(r + 1) * a.n]
-                    .iter_mut()
-                    .for_each(|w| *w *= scale);
-                out.b[r] *= scale;
-            }
-            Value::Affine(out)
-        }
-    }
-}
-
-fn scalar_tensor(v: f64) -> Tensor {
-    Tensor {
-        shape: vec![],
-        data: vec![v],
-    }
-}
-
-fn scalar(v: f64) -> Value {
-    Value::Const(scalar_tensor(v))
-}
-
-fn reshape(v: Value, shape: Vec<usize>) -> Value {
-    match v {
-        Value::Const(mut t) => {
-            t.shape = shape;
-            Value::Const(t)
-        }
-        Value::Affine(a) => Value::Affine(a.reshaped(shape)),
-    }
-}
-
-fn transpose2(v: Value) -> Result<Value, String> {
-    let shape = v.shape().to_vec();
-    if shape.len() != 2 {
-        return Err(format!("expected a matrix, got shape {shape:?}"));
-    }
-    let (map, new) = transpose_map(&shape, &[1, 0]);
-    Ok(match v {
-        Value::Const(t) => Value::Const(Tensor {
-            shape: new,
-            data: map.iter().map(|&i| t.data[i]).collect(),
-        }),
-        Value::Affine(a) => Value::Affine(a.gather_rows(&map, new)),
-    })
-}
-
-/// Element-wise Add/Sub/Mul/Div with numpy broadcasting, where at most one side depends
-/// linearly on the input (Mul and Div need the other side constant).
-fn binary(op: &str, x: &Value, y: &Value) -> Result<Value, String> {
-    let shape = broadcast_shape(x.shape(), y.shape()).ok_or_else(|| {
-        format!(
-            "shapes {:?} and {:?} do not broadcast",
-            x.shape(),
-            y.shape()
-        )
-    })?;
-    let f = |a: f64, b: f64| match op {
-        "Add" => a + b,
-        "Sub" => a - b,
-        "Mul" => a * b,
-        _ => a / b,
-    };
-    let mx = broadcast_map(&shape, x.shape());
-    let my = broadcast_map(&shape, y.shape());
-    match (x, y) {
-        (Value::Const(a), Value::Const(b)) => Ok(Value::Const(Tensor {
-            data: mx
-                .iter()
-                .zip(&my)
-                .map(|(&i, &j)| f(a.data[i], b.data[j]))
-                .collect(),
-            shape,
-        })),
-        (Value::Affine(a), Value::Const(c)) | (Value::Const(c), Value::Affine(a)) => {
-            let affine_left = matches!(x, Value::Affine(_));
-            let (ma, mc) = if affine_left { (&mx, &my) } else { (&my, &mx) };
-            let mut out = a.gather_rows(ma, shape);
-            for (r, &ci) in mc.iter().enumerate() {
-                let cv = c.data[ci];
-                let row = &mut out.a[r * out.n..(r + 1) * out.n];
-                match (op, affine_left) {
-                    ("Add", _) => out.b[r] += cv,
-                    ("Sub", true) => out.b[r] -= cv,
-                    ("Sub", false) => {
-                        row.iter_mut().for_each(|v| *v = -*v);
-                        out.b[r] = cv - out.b[r];
-                    }
-                    ("Mul", _) => {
-                        row.iter_mut().for_each(|v| *v *= cv);
-                        out.b[r] *= cv;
-                    }
-                    ("Div", true) => {
-                        if cv == 0.0 || !cv.is_finite() {
-                            return Err(format!("division by the constant {cv}"));
-                        }
-                        row.iter_mut().for_each(|v| *v /= cv);
-                        out.b[r] /= cv;
-                    }
-                    _ => return Err("division by a network value is not linear".to_string()),
-                }
-            }
-            Ok(Value::Affine(out))
-        }
-        (Value::Affine(a), Value::Affine(b)) => {
-            if op != "Add" && op != "Sub" {
-                return Err(format!("{op} of two network values is not linear"));
-            }
-            let mut out = a.gather_rows(&mx, shape);
-            let sign = if op == "Add" { 1.0 } else { -1.0 };
-            for (r, &j) in my.iter().enumerate() {
-                let src = b.row(j);
-                let row = &mut out.a[r * out.n..(r + 1) * out.n];
-                row.iter_mut().zip(src).for_each(|(v, s)| *v += sign * s);
-                out.b[r] += sign * b.b[j];
-            }
-            Ok(Value::Affine(out))
-        }
-    }
-}
-
-/// Matrix product where exactly one side is a constant matrix (or vector).
-fn matmul(x: &Value, y: &Value) -> Result<Value, String> {
-    match (x, y) {
-        (Value::Affine(a), Value::Const(w)) => {
-            // a: [..., m, k] (or [k]); w: [k, n] (or [k]).
-            let (wk, wn, vec_w) = match w.shape.as_slice() {
-                [k, n] => (*k, *n, false),
-                [k] => (*k, 1, true),
-                s => return Err(format!("constant operand of shape {s:?} is not a matrix")),
-            };
-            let vec_a = a.shape.len() == 1;
-            let k = *a.shape.last().ok_or("scalar operand")?;
-            if k != wk {
-                return Err(format!(
-                    "cannot multiply shapes {:?} and {:?}",
-                    a.shape, w.shape
-                ));
-            }
-            let lead = a.rows() / k;
-            let mut shape: Vec<usize> = a.shape[..a.shape.len() - 1].to_vec();
-            if !vec_w {
-                shape.push(wn);
-            }
-            if vec_a && vec_w {
-                shape = vec![];
-            }
-            let n = a.n;
-            let mut out_a = vec![0.0; lead * wn * n];
-            let mut out_b = vec![0.0; lead * wn];
-            for l in 0..lead {
-                for t in 0..k {
-                    let r = l * k + t;
-                    let row = a.row(r);
-                    let nz: Vec<(usize, f64)> = row
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, &v)| v != 0.0)
-                        .map(|(i, &v)| (i, v))
-                        .collect();
-                    for j in 0..wn {
-                        let c = w.data[t * wn + j];
-                        if c == 0.0 {
-                            continue;
-                        }
-                        let o = l * wn + j;
-                        let dst = &mut out_a[o * n..(o + 1) * n];
-                        for &(i, v) in &nz {
-                            dst[i] += c * v;
-                        }
-                        out_b[o] += c * a.b[r];
-                    }
-                }
-            }
-            Ok(Value::Affine(Affine {
-                shape,
-                basis: a.basis,
-                n,
-                a: out_a,
-                b: out_b,
-                after_softmax: None,
-            }))
-        }
-        (Value::Const(w), Value::Affine(a)) => {
-            // w: [m, k]; a: [k, p] (or [k]).
-            let [m, wk] = w.shape.as_slice() else {
-                return Err(format!(
-                    "constant operand of shape {:?} is not a matrix",
-                    w.shape
-                ));
-            };
-            let (k, p, vec_a) = match a.shape.as_slice() {
-                [k, p] => (*k, *p, false),
-                [k] => (*k, 1, true),
-                s => return Err(format!("network operand of shape {s:?} is not a matrix")),
-            };
-            if k != *wk {
-                return Err(format!(
-                    "cannot multiply shapes {:?} and {:?}",
-                    w.shape, a.shape
-                ));
-            }
-            let n = a.n;
-            let mut out_a = vec![0.0; m * p * n];
-            let mut out_b = vec![0.0; m * p];
-            for i in 0..*m {
-                for t in 0..k {
-                    let c = w.data[i * k + t];
-                    if c == 0.0 {
-                        continue;
-                    }
-                    for j in 0..p {
-                        let r = t * p + j;
-                        let o = i * p + j;
-                        let src = a.row(r);
-                        let dst = &mut out_a[o * n..(o + 1) * n];
-                        dst.iter_mut().zip(src).for_each(|(d, s)| *d += c * s);
-                        out_b[o] += c * a.b[r];
-                    }
-                }
-            }
-            Ok(Value::Affine(Affine {
-                shape: if vec_a { vec![*m] } else { vec![*m, p] },
-                basis: a.basis,
-                n,
-                a: out_a,
-                b: out_b,
-                after_softmax: None,
-            }))
-        }
-        (Value::Const(_), Value::Const(_)) => {
-            Err("product of two constants is not supported".to_string())
-        }
-        (Value::Affine(_), Value::Affine(_)) => {
-            Err("product of two network values is not linear".to_string())
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn broadcasting_maps() {
-        assert_eq!(broadcast_shape(&[1, 3], &[3]), Some(vec![1, 3]));
-        assert_eq!(broadcast_shape(&[2, 1], &[1, 3]), Some(vec![2, 3]));
-        assert_eq!(broadcast_shape(&[2], &[3]), None);
-        assert_eq!(broadcast_map(&[2, 3], &[3]), vec![0, 1, 2, 0, 1, 2]);
-        assert_eq!(broadcast_map(&[2, 3], &[2, 1]), vec![0, 0, 0, 1, 1, 1]);
-        assert_eq!(broadcast_map(&[2, 3], &[]), vec![0; 6]);
-    }
-
-    #[test]
-    fn transposes() {
-        // [[0,1,2],[3,4,5]] transposed -> [[0,3],[1,4],[2,5]]
-        let (m, s) = transpose_map(&[2, 3], &[1, 0]);
-        assert_eq!(s, vec![3, 2]);
-        assert_eq!(m, vec![0, 3, 1, 4, 2, 5]);
-    }
-
-    #[test]
-    fn reshape_targets() {
-        assert_eq!(
-            resolve_shape(&[1, 28, 28], &[-1.0, 784.0], false),
-            Ok(vec![1, 784])
-        );
-        assert_eq!(
-            resolve_shape(&[1, 28, 28], &[0.0, -1.0], false),
-            Ok(vec![1, 784])
-        );
-        assert!(resolve_shape(&[1, 28, 28], &[5.0, -1.0], false).is_err());
-    }
-
-    #[test]
-    fn gather_and_concat() {
-        let t = Tensor {
-            shape: vec![4],
-            data: vec![1.0, 28.0, 28.0, 3.0],
-        };
-        let i = Tensor {
-            shape: vec![],
-            data: vec![0.0],
-        };
-        let g = gather(&t, &i, 0).unwrap();
-        assert_eq!((g.shape.clone(), g.data.clone()), (vec![], vec![1.0]));
-        let c = concat(
-            &[
-                Tensor {
-                    shape: vec![1],
-                    data: vec![1.0],
-                },
-                Tensor {
-                    shape: vec![1],
-                    data: vec![-1.0],
-                },
-            ],
-            0,
-        )
-        .unwrap();
-        assert_eq!(c.data, vec![1.0, -1.0]);
-    }
-
-    #[test]
-    fn garbage_is_a_decode_or_model_error() {
-        let e = parse_onnx(b"\xff\xff\xff\xff\xff", "junk.onnx").unwrap_err();
-        assert!(e.to_string().contains("junk.onnx"), "{e}");
-        let e = parse_onnx(b"", "empty.onnx").unwrap_err();
-        assert!(e.to_string().contains("no graph"), "{e}");
     }
 }
