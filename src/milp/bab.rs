@@ -431,8 +431,15 @@ pub fn branch_and_bound(
         // fractional.
         let mut branch: Option<(usize, f64)> = None;
         let mut sol = sol;
-        // Bound-effect scores need the node LP's row duals.
-        let duals = dual_rows.as_ref().map(|_| lp.row_duals());
+        // Bound-effect scores need the node LP's row duals. They serve proofs: decision
+        // questions (a target: any point ends the search, so every node must be pruned) and
+        // optimisations once an incumbent exists. An optimisation without one dives by the
+        // width rule first (measured: the dual rule's quick 40-node searches found no point
+        // where the width rule did, and the exact search then took 15.7 s instead of 1.2 s).
+        let duals = dual_rows
+            .as_ref()
+            .filter(|_| target.is_some() || incumbent.is_some() || limits.max_nodes.is_none())
+            .map(|_| lp.row_duals());
         let mut best_effect: Option<(usize, f64)> = None;
         for (k, r) in milp.relus.iter().enumerate() {
             if cur_lb[r.a] == cur_ub[r.a] {
