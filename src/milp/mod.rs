@@ -2,12 +2,13 @@
 //!
 //! Three layers, kept apart as in MIPVerify.jl: [`encode`] turns a network and neuron bounds into
 //! variables and big-M constraints; [`query`] adds the objective and rows of each question;
-//! [`solver`] is the only code that talks to HiGHS.
+//! [`solver`] is the only code that talks to HiGHS, over the solver-free types of [`model`].
 
 pub mod bab;
 pub mod cuts;
 pub mod encode;
 pub mod leaflog;
+pub mod model;
 pub mod nodes;
 pub mod query;
 pub mod safe;
