@@ -38,6 +38,7 @@ use crate::region::Hyperbox;
 
 mod complete;
 mod deep;
+mod near;
 mod property;
 
 pub use property::confirm;
@@ -464,6 +465,22 @@ pub trait Oracle: Sync {
     fn optimise(&self, _question: &Extremum) -> Optimum {
         Optimum::unknown("this oracle does not optimise", true)
     }
+    // --- issue 16 (maximal certifications): probes of the face-expanding algorithms ---
+    /// A cheap search (concrete points, gradient ascents from `hints` and recent
+    /// counterexamples; no solver) for a point of `region ∩ D` where some competitor comes
+    /// within `slack` of `class`: `y_class - max_j y_j <= slack` in f64. With `slack = τ` such a
+    /// point shows that no soundness question on the box can be answered `Holds`; `None` proves
+    /// nothing. Counted as a falsification. The default finds nothing.
+    fn search_near(
+        &self,
+        _region: &Hyperbox,
+        _class: usize,
+        _slack: f64,
+        _hints: &[Vec<f64>],
+    ) -> Option<Vec<f64>> {
+        None
+    }
+    // --- end issue 16 ---
 }
 
 /// The cascade oracle backed by HiGHS.
@@ -1083,6 +1100,23 @@ impl Oracle for MilpOracle<'_> {
             .falsifications += 1;
         w
     }
+
+    // --- issue 16 ---
+    fn search_near(
+        &self,
+        region: &Hyperbox,
+        class: usize,
+        slack: f64,
+        hints: &[Vec<f64>],
+    ) -> Option<Vec<f64>> {
+        let p = self.search_near_impl(region, class, slack, hints);
+        self.stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .falsifications += 1;
+        p
+    }
+    // --- end issue 16 ---
 
     fn sound_by_bounds(&self, region: &Hyperbox, class: usize) -> bool {
         let net = self.net;
