@@ -312,3 +312,68 @@ fn concave_ascent(
     }
     best.map(|(_, x)| x)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::Layer;
+    use crate::oracle::{Oracle, OracleSettings};
+
+    /// Two inputs in [0, 1]; h = relu(x0 + x1 - 1.2); y0 = 0, y1 = 10 h - 1: class 0 wins
+    /// unless x0 + x1 > 1.3. At the centre (and at x* = 0) the neuron is inactive, so every
+    /// gradient is zero there; the relaxation's vertex sees the neuron.
+    fn dead_neuron() -> Network {
+        Network::new(
+            vec![
+                Layer {
+                    n_in: 2,
+                    n_out: 1,
+                    weights: vec![1.0, 1.0],
+                    bias: vec![-1.2],
+                    relu: true,
+                },
+                Layer {
+                    n_in: 1,
+                    n_out: 2,
+                    weights: vec![0.0, 10.0],
+                    bias: vec![0.0, -1.0],
+                    relu: false,
+                },
+            ],
+            vec![2],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_probe_finds_what_only_an_inactive_neuron_gives() {
+        let net = dead_neuron();
+        let settings = OracleSettings {
+            attack: None,
+            ..OracleSettings::default()
+        };
+        let oracle = MilpOracle::new(&net, Hyperbox::unit(2), settings);
+        let tau = oracle.margin();
+        let whole = Hyperbox::unit(2);
+        let p = oracle
+            .search_near(&whole, 0, tau, &[])
+            .expect("a point beyond x0 + x1 = 1.3");
+        assert!(whole.contains(&p));
+        assert!(margin_of(&net.forward(&p), 0).0 <= tau, "{p:?}");
+        // A box where class 0 wins everywhere: nothing to find.
+        let safe = Hyperbox::new(vec![0.0, 0.0], vec![0.6, 0.6]).unwrap();
+        assert_eq!(oracle.search_near(&safe, 0, tau, &[]), None);
+        assert_eq!(oracle.stats().falsifications, 2);
+    }
+
+    #[test]
+    fn the_concave_ascent_reaches_the_margin_maximum_of_one_hidden_layer() {
+        let net = dead_neuron();
+        let region = Hyperbox::new(vec![0.5, 0.5], vec![1.0, 0.9]).unwrap();
+        let bounds = NeuronBounds::interval(&net, &region);
+        let x = concave_ascent(&net, &bounds, &region, 0, 1).expect("one hidden layer");
+        // The maximum of y1 - y0 over the box: 10 (1.9 - 1.2) - 1 = 6 at the upper corner.
+        let y = net.forward(&x);
+        assert!((y[1] - y[0] - 6.0).abs() < 1e-9, "{x:?}");
+    }
+}
