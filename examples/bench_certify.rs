@@ -10,12 +10,97 @@
 //! ```
 //!
 //! Inputs run one at a time (the oracle itself solves competing classes in parallel).
+//! With `profile=1`, a line per input and algorithm splits the questions by outcome and
+//! deciding method (count and seconds), to see where the time goes.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
 use parallelepipedonn::certify::{certify, Algorithm, Params};
-use parallelepipedonn::{load_onnx, Hyperbox, MilpOracle, OracleSettings};
+use parallelepipedonn::oracle::{Extremum, Optimum, OracleStats, Verdict, Witness};
+use parallelepipedonn::{
+    load_onnx, Hyperbox, MilpOracle, Network, Oracle, OracleSettings, Question,
+};
+
+/// An oracle that times every question by outcome and method (`profile=1`).
+struct Profiled<'a> {
+    inner: &'a dyn Oracle,
+    spent: Mutex<BTreeMap<String, (u64, f64)>>,
+}
+
+impl Profiled<'_> {
+    fn add(&self, key: String, t: f64) {
+        let mut m = self.spent.lock().unwrap_or_else(|e| e.into_inner());
+        let e = m.entry(key).or_default();
+        e.0 += 1;
+        e.1 += t;
+    }
+
+    fn line(&self) -> String {
+        let m = self.spent.lock().unwrap_or_else(|e| e.into_inner());
+        m.iter()
+            .map(|(k, (n, t))| format!("{k} {n} / {t:.1} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl Oracle for Profiled<'_> {
+    fn decide(&self, q: &Question) -> Verdict {
+        let start = Instant::now();
+        let v = self.inner.decide(q);
+        let m = v.method().map_or("-".to_string(), |m| m.to_string());
+        self.add(format!("{}/{m}", v.name()), start.elapsed().as_secs_f64());
+        v
+    }
+    fn network(&self) -> &Network {
+        self.inner.network()
+    }
+    fn domain(&self) -> &Hyperbox {
+        self.inner.domain()
+    }
+    fn margin(&self) -> f64 {
+        self.inner.margin()
+    }
+    fn stats(&self) -> OracleStats {
+        self.inner.stats()
+    }
+    fn falsify(&self, region: &Hyperbox, class: usize) -> Option<Witness> {
+        let start = Instant::now();
+        let w = self.inner.falsify(region, class);
+        self.add("falsify".to_string(), start.elapsed().as_secs_f64());
+        w
+    }
+    fn sound_by_bounds(&self, region: &Hyperbox, class: usize) -> bool {
+        self.inner.sound_by_bounds(region, class)
+    }
+    fn search_near(
+        &self,
+        region: &Hyperbox,
+        class: usize,
+        slack: f64,
+        hints: &[Vec<f64>],
+    ) -> Option<Vec<f64>> {
+        let start = Instant::now();
+        let p = self.inner.search_near(region, class, slack, hints);
+        let key = if p.is_some() {
+            "probe/near"
+        } else {
+            "probe/none"
+        };
+        self.add(key.to_string(), start.elapsed().as_secs_f64());
+        p
+    }
+    fn optimise(&self, q: &Extremum) -> Optimum {
+        let start = Instant::now();
+        let o = self.inner.optimise(q);
+        self.add("optimise".to_string(), start.elapsed().as_secs_f64());
+        o
+    }
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -36,6 +121,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut settings = OracleSettings::default();
     let mut max_inputs = usize::MAX;
     let mut timeout: Option<f64> = None;
+    let mut profile = false;
     for kv in &args[4..] {
         let (k, v) = kv.split_once('=').ok_or("options are key=value")?;
         match k {
@@ -45,6 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "max-inputs" => max_inputs = v.parse()?,
             "query-timeout" => settings.query_timeout = Some(Duration::from_secs_f64(v.parse()?)),
             "timeout" => timeout = Some(v.parse()?),
+            "profile" => profile = v == "1",
             _ => return Err(format!("unknown option {k}").into()),
         }
     }
@@ -85,7 +172,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 s.deadline = Some(d);
                 p.deadline = Some(d);
             }
-            let oracle = MilpOracle::new(&net, domain.clone(), s);
+            let milp = MilpOracle::new(&net, domain.clone(), s);
+            let oracle = Profiled {
+                inner: &milp,
+                spent: Mutex::new(BTreeMap::new()),
+            };
             let c = certify(*algo, &oracle, &x, class, &p, None);
             let t = start.elapsed().as_secs_f64();
             times[k].push(t);
@@ -107,6 +198,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 c.nontrivial_faces.map_or("-".to_string(), |n| n.to_string()),
                 c.log10_volume.map_or("-".to_string(), |v| format!("{v:.1}"))
             );
+            if profile {
+                let open = c
+                    .faces
+                    .as_ref()
+                    .map_or(0, |f| f.iter().filter(|f| f.state == "open").count());
+                println!(
+                    "<!-- profile: {}; open faces {open}; notes: {} -->",
+                    oracle.line(),
+                    c.notes.join(" / ")
+                );
+            }
         }
     }
     println!();

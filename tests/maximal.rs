@@ -215,3 +215,178 @@ fn face_order_is_selectable() {
     );
     assert!(up.region.unwrap().ub()[0] > 0.6);
 }
+
+/// An oracle that records every box answered `Holds` and, with `blind`, never finds anything
+/// in its cheap probes (so that every move waits for a settling question, and only the
+/// settling bisection keeps unsound moves out).
+struct Recording<'a> {
+    inner: &'a MilpOracle<'a>,
+    blind: bool,
+    proved: std::sync::Mutex<Vec<Hyperbox>>,
+    probes: std::sync::atomic::AtomicUsize,
+}
+
+impl<'a> Recording<'a> {
+    fn new(inner: &'a MilpOracle<'a>, blind: bool) -> Self {
+        Recording {
+            inner,
+            blind,
+            proved: std::sync::Mutex::new(Vec::new()),
+            probes: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether `b` lies inside a box the oracle answered `Holds`.
+    fn covered(&self, b: &Hyperbox) -> bool {
+        self.proved
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| p.contains_box(b))
+    }
+}
+
+impl Oracle for Recording<'_> {
+    fn decide(&self, q: &Question) -> parallelepipedonn::Verdict {
+        let v = self.inner.decide(q);
+        if let (true, Question::Sound { region, .. }) = (v.holds(), q) {
+            self.proved.lock().unwrap().push((*region).clone());
+        }
+        v
+    }
+    fn network(&self) -> &Network {
+        self.inner.network()
+    }
+    fn domain(&self) -> &Hyperbox {
+        self.inner.domain()
+    }
+    fn margin(&self) -> f64 {
+        self.inner.margin()
+    }
+    fn stats(&self) -> parallelepipedonn::oracle::OracleStats {
+        self.inner.stats()
+    }
+    fn falsify(&self, r: &Hyperbox, c: usize) -> Option<parallelepipedonn::Witness> {
+        self.inner.falsify(r, c)
+    }
+    fn sound_by_bounds(&self, r: &Hyperbox, c: usize) -> bool {
+        let holds = self.inner.sound_by_bounds(r, c);
+        if holds {
+            self.proved.lock().unwrap().push(r.clone());
+        }
+        holds
+    }
+    fn optimise(
+        &self,
+        q: &parallelepipedonn::oracle::Extremum,
+    ) -> parallelepipedonn::oracle::Optimum {
+        self.inner.optimise(q)
+    }
+    fn search_near(
+        &self,
+        r: &Hyperbox,
+        c: usize,
+        slack: f64,
+        hints: &[Vec<f64>],
+    ) -> Option<Vec<f64>> {
+        self.probes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.blind {
+            None
+        } else {
+            self.inner.search_near(r, c, slack, hints)
+        }
+    }
+}
+
+/// A face not at its bound, pushed out by `push` (at most to its bound), gives a box that a
+/// fresh oracle does not prove.
+fn assert_pushed_faces_refused(net: &Network, c: &Certificate, push: f64) {
+    let region = c.region.as_ref().unwrap();
+    let oracle = MilpOracle::new(net, Hyperbox::unit(net.input_size()), settings(c.margin));
+    for face in c.faces.as_ref().unwrap() {
+        if face.state == "domain" {
+            continue;
+        }
+        let mut b = region.clone();
+        let i = face.coord;
+        if face.side == "upper" {
+            b.set_ub(i, (region.ub()[i] + push).min(1.0));
+        } else {
+            b.set_lb(i, (region.lb()[i] - push).max(0.0));
+        }
+        let v = oracle.decide(&Question::Sound {
+            region: &b,
+            class: c.class,
+        });
+        assert!(
+            !v.holds(),
+            "{}: face {face:?} could move by {push}",
+            c.algorithm
+        );
+    }
+}
+
+/// Moves are probed and proved in groups (issue 16). Whatever the probes say, the box printed
+/// lies inside a box the oracle answered `Holds`, a fresh oracle proves it again, and each face
+/// of `bu-d-dfs` stops within δ of a refused position. With blind probes every move is a
+/// pending move, so an unproved group move would show here.
+#[test]
+fn grouped_face_moves_are_all_proved() {
+    let mut checked = 0;
+    let mut grouped = 0;
+    // (Seed 1 is left out: its margins stay within τ over wide ranges, and its maximal run
+    // alone takes seconds of near-tie questions.)
+    for seed in [0, 2, 3, 4, 5, 6, 7, 8, 9u64] {
+        let net = if seed < 6 {
+            random_network(1600 + seed)
+        } else {
+            // Wider inputs: several settling rounds per run.
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let layers = random_layers(&mut rng, &[24, 12, 3], false);
+            Network::new(layers, vec![24]).unwrap()
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed + 77);
+        let x: Vec<f64> = (0..net.input_size()).map(|_| rng.gen::<f64>()).collect();
+        let Some(class) = net.classify(&x) else {
+            continue;
+        };
+        if margin_of(&net.forward(&x), class).0 <= 1e-3 {
+            continue;
+        }
+        for blind in [true, false] {
+            for name in ["bu-d-dfs", "td+bu-d-dfs", "maximal"] {
+                let params = Params {
+                    delta: 0.1,
+                    ..Params::default()
+                };
+                let milp = MilpOracle::new(&net, Hyperbox::unit(net.input_size()), settings(1e-4));
+                let rec = Recording::new(&milp, blind);
+                let c = certify(
+                    Algorithm::from_name(name).unwrap(),
+                    &rec,
+                    &x,
+                    class,
+                    &params,
+                    None,
+                );
+                if c.status != Status::Certified {
+                    continue;
+                }
+                let region = c.region.as_ref().unwrap();
+                assert!(
+                    rec.covered(region),
+                    "{name} (blind {blind}, seed {seed}): the box printed was never answered Holds"
+                );
+                recheck(&net, &c);
+                if name != "maximal" {
+                    assert_pushed_faces_refused(&net, &c, params.delta + 1e-9);
+                }
+                grouped += rec.probes.load(std::sync::atomic::Ordering::Relaxed);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} certificates checked");
+    assert!(grouped > 0, "no move was probed");
+}

@@ -7,9 +7,11 @@
 //! exactly, one optimisation per face (`maximal`). The top-down algorithm (`td`) starts from the
 //! whole restriction and cuts the coordinate of each counterexample.
 
+use std::collections::HashMap;
+
+use super::faces::Grow;
 use super::{snap_to, Ctx, Found};
-use crate::certificate::Face;
-use crate::oracle::{Extremum, Verdict, Witness};
+use crate::oracle::{Verdict, Witness};
 use crate::region::Hyperbox;
 
 /// The order in which depth-first algorithms visit faces.
@@ -46,157 +48,6 @@ impl FaceOrder {
     }
 }
 
-/// Per-face bookkeeping: where a face stopped and why.
-#[derive(Debug, Clone, Copy, Default)]
-struct FaceState {
-    /// Distance of the counterexample that stopped the face, if one did.
-    blocked: Option<f64>,
-}
-
-/// A box being grown, with its faces' states.
-struct Grow<'c, 'a> {
-    ctx: &'c Ctx<'a>,
-    region: Hyperbox,
-    limit: Hyperbox,
-    upper: Vec<FaceState>,
-    lower: Vec<FaceState>,
-    unknown: usize,
-    near_ties: usize,
-    /// Coordinate `i` of the counterexample that refused the last move of face `i`.
-    last_cut: Option<f64>,
-}
-
-impl<'c, 'a> Grow<'c, 'a> {
-    fn new(ctx: &'c Ctx<'a>, start: Hyperbox) -> Self {
-        let d = start.dim();
-        let limit = ctx.restriction();
-        Grow {
-            ctx,
-            region: start,
-            limit,
-            upper: vec![FaceState::default(); d],
-            lower: vec![FaceState::default(); d],
-            unknown: 0,
-            near_ties: 0,
-            last_cut: None,
-        }
-    }
-
-    fn pos(&self, i: usize, upper: bool) -> f64 {
-        if upper {
-            self.region.ub()[i]
-        } else {
-            self.region.lb()[i]
-        }
-    }
-
-    fn bound(&self, i: usize, upper: bool) -> f64 {
-        if upper {
-            self.limit.ub()[i]
-        } else {
-            self.limit.lb()[i]
-        }
-    }
-
-    /// The box with face `(i, upper)` moved to `v`.
-    fn moved(&self, i: usize, upper: bool, v: f64) -> Hyperbox {
-        let mut b = self.region.clone();
-        if upper {
-            b.set_ub(i, v.max(b.lb()[i]));
-        } else {
-            b.set_lb(i, v.min(b.ub()[i]));
-        }
-        b
-    }
-
-    fn state(&mut self, i: usize, upper: bool) -> &mut FaceState {
-        if upper {
-            &mut self.upper[i]
-        } else {
-            &mut self.lower[i]
-        }
-    }
-
-    /// Asks whether the face can move to `v`; moves it when sound. Records the blocking
-    /// counterexample otherwise.
-    fn try_move(&mut self, i: usize, upper: bool, v: f64) -> bool {
-        let cand = self.moved(i, upper, v);
-        self.last_cut = None;
-        match self.ctx.sound(&cand) {
-            Verdict::Holds { .. } => {
-                self.region = cand;
-                self.state(i, upper).blocked = None;
-                true
-            }
-            Verdict::Violated { witness, .. } => {
-                let d = self.ctx.distance(&witness.x);
-                self.last_cut = Some(witness.x[i]);
-                self.state(i, upper).blocked = Some(d);
-                false
-            }
-            Verdict::Unknown { near_tie, .. } => {
-                if near_tie.is_some() {
-                    self.near_ties += 1;
-                } else {
-                    self.unknown += 1;
-                }
-                false
-            }
-        }
-    }
-
-    fn faces_report(&self) -> Vec<Face> {
-        let mut out = Vec::new();
-        for (upper, states) in [(true, &self.upper), (false, &self.lower)] {
-            for (i, st) in states.iter().enumerate() {
-                let value = self.pos(i, upper);
-                let at_bound = value == self.bound(i, upper);
-                out.push(Face {
-                    coord: i,
-                    side: if upper { "upper" } else { "lower" },
-                    value,
-                    state: if at_bound {
-                        "domain"
-                    } else if st.blocked.is_some() {
-                        "blocked"
-                    } else {
-                        "open"
-                    },
-                    blocking_distance: if at_bound { None } else { st.blocked },
-                });
-            }
-        }
-        out
-    }
-
-    fn finish(self, stopped: Option<String>) -> Found {
-        let stopped = stopped.or_else(|| {
-            (self.unknown > 0).then(|| {
-                format!(
-                    "{} oracle question(s) stayed unknown and were treated as not sound",
-                    self.unknown
-                )
-            })
-        });
-        let mut notes = Vec::new();
-        if self.near_ties > 0 {
-            notes.push(format!(
-                "{} oracle question(s) were near ties (margin within τ of the boundary) and were treated as not sound",
-                self.near_ties
-            ));
-        }
-        let faces = self.faces_report();
-        Found {
-            region: self.region,
-            stopped,
-            upper: None,
-            notes,
-            faces: Some(faces),
-            near: None,
-        }
-    }
-}
-
 /// `bu-l-dfs`: faces in order; each moves out by δ while the box stays sound.
 pub fn linear_dfs(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
     let mut g = Grow::new(ctx, start);
@@ -226,39 +77,133 @@ pub fn linear_dfs(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
 }
 
 /// `bu-d-dfs`: faces in order; each by bisection between its position and its bound, to δ.
+/// Moves are probed and proved in groups (see [`super::faces`]): the box is the one the
+/// face-by-face bisection reaches with the same refusals, for far fewer proofs.
 pub fn dichotomic_dfs(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
     let mut g = Grow::new(ctx, start);
-    for (n, (i, upper)) in order.faces(g.region.dim()).into_iter().enumerate() {
+    let faces = order.faces(g.region.dim());
+    let stopped = expand(&mut g, &faces, ctx.params.delta, false, None, "bu-d-dfs");
+    g.finish(stopped)
+}
+
+/// Bisection of every face of `faces`, in order, between its position and its bound, until
+/// the bracket is at most `step` wide: moves are probed, pending moves settled in groups, and
+/// a refused settlement sends the run back to the refused face (its bracket now ends at the
+/// refused position). With `near`, a face that the point blocks where it stands (see
+/// [`blocked_by_near`]) is not moved. Returns why the run stopped early, if it did.
+fn expand(
+    g: &mut Grow,
+    faces: &[(usize, bool)],
+    step: f64,
+    jump: bool,
+    near: Option<&[f64]>,
+    name: &str,
+) -> Option<String> {
+    let ctx = g.ctx;
+    // Refused positions learnt from settling: valid for every later (larger) box.
+    let mut known: HashMap<(usize, bool), Learnt> = HashMap::new();
+    // Jumps tried per face (across redos: a face whose jumps keep being refused bisects).
+    let mut jumps: HashMap<(usize, bool), usize> = HashMap::new();
+    let mut k = 0;
+    let mut reported = 0;
+    while k < faces.len() {
         if let Some(why) = ctx.limit_reached() {
-            return g.finish(Some(why));
+            return Some(why);
         }
-        let (mut lo, mut hi) = (g.pos(i, upper), g.bound(i, upper));
-        if lo == hi || g.try_move(i, upper, hi) {
-            continue;
-        }
-        // Invariant: the face is proved at `lo`; the box with the face at `hi` holds a
-        // counterexample. A refused move's witness w lies in the moved box, so the face can
-        // not pass w_i either: the bracket shrinks to it, often saving several questions.
-        hi = cut_towards(lo, hi, g.last_cut);
-        while (hi - lo).abs() > ctx.params.delta {
-            if let Some(why) = ctx.limit_reached() {
-                return g.finish(Some(why));
-            }
-            let mid = 0.5 * (lo + hi);
-            let blocked = g.state(i, upper).blocked;
-            if g.try_move(i, upper, mid) {
-                lo = mid;
-                // Keep the witness of the farther failure as the face's blocker.
-                g.state(i, upper).blocked = blocked;
-            } else {
-                hi = cut_towards(lo, mid, g.last_cut);
+        let (i, upper) = faces[k];
+        let learnt = known.remove(&(i, upper));
+        let stands = g.tpos(i, upper) == g.bound(i, upper);
+        if !stands {
+            match near.and_then(|p| learnt.is_none().then(|| blocked_by_near(g, p, i, upper))) {
+                Some(Some(d)) => g.block_at(i, upper, d),
+                _ => bisect_face(
+                    g,
+                    i,
+                    upper,
+                    step,
+                    jump,
+                    jumps.entry((i, upper)).or_default(),
+                    learnt,
+                ),
             }
         }
-        if n % 32 == 0 {
-            ctx.progress(&format!("bu-d-dfs: face {n}"));
+        k += 1;
+        if g.ripe() || k == faces.len() {
+            if let Some(r) = g.settle() {
+                let pos = g.pos(r.coord, r.upper);
+                let hi = cut_towards(pos, r.at, r.point.as_ref().map(|p| p[r.coord]));
+                let back = faces
+                    .iter()
+                    .position(|&f| f == (r.coord, r.upper))
+                    .unwrap_or(k);
+                known.insert((r.coord, r.upper), (hi, r.point));
+                k = back.min(k);
+            }
+        }
+        if k >= reported + 32 {
+            reported = k;
+            ctx.progress(&format!("{name}: face {k} of {}", faces.len()));
         }
     }
-    g.finish(None)
+    None
+}
+
+/// A refused position of a face and the point that refused it (if the oracle gave one).
+type Learnt = (f64, Option<Vec<f64>>);
+
+/// Positions tried just before a refused one, per face and run, before plain bisection.
+const MAX_JUMPS: usize = 8;
+
+/// Bisection of face `(i, upper)` of the pending box between its position and `learnt` (a
+/// refused position and its point) or, without it, its bound; probes only (see
+/// [`Grow::probe`]), to a bracket at most `step` wide. The face then records its blocker.
+fn bisect_face(
+    g: &mut Grow,
+    i: usize,
+    upper: bool,
+    step: f64,
+    jump: bool,
+    jumps: &mut usize,
+    learnt: Option<Learnt>,
+) {
+    let bound = g.bound(i, upper);
+    let mut lo = g.tpos(i, upper);
+    let (mut hi, mut blocker) = match learnt {
+        Some(l) => l,
+        None => match g.probe(i, upper, bound) {
+            None => return,
+            Some(p) => (cut_towards(lo, bound, Some(p[i])), Some(p)),
+        },
+    };
+    while (hi - lo).abs() > step {
+        if g.ctx.limit_reached().is_some() {
+            return;
+        }
+        // Exact runs (`jump`): a refused position comes from a point on the boundary (pulled
+        // back along the coordinate), so the face most likely stops just before it: try there
+        // first, then bisect. δ-runs bisect, as the algorithm is defined.
+        let mid = if jump && *jumps < MAX_JUMPS {
+            *jumps += 1;
+            if upper {
+                (hi - 0.5 * step).max(lo)
+            } else {
+                (hi + 0.5 * step).min(lo)
+            }
+        } else {
+            0.5 * (lo + hi)
+        };
+        if mid == lo || mid == hi {
+            break;
+        }
+        match g.probe(i, upper, mid) {
+            None => lo = mid,
+            Some(p) => {
+                hi = cut_towards(lo, mid, Some(p[i]));
+                blocker = Some(p);
+            }
+        }
+    }
+    g.block(i, upper, blocker.as_deref());
 }
 
 /// `bu-bfs`: all faces advance by δ in rounds; a face whose step breaks soundness stops.
@@ -357,167 +302,84 @@ fn cut_towards(lo: f64, hi: f64, cut: Option<f64>) -> f64 {
 /// Exact per-face expansion: every face ends at its bound or blocked, to the tolerance, by a
 /// point where some competitor reaches `y_j - y_c >= -τ` (pushed across the boundary, the
 /// face's blocking counterexample). No face can then move outward without leaving the proved
-/// region: the box is maximal. For each face (upper faces first):
+/// region: the box is maximal. For each face (in the run's face order):
 /// 1. if the near point of the starting cube touches the face, with the margin growing outward,
 ///    the face is blocked where it is (checked by a forward pass, no solver);
-/// 2. otherwise one optimisation releases the face to its bound and finds the nearest
-///    violation along its coordinate; the face moves to just before it. Bounds settle the faces
-///    that can reach their bound without a MILP.
+/// 2. otherwise a bisection between its position and its bound, to the tolerance, whose moves
+///    are probed by cheap searches and proved in groups (see [`super::faces`]): each refused
+///    position comes with a point of margin at most τ in the box that the move would reach.
 ///
 /// Since boxes only grow, a blocked face stays blocked: maximality does not depend on the order.
-/// Every move is proved by an ordinary soundness question on the moved box, so the box stands
-/// whenever the run stops.
+/// Every move stands only once a soundness question on a box containing it was answered `Holds`,
+/// so the box stands whenever the run stops.
 pub fn exact_faces(ctx: &Ctx, start: Hyperbox, near: Option<&[f64]>) -> Found {
     let mut g = Grow::new(ctx, start);
     let d = g.region.dim();
-    let order = ctx.params.face_order;
-    let mut inexact = 0usize;
-    let mut by_near = 0usize;
-    for (n, (i, upper)) in order.faces(d).into_iter().enumerate() {
-        if let Some(why) = ctx.limit_reached() {
-            // Every move so far was proved by its own question: the box stands.
-            return g.finish(Some(why));
-        }
-        if g.pos(i, upper) == g.bound(i, upper) {
-            continue;
-        }
-        if near.is_some_and(|p| blocked_by_near(&mut g, p, i, upper)) {
-            by_near += 1;
-            continue;
-        }
-        // Can the face go all the way? One ordinary question (an attack usually refutes it).
-        let bound = g.bound(i, upper);
-        if g.try_move(i, upper, bound) {
-            continue;
-        }
-        if !optimise_face(&mut g, i, upper) {
-            inexact += 1;
-        }
-        if n % 16 == 0 {
-            ctx.progress(&format!("maximal: face {n} of {}", 2 * d));
-        }
-    }
-    let stopped = (inexact > 0).then(|| {
-        format!("{inexact} face optimisation(s) did not finish; those faces may not be maximal")
-    });
+    let faces = ctx.params.face_order.faces(d);
+    // First every face that can reach its bound (groups of such moves settle at once, and
+    // their boxes are far from the boundary), then the exact positions of the others.
+    let stopped = expand(
+        &mut g,
+        &faces,
+        f64::INFINITY,
+        false,
+        near,
+        "maximal: bounds",
+    )
+    .or_else(|| expand(&mut g, &faces, ctx.params.tolerance, true, near, "maximal"));
     let mut f = g.finish(stopped);
-    if by_near > 0 {
+    let open = f
+        .faces
+        .as_ref()
+        .map_or(0, |fs| fs.iter().filter(|x| x.state == "open").count());
+    if open > 0 {
         f.notes.push(format!(
-            "{by_near} face(s) blocked where they stood by the apothem's nearest point (no solver call)"
+            "{open} face(s) are open: no confirmed counterexample was found just beyond them (a point within the safety margin τ of the boundary, or a refusal without a point, stopped them)"
         ));
     }
     f
 }
 
 /// Whether `near` (a point with margin about -τ just outside the box) blocks face `(i, upper)`
-/// where it stands: the point lies on that face (after clamping into the box) and a step of at
-/// most the tolerance outward along the coordinate reaches margin >= -τ, checked by a forward
-/// pass. Records the blocking counterexample when it finds one.
-fn blocked_by_near(g: &mut Grow, near: &[f64], i: usize, upper: bool) -> bool {
+/// of the pending box where it stands: the point lies on that face (after clamping into the
+/// box) and a step of at most the tolerance outward along the coordinate reaches margin <= τ,
+/// checked by a forward pass. `Some(distance of the blocking counterexample, when one is
+/// confirmed)` when it does.
+fn blocked_by_near(g: &Grow, near: &[f64], i: usize, upper: bool) -> Option<Option<f64>> {
     let ctx = g.ctx;
     let net = ctx.oracle.network();
     let tau = ctx.oracle.margin();
-    let p = g.region.clamp(near);
-    let pos = g.pos(i, upper);
+    let pending = g.tmoved(i, upper, g.tpos(i, upper));
+    let p = pending.clamp(near);
+    let pos = g.tpos(i, upper);
     if (p[i] - pos).abs() > 1e-12 * (1.0 + pos.abs()) {
-        return false;
+        return None;
     }
     let (m, j) = crate::network::margin_of(&net.forward(&p), ctx.class);
     let grad = crate::attack::margin_gradient(net, &p, ctx.class, j);
     let outward = if upper { grad[i] } else { -grad[i] };
     if outward <= 0.0 {
-        return false;
+        return None;
     }
     // margin_of is y_c - max y_j; the competitor margin is -m. Needed: -m >= -τ.
     let deficit = (m - tau).max(0.0);
     let step = 1.01 * deficit / outward + 1e-15;
     if step > ctx.params.tolerance {
-        return false;
+        return None;
     }
     let mut q = p.clone();
     q[i] += if upper { step } else { -step };
     let (mq, _) = crate::network::margin_of(&net.forward(&q), ctx.class);
     if mq > tau {
-        return false;
+        return None;
     }
     // Blocked here. The counterexample: push the near point across the boundary.
-    let released = g.moved(i, upper, g.bound(i, upper));
-    if let Some(w) = crate::attack::cross_boundary(net, &q, ctx.class, &released)
-        .and_then(|x| Witness::confirm(net, &x, ctx.class))
-    {
-        g.state(i, upper).blocked = Some(ctx.distance(&w.x));
-    }
-    true
-}
-
-/// One optimisation for face `(i, upper)`: the nearest point along the coordinate where some
-/// competitor reaches margin >= -τ; the face moves to just before it. Returns whether the
-/// optimisation was exact.
-fn optimise_face(g: &mut Grow, i: usize, upper: bool) -> bool {
-    let ctx = g.ctx;
-    let net = ctx.oracle.network();
-    let tau = ctx.oracle.margin();
-    let (pos, bound) = (g.pos(i, upper), g.bound(i, upper));
-    // Only the slab beyond the face: the box itself is proved, and points on its boundary
-    // within solver tolerance of -τ would otherwise be found instead of the face's own blocker.
-    let mut released = g.moved(i, upper, bound);
-    if upper {
-        released.set(i, pos, bound);
-    } else {
-        released.set(i, bound, pos);
-    }
-    let opt = ctx.oracle.optimise(&Extremum::FaceExtent {
-        region: &released,
-        class: ctx.class,
-        coord: i,
-        upper,
-        threshold: -tau,
-    });
-    // `opt.bound` is proved: no point with margin >= -τ lies before it. The face stops a
-    // quarter of the tolerance short of it, so that the final proof has room against solver
-    // tolerances while the face stays maximal to the tolerance.
-    let m = opt.bound;
-    let gap = 0.25 * ctx.params.tolerance;
-    let target = if upper {
-        if m >= bound {
-            bound
-        } else {
-            m - gap
-        }
-    } else if m <= bound {
-        bound
-    } else {
-        m + gap
-    };
-    // The move is proved by an ordinary question on the moved box; right at the optimum the
-    // margin is -τ to within solver tolerances, so the face may need to back off a little.
-    let blocked = g.state(i, upper).blocked;
-    for k in 0..4 {
-        let back = gap * 4f64.powi(k);
-        let t = if target == bound {
-            bound
-        } else if upper {
-            target - back + gap
-        } else {
-            target + back - gap
-        };
-        let moves_out = if upper { t > pos } else { t < pos };
-        if !(moves_out && t.is_finite()) || g.try_move(i, upper, t) {
-            break;
-        }
-    }
-    g.state(i, upper).blocked = blocked;
-    if let Some((_, p)) = &opt.best {
-        // The nearest point has margin about -τ: push it into a counterexample.
-        let w = Witness::confirm(net, p, ctx.class).or_else(|| {
-            crate::attack::cross_boundary(net, p, ctx.class, &released)
-                .and_then(|q| Witness::confirm(net, &q, ctx.class))
-        });
-        if let Some(w) = w {
-            g.state(i, upper).blocked = Some(ctx.distance(&w.x));
-        }
-    }
-    opt.exact
+    let released = g.tmoved(i, upper, g.bound(i, upper));
+    Some(
+        crate::attack::cross_boundary(net, &q, ctx.class, &released)
+            .and_then(|x| Witness::confirm(net, &x, ctx.class))
+            .map(|w| ctx.distance(&w.x)),
+    )
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 pub mod apothem;
 pub mod dual;
+mod faces;
 pub mod maximal;
 
 pub use maximal::FaceOrder;

@@ -36,6 +36,7 @@ use crate::region::Hyperbox;
 
 pub(crate) mod complete;
 mod deep;
+mod near;
 mod optimise;
 mod property;
 mod settings;
@@ -78,6 +79,20 @@ pub trait Oracle: Sync {
     /// Answers an optimisation question. The default proves nothing.
     fn optimise(&self, _question: &Extremum) -> Optimum {
         Optimum::unknown("this oracle does not optimise", true)
+    }
+    /// A cheap search (concrete points, gradient ascents from `hints` and recent
+    /// counterexamples; no solver) for a point of `region ∩ D` where some competitor comes
+    /// within `slack` of `class`: `y_class - max_j y_j <= slack` in f64. With `slack = τ` such a
+    /// point shows that no soundness question on the box can be answered `Holds`; `None` proves
+    /// nothing. Counted as a falsification. The default finds nothing.
+    fn search_near(
+        &self,
+        _region: &Hyperbox,
+        _class: usize,
+        _slack: f64,
+        _hints: &[Vec<f64>],
+    ) -> Option<Vec<f64>> {
+        None
     }
 }
 
@@ -405,6 +420,21 @@ impl Oracle for MilpOracle<'_> {
             .unwrap_or_else(|e| e.into_inner())
             .absorb(&sub.stats.into_inner().unwrap_or_else(|e| e.into_inner()));
         v
+    }
+
+    fn search_near(
+        &self,
+        region: &Hyperbox,
+        class: usize,
+        slack: f64,
+        hints: &[Vec<f64>],
+    ) -> Option<Vec<f64>> {
+        let p = self.search_near_impl(region, class, slack, hints);
+        self.stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .falsifications += 1;
+        p
     }
 
     fn sound_by_bounds(&self, region: &Hyperbox, class: usize) -> bool {
