@@ -19,15 +19,6 @@ const DEEP_BISECTION_WIDTH: f64 = 1e-3;
 const DEEP_BISECTION_UNKNOWNS: usize = 3;
 const DEEP_BISECTION_SHARE: f64 = 0.25;
 
-/// Hidden ReLU layers of `net` (the output layer excluded).
-fn relu_layers(net: &crate::network::Network) -> usize {
-    let layers = net.layers();
-    layers[..layers.len().saturating_sub(1)]
-        .iter()
-        .filter(|l| l.relu)
-        .count()
-}
-
 /// Bookkeeping shared by the searches: the largest proved radius and unknown verdicts.
 struct Best {
     radius: f64,
@@ -277,7 +268,7 @@ pub fn exact(ctx: &Ctx) -> Found {
     //     by bisection with soundness questions of bounded time: each `Holds` raises the
     //     proved end, each counterexample lowers the confirmed one, and an unknown answer
     //     moves the probe down without concluding anything.
-    if relu_layers(net) >= 2 {
+    if net.relu_layers() >= 2 {
         let mut probe_hi = hi_of(&upper);
         let mut unknowns = 0;
         while probe_hi - best.radius > DEEP_BISECTION_WIDTH * probe_hi

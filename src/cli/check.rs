@@ -52,14 +52,14 @@ pub(super) fn check(args: CheckArgs) -> Result<i32> {
         None => None,
     };
     let domain = domain_box(&args, &net)?;
-    let (class, region) = match &proof.claim {
+    let class_region = match &proof.claim {
         Claim::Sound { class, region } | Claim::Complete { class, region, .. } => {
-            (Some(*class), Some(region))
+            Some((*class, region))
         }
-        Claim::Property { .. } => (None, None),
+        Claim::Property { .. } => None,
     };
     if let Some(x) = &x {
-        let Some(class) = class else {
+        let Some((class, r)) = class_region else {
             bail!(
                 "--input does not apply to a proof of a VNN-LIB property (its claim has no class)"
             );
@@ -75,7 +75,6 @@ pub(super) fn check(args: CheckArgs) -> Result<i32> {
                 "wrong class: the proof is for class {class} but the model classifies the input as {got}"
             )));
         }
-        let r = region.expect("a class claim has a region");
         if !(r.lb.len() == x.len() && (0..x.len()).all(|i| r.lb[i] <= x[i] && x[i] <= r.ub[i])) {
             return Ok(invalid("the proof's region does not contain the input"));
         }

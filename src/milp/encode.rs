@@ -237,8 +237,7 @@ impl Encoding {
         // layers only the last one can, from one neuron's exact relaxation at a time: on the
         // 784-100-100-10 and 784-256-256-10 boxes they closed no node (same node counts in
         // every solve) and took up to half of the time, so they start at three.
-        let relu_layers = layers.iter().filter(|l| l.relu).count();
-        if relu_layers >= 3 && !binaries.is_empty() {
+        if net.relu_layers() >= 3 && !binaries.is_empty() {
             let sites: Vec<(usize, usize, ReluCols)> = binaries
                 .iter()
                 .zip(&milp.relus)

@@ -14,7 +14,7 @@ use super::onnx::{read_model, Folder, MAX_INPUTS};
 use super::proto::{data_type, GraphProto, ModelProto, NodeProto};
 use super::tensor::{
     broadcast_map, broadcast_shape, concat, gather, normalize_axis, numel, resolve_shape,
-    transpose_map, Tensor,
+    squeezed_shape, transpose_map, Tensor,
 };
 use super::ImportError;
 
@@ -417,33 +417,8 @@ impl IntervalGraph {
                 } else {
                     attr("axes").map(|a| a.ints.clone()).unwrap_or_default()
                 };
-                let shape = v.shape.clone();
-                let new = if op == "Squeeze" {
-                    let axes: Vec<usize> = axes
-                        .iter()
-                        .map(|&a| normalize_axis(a, shape.len()))
-                        .collect::<Option<_>>()
-                        .ok_or_else(|| err("axis out of range".to_string()))?;
-                    shape
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, &d)| !(d == 1 && (axes.is_empty() || axes.contains(i))))
-                        .map(|(_, &d)| d)
-                        .collect()
-                } else {
-                    let rank = shape.len() + axes.len();
-                    let mut axes: Vec<usize> = axes
-                        .iter()
-                        .map(|&a| normalize_axis(a, rank))
-                        .collect::<Option<_>>()
-                        .ok_or_else(|| err("axis out of range".to_string()))?;
-                    axes.sort_unstable();
-                    let mut new = shape;
-                    for a in axes {
-                        new.insert(a, 1);
-                    }
-                    new
-                };
+                let new = squeezed_shape(&v.shape, &axes, op == "Squeeze")
+                    .ok_or_else(|| err("axis out of range".to_string()))?;
                 reshaped(v, new)
             }
             "Transpose" => {

@@ -163,6 +163,11 @@ impl Network {
         &self.layers
     }
 
+    /// Layers followed by a ReLU: the depth that decides which deep-network stages run.
+    pub fn relu_layers(&self) -> usize {
+        self.layers.iter().filter(|l| l.relu).count()
+    }
+
     /// Shape of one input sample, as the model declares it (dynamic dimensions set to 1).
     pub fn input_shape(&self) -> &[usize] {
         &self.input_shape

@@ -89,6 +89,38 @@ pub(super) fn normalize_axis(axis: i64, rank: usize) -> Option<usize> {
     (0..r).contains(&a).then_some(a as usize)
 }
 
+/// The shape after ONNX `Squeeze` (`squeeze`: drops the size-1 `axes`, all size-1 axes when
+/// none are given) or `Unsqueeze` (inserts size-1 axes at `axes` of the result); `None` when an
+/// axis is out of range.
+pub(super) fn squeezed_shape(shape: &[usize], axes: &[i64], squeeze: bool) -> Option<Vec<usize>> {
+    if squeeze {
+        let axes: Vec<usize> = axes
+            .iter()
+            .map(|&a| normalize_axis(a, shape.len()))
+            .collect::<Option<_>>()?;
+        Some(
+            shape
+                .iter()
+                .enumerate()
+                .filter(|(i, &d)| !(d == 1 && (axes.is_empty() || axes.contains(i))))
+                .map(|(_, &d)| d)
+                .collect(),
+        )
+    } else {
+        let rank = shape.len() + axes.len();
+        let mut axes: Vec<usize> = axes
+            .iter()
+            .map(|&a| normalize_axis(a, rank))
+            .collect::<Option<_>>()?;
+        axes.sort_unstable();
+        let mut new = shape.to_vec();
+        for a in axes {
+            new.insert(a, 1);
+        }
+        Some(new)
+    }
+}
+
 /// Resolves an ONNX Reshape target (with `0` = copy and `-1` = infer).
 pub(super) fn resolve_shape(
     from: &[usize],

@@ -24,7 +24,7 @@ const PGD_MAX: Duration = Duration::from_secs(3);
 impl MilpOracle<'_> {
     /// Whether the network has more than one ReLU layer (the deep-network stages apply).
     fn deep(&self) -> bool {
-        self.net.layers().iter().filter(|l| l.relu).count() >= 2
+        self.net.relu_layers() >= 2
     }
 
     /// The strong attack on competitors `js` of class `c`, within its budget; a confirmed

@@ -13,7 +13,6 @@
 //! and must be finite.
 
 use std::collections::HashMap;
-use std::io::Read;
 
 use super::sexpr::{self, Pos, Sexpr};
 use super::{
@@ -34,28 +33,16 @@ const MAX_TEXT: u64 = 1 << 30;
 pub fn read_vnnlib(path: impl AsRef<std::path::Path>) -> Result<Query, PropertyError> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let io = |source| PropertyError::Io {
-        path: name.clone(),
-        source,
+    let bytes = match crate::io::read_bounded(path, MAX_TEXT) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            return Err(PropertyError::Unsupported {
+                path: name,
+                message: format!("the property is larger than {MAX_TEXT} bytes"),
+            })
+        }
+        Err(source) => return Err(PropertyError::Io { path: name, source }),
     };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut bytes = Vec::new();
-    if name.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(file)
-            .take(MAX_TEXT + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-    } else {
-        file.take(MAX_TEXT + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-    }
-    if bytes.len() as u64 > MAX_TEXT {
-        return Err(PropertyError::Unsupported {
-            path: name,
-            message: format!("the property is larger than {MAX_TEXT} bytes"),
-        });
-    }
     let text = String::from_utf8(bytes).map_err(|e| {
         let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = 1 + before.iter().filter(|&&b| b == b'\n').count();

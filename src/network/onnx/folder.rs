@@ -8,7 +8,7 @@ use crate::network::proto::{
 };
 use crate::network::tensor::{
     broadcast_map, broadcast_shape, concat, gather, normalize_axis, numel, reduce_groups,
-    resolve_shape, slice_map, transpose_map, Tensor,
+    resolve_shape, slice_map, squeezed_shape, transpose_map, Tensor,
 };
 use crate::network::Layer;
 
@@ -535,33 +535,8 @@ impl<'a> Folder<'a> {
                 } else {
                     attr("axes").map(|a| a.ints.clone()).unwrap_or_default()
                 };
-                let shape = v.shape().to_vec();
-                let new = if op == "Squeeze" {
-                    let axes: Vec<usize> = axes
-                        .iter()
-                        .map(|&a| normalize_axis(a, shape.len()))
-                        .collect::<Option<_>>()
-                        .ok_or_else(|| err("axis out of range".to_string()))?;
-                    shape
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, &d)| !(d == 1 && (axes.is_empty() || axes.contains(i))))
-                        .map(|(_, &d)| d)
-                        .collect()
-                } else {
-                    let rank = shape.len() + axes.len();
-                    let mut axes: Vec<usize> = axes
-                        .iter()
-                        .map(|&a| normalize_axis(a, rank))
-                        .collect::<Option<_>>()
-                        .ok_or_else(|| err("axis out of range".to_string()))?;
-                    axes.sort_unstable();
-                    let mut new = shape.clone();
-                    for a in axes {
-                        new.insert(a, 1);
-                    }
-                    new
-                };
+                let new = squeezed_shape(v.shape(), &axes, op == "Squeeze")
+                    .ok_or_else(|| err("axis out of range".to_string()))?;
                 reshape(v, new)
             }
             "Transpose" => {

@@ -79,31 +79,15 @@ const MAX_MODEL_BYTES: u64 = 4 << 30;
 
 /// Reads a model file (`.gz`: decompressed on the fly).
 pub(super) fn read_model(path: &Path) -> Result<Vec<u8>, ImportError> {
-    use std::io::Read;
     let name = path.display().to_string();
-    let io = |source| ImportError::Io {
-        path: name.clone(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut bytes = Vec::new();
-    if name.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(file)
-            .take(MAX_MODEL_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-    } else {
-        file.take(MAX_MODEL_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-    }
-    if bytes.len() as u64 > MAX_MODEL_BYTES {
-        return Err(ImportError::Model {
+    match crate::io::read_bounded(path, MAX_MODEL_BYTES) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(ImportError::Model {
             path: name,
             problem: format!("the model is larger than {MAX_MODEL_BYTES} bytes"),
-        });
+        }),
+        Err(source) => Err(ImportError::Io { path: name, source }),
     }
-    Ok(bytes)
 }
 
 /// Reads an ONNX file (`.onnx.gz` too) and folds it into a classifier [`Network`].
