@@ -379,3 +379,96 @@ fn deep_apothem_bracket_agrees_with_phase_enumeration() {
         "only {closed} of {runs} brackets closed"
     );
 }
+
+/// The memo of competitors proved out (`ruled.rs`): on one oracle, balls of growing then
+/// shrinking radius and shifted boxes, so that later questions fall inside earlier proved
+/// boxes (answered from the memo) and outside them (must be solved again). Every verdict must
+/// agree with the enumeration, and with the memo off the same questions must get the same
+/// answers with more MILP solves. Answering a box that merely *contains* a proved one from the
+/// memo would make a larger, violated ball `robust`: the enumeration catches that.
+#[test]
+fn memo_of_proved_competitors_agrees_with_phase_enumeration() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(616);
+    let tau = parallelepipedonn::oracle::DEFAULT_MARGIN;
+    let domain = Hyperbox::unit(2);
+    let (mut solves_on, mut solves_off, mut robust, mut violated) = (0u64, 0u64, 0usize, 0usize);
+    for case in 0..12 {
+        let net = random_net(&mut rng, &[2, 8, 10, 8, 3]);
+        let x: Vec<f64> = (0..2).map(|_| rng.gen_range(0.3..0.7)).collect();
+        let Some(c) = net.classify(&x) else { continue };
+        let mut boxes: Vec<Hyperbox> = Vec::new();
+        let radii = [0.03, 0.08, 0.15, 0.25, 0.35, 0.5];
+        for &r in radii.iter().chain(radii.iter().rev()) {
+            boxes.push(Hyperbox::ball(&x, r, &domain));
+        }
+        for _ in 0..4 {
+            let r = rng.gen_range(0.05..0.4);
+            let shift: Vec<f64> = x.iter().map(|v| v + rng.gen_range(-0.1..0.1)).collect();
+            boxes.push(Hyperbox::ball(&shift, r, &domain));
+        }
+        let truths: Vec<f64> = boxes
+            .iter()
+            .map(|b| exact_max_margin(&net, b, c).0)
+            .collect();
+        let mut kinds: Vec<Vec<u8>> = Vec::new();
+        for memo in [true, false] {
+            let settings = OracleSettings {
+                attack: None,
+                pgd: None,
+                memo,
+                ..OracleSettings::default()
+            };
+            let oracle = MilpOracle::new(&net, domain.clone(), settings);
+            let mut kind = Vec::new();
+            for (k, (b, &truth)) in boxes.iter().zip(&truths).enumerate() {
+                match oracle.decide(&Question::Sound {
+                    region: b,
+                    class: c,
+                }) {
+                    Verdict::Holds { .. } => {
+                        robust += 1;
+                        kind.push(1);
+                        assert!(
+                            truth < -tau + 1e-7,
+                            "case {case}, box {k} (memo {memo}): robust, but the enumeration reaches margin {truth}"
+                        );
+                    }
+                    Verdict::Violated { witness, .. } => {
+                        violated += 1;
+                        kind.push(2);
+                        assert!(b.contains(&witness.x));
+                        let (m, _) = margin_of(&net.forward(&witness.x), c);
+                        assert!(m <= 0.0, "case {case}, box {k}: witness keeps the class");
+                    }
+                    Verdict::Unknown { reason, .. } => {
+                        kind.push(0);
+                        assert!(
+                            truth > -tau - 1e-6,
+                            "case {case}, box {k} (memo {memo}): unknown ({reason}) on a clear instance ({truth})"
+                        );
+                    }
+                }
+            }
+            let solves = oracle.stats().milp_solves;
+            if memo {
+                solves_on += solves;
+            } else {
+                solves_off += solves;
+            }
+            kinds.push(kind);
+        }
+        assert_eq!(
+            kinds[0], kinds[1],
+            "case {case}: the memo changed an answer"
+        );
+    }
+    eprintln!("memo: {solves_on} MILP solves, without: {solves_off}; robust {robust}, violated {violated}");
+    assert!(
+        robust >= 20 && violated >= 20,
+        "robust {robust}, violated {violated}"
+    );
+    assert!(
+        solves_on < solves_off,
+        "the memo saved nothing: {solves_on} solves with it, {solves_off} without"
+    );
+}

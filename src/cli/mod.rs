@@ -122,7 +122,8 @@ pub struct OracleArgs {
     #[arg(long, value_name = "NAME", default_value = "bab")]
     engine: String,
     /// Switch stages off, to measure each on its own: attack (the quick gradient attack), pgd
-    /// (the strong attack of deep networks), lp-tightening, cuts, node-bounds, dual-branching.
+    /// (the strong attack of deep networks), lp-tightening, cuts, node-bounds, dual-branching,
+    /// memo (reuse of competitors a MILP proved out on a box containing the question's).
     #[arg(long, value_name = "STAGE[,STAGE...]")]
     disable: Option<String>,
     /// Switch optional stages on: lp-tightening (LP bounds of deep networks' later layers
@@ -346,8 +347,9 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "cuts" => settings.bab.cuts = false,
             "node-bounds" => settings.bab.node_bounds = false,
             "dual-branching" => settings.bab.dual_branching = false,
+            "memo" => settings.memo = false,
             other => bail!(
-                "--disable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching; got '{other}'"
+                "--disable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, memo; got '{other}'"
             ),
         }
     }
@@ -359,8 +361,9 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "cuts" => settings.bab.cuts = true,
             "node-bounds" => settings.bab.node_bounds = true,
             "dual-branching" => settings.bab.dual_branching = true,
+            "memo" => settings.memo = true,
             other => bail!(
-                "--enable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching; got '{other}'"
+                "--enable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, memo; got '{other}'"
             ),
         }
     }

@@ -39,6 +39,7 @@ mod deep;
 mod near;
 mod optimise;
 mod property;
+mod ruled;
 mod settings;
 mod verdict;
 
@@ -106,6 +107,9 @@ pub struct MilpOracle<'a> {
     pool: Mutex<Vec<(usize, Vec<f64>)>>,
     /// Confirmed points of a class (completeness witnesses): a slab containing one is not empty.
     members: Mutex<Vec<(usize, Vec<f64>)>>,
+    /// Disjuncts a MILP proved empty, for later questions on smaller boxes.
+    /// Shared with sub-oracles ([`Oracle::sound_within`]): their proofs are this oracle's too.
+    ruled_out: std::sync::Arc<ruled::RuledOut>,
 }
 
 /// Result of one class's MILP inside a question.
@@ -152,6 +156,7 @@ impl<'a> MilpOracle<'a> {
             stats: Mutex::new(OracleStats::default()),
             pool: Mutex::new(Vec::new()),
             members: Mutex::new(Vec::new()),
+            ruled_out: Default::default(),
         }
     }
 
@@ -399,17 +404,21 @@ impl Oracle for MilpOracle<'_> {
             return self.decide(&Question::Sound { region, class });
         };
         // The same settings with an earlier deadline, on a sub-oracle that starts from this
-        // one's known counterexamples and hands back what it learns.
+        // one's known counterexamples and hands back what it learns (the memo of proved-out
+        // competitors is shared outright).
         let cap = Instant::now() + time;
         let deadline = Some(self.settings.deadline.map_or(cap, |d| d.min(cap)));
-        let sub = MilpOracle::new(
-            self.net,
-            self.domain.clone(),
-            OracleSettings {
-                deadline,
-                ..self.settings.clone()
-            },
-        );
+        let sub = MilpOracle {
+            ruled_out: self.ruled_out.clone(),
+            ..MilpOracle::new(
+                self.net,
+                self.domain.clone(),
+                OracleSettings {
+                    deadline,
+                    ..self.settings.clone()
+                },
+            )
+        };
         *sub.pool.lock().unwrap_or_else(|e| e.into_inner()) =
             self.pool.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let v = sub.decide(&Question::Sound { region, class });

@@ -4,7 +4,9 @@
 //! 1. **concrete**: remembered counterexamples (class questions), each box's centre and corners;
 //! 2. **bounds**: a disjunct is ruled out when one of its constraints has `value > τ` on the
 //!    whole box, bounding each linear output expression as a whole (back-substitution of its
-//!    coefficient vector), not output by output;
+//!    coefficient vector), not output by output; and a disjunct that a MILP already proved
+//!    empty on a box containing this one's is dropped (the memo, `ruled.rs`: searches ask many
+//!    questions on sub-boxes of refused boxes);
 //! 3. **attack**: sign-gradient ascent on the satisfaction of the leading disjunct, then one
 //!    short targeted ascent per disjunct;
 //! 4. **MILP**: one per open disjunct (`value_k <= τ` for all its constraints), in parallel,
@@ -387,6 +389,20 @@ impl MilpOracle<'_> {
                 proof: None,
             };
         }
+        // Disjuncts a MILP already proved empty on a box containing this one's.
+        if self.settings.memo {
+            open.retain(|o| {
+                let d = &p.disjuncts[o.index];
+                !self.ruled_out.covers(&d.constraints, &d.region)
+            });
+            if open.is_empty() {
+                return Verdict::Holds {
+                    method: Method::Milp,
+                    time: start.elapsed(),
+                    proof: None,
+                };
+            }
+        }
         // Most dangerous disjuncts first: they set the pace for the others.
         open.sort_by(|a, b| b.hi().total_cmp(&a.hi()));
 
@@ -503,7 +519,13 @@ impl MilpOracle<'_> {
                 .collect();
             let b: Vec<(f64, f64)> = open.iter().map(|o| o.sat_bounds[0]).collect();
             let r = query::any_of(enc, &exprs, &b, tau, &limits);
-            vec![self.interpret(enc, p, class, None, r)]
+            let r = self.interpret(enc, p, class, None, r);
+            if matches!(r, ClassResult::RuledOut) {
+                for o in &open {
+                    self.memorise(&p.disjuncts[o.index]);
+                }
+            }
+            vec![r]
         } else {
             let run = |o: &Open| {
                 let enc = enc_of(o.index);
@@ -513,8 +535,10 @@ impl MilpOracle<'_> {
                     .collect();
                 let r = query::satisfy(enc, &exprs, tau, &limits);
                 let r = self.interpret(enc, p, class, Some(o.index), r);
-                if matches!(r, ClassResult::Violated(_)) {
-                    stop.store(true, Ordering::Relaxed);
+                match r {
+                    ClassResult::Violated(_) => stop.store(true, Ordering::Relaxed),
+                    ClassResult::RuledOut => self.memorise(&p.disjuncts[o.index]),
+                    _ => {}
                 }
                 r
             };
@@ -571,6 +595,13 @@ impl MilpOracle<'_> {
                 near_tie: near_tie.flatten(),
                 time: start.elapsed(),
             }
+        }
+    }
+
+    /// Records that a MILP proved `d` empty (when the memo is on).
+    fn memorise(&self, d: &Disjunct) {
+        if self.settings.memo {
+            self.ruled_out.record(&d.constraints, &d.region);
         }
     }
 

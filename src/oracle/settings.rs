@@ -115,6 +115,9 @@ pub struct OracleSettings {
     /// The SHA-256 of the model file: when set, every `Holds` of a soundness question carries
     /// a proof for `ppnn check` (written by re-solving the question in proof mode).
     pub proofs: Option<String>,
+    /// Remember the disjuncts (competitors) a MILP proved empty on a box, and skip them in
+    /// later questions on boxes inside it (see `ruled.rs`).
+    pub memo: bool,
 }
 
 /// Default safety margin τ.
@@ -135,6 +138,7 @@ impl Default for OracleSettings {
             bab: BabOptions::default(),
             pgd: Some(crate::attack::PgdSettings::default()),
             proofs: None,
+            memo: true,
         }
     }
 }
