@@ -24,10 +24,20 @@ use crate::region::Hyperbox;
 /// a lookup scans them.
 const LIMIT: usize = 512;
 
+/// One memo entry: a disjunct's constraints and a box where no point satisfies them.
+type Entry = (Vec<Constraint>, Hyperbox);
+
+/// Whether some entry has these `constraints` and a box containing `region`.
+fn covered(entries: &[Entry], constraints: &[Constraint], region: &Hyperbox) -> bool {
+    entries
+        .iter()
+        .any(|(c, b)| c.as_slice() == constraints && b.contains_box(region))
+}
+
 /// Disjuncts proved empty: `(constraints, box)`.
 #[derive(Debug, Default)]
 pub(crate) struct RuledOut {
-    entries: Mutex<Vec<(Vec<Constraint>, Hyperbox)>>,
+    entries: Mutex<Vec<Entry>>,
 }
 
 impl RuledOut {
@@ -35,19 +45,14 @@ impl RuledOut {
     /// `region`.
     pub(crate) fn covers(&self, constraints: &[Constraint], region: &Hyperbox) -> bool {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .iter()
-            .any(|(c, b)| c.as_slice() == constraints && b.contains_box(region))
+        covered(&entries, constraints, region)
     }
 
     /// Records that no point of `region` satisfies `constraints` (with the oracle's margin).
     /// An entry made redundant by it (same constraints, smaller box) is dropped.
     pub(crate) fn record(&self, constraints: &[Constraint], region: &Hyperbox) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries
-            .iter()
-            .any(|(c, b)| c.as_slice() == constraints && b.contains_box(region))
-        {
+        if covered(&entries, constraints, region) {
             return;
         }
         entries.retain(|(c, b)| !(c.as_slice() == constraints && region.contains_box(b)));
