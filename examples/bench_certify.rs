@@ -77,6 +77,13 @@ impl Oracle for Profiled<'_> {
     fn sound_by_bounds(&self, region: &Hyperbox, class: usize) -> bool {
         self.inner.sound_by_bounds(region, class)
     }
+    fn sound_within(&self, region: &Hyperbox, class: usize, time: Option<Duration>) -> Verdict {
+        let start = Instant::now();
+        let v = self.inner.sound_within(region, class, time);
+        let m = v.method().map_or("-".to_string(), |m| m.to_string());
+        self.add(format!("{}/{m}", v.name()), start.elapsed().as_secs_f64());
+        v
+    }
     fn search_near(
         &self,
         region: &Hyperbox,
