@@ -159,27 +159,9 @@ fn flip_ascent(net: &Network, region: &Hyperbox, c: usize, j: usize, x: &mut [f6
     let Some((first, rest)) = layers.split_first() else {
         return;
     };
-    let value_from = |z: &[f64]| -> f64 {
-        let mut h: Vec<f64> = if first.relu {
-            z.iter().map(|v| v.max(0.0)).collect()
-        } else {
-            z.to_vec()
-        };
-        for layer in rest {
-            h = (0..layer.n_out)
-                .map(|o| {
-                    let v = layer.bias[o]
-                        + layer.row(o).iter().zip(&h).map(|(w, a)| w * a).sum::<f64>();
-                    if layer.relu {
-                        v.max(0.0)
-                    } else {
-                        v
-                    }
-                })
-                .collect();
-        }
-        h[j] - h[c]
-    };
+    // Scratch buffers, so that the thousands of candidate flips allocate nothing.
+    let mut bufs = (Vec::new(), Vec::new());
+    let mut value_from = |z: &[f64]| -> f64 { tail_value(first.relu, rest, z, c, j, &mut bufs) };
     let mut z: Vec<f64> = (0..first.n_out)
         .map(|o| {
             first.bias[o]
@@ -225,6 +207,74 @@ fn flip_ascent(net: &Network, region: &Hyperbox, c: usize, j: usize, x: &mut [f6
     }
 }
 
+/// `y_j - y_c` from the first layer's pre-activations `z`: the rest of the network, with only
+/// rows `j` and `c` of the last layer (the flips evaluate thousands of candidates, and the
+/// other outputs do not enter the value). `bufs` are scratch space.
+fn tail_value(
+    first_relu: bool,
+    rest: &[crate::network::Layer],
+    z: &[f64],
+    c: usize,
+    j: usize,
+    bufs: &mut (Vec<f64>, Vec<f64>),
+) -> f64 {
+    let act = |v: f64, relu: bool| if relu { v.max(0.0) } else { v };
+    let Some((last, middle)) = rest.split_last() else {
+        return act(z[j], first_relu) - act(z[c], first_relu);
+    };
+    let (h, next) = bufs;
+    h.clear();
+    h.extend(z.iter().map(|&v| act(v, first_relu)));
+    for layer in middle {
+        next.clear();
+        next.extend((0..layer.n_out).map(|o| {
+            let v = layer.bias[o]
+                + layer
+                    .row(o)
+                    .iter()
+                    .zip(h.iter())
+                    .map(|(w, a)| w * a)
+                    .sum::<f64>();
+            act(v, layer.relu)
+        }));
+        std::mem::swap(h, next);
+    }
+    let out = |o: usize| {
+        let v = last.bias[o]
+            + last
+                .row(o)
+                .iter()
+                .zip(h.iter())
+                .map(|(w, a)| w * a)
+                .sum::<f64>();
+        act(v, last.relu)
+    };
+    out(j) - out(c)
+}
+
+/// `Σ a_i b_i` with four running sums, which the compiler can keep in vector registers (a
+/// single sum of floats must be added in order). For the searches only: their points are
+/// re-checked by [`Network::forward`], so the summation order does not reach a verdict.
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; 4];
+    let mut ca = a.chunks_exact(4);
+    let mut cb = b.chunks_exact(4);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
 /// Steps of one concave ascent, and rounds of the convex-concave procedure.
 const ASCENT_STEPS: usize = 20;
 const CCP_ROUNDS: usize = 2;
@@ -263,12 +313,17 @@ fn concave_ascent(
     let mut assumed: Vec<usize> = (0..hidden.n_out)
         .filter(|&k| v[k] > 0.0 && live(k))
         .collect();
-    let pre = |x: &[f64], k: usize| -> f64 {
-        hidden.bias[k] + hidden.row(k).iter().zip(x).map(|(w, a)| w * a).sum::<f64>()
+    // Every pre-activation at x, computed once per step: the gradient, the value and the next
+    // active set all read them.
+    let pre_all = |x: &[f64]| -> Vec<f64> {
+        (0..hidden.n_out)
+            .map(|k| hidden.bias[k] + dot(hidden.row(k), x))
+            .collect()
     };
-    let value = |x: &[f64]| {
-        let y = net.forward(x);
-        y[j] - y[c]
+    let offset = out.bias[j] - out.bias[c];
+    let value = |z: &[f64]| {
+        let h = |k: usize| if hidden.relu { z[k].max(0.0) } else { z[k] };
+        offset + (0..hidden.n_out).map(|k| v[k] * h(k)).sum::<f64>()
     };
     let mut best: Option<(f64, Vec<f64>)> = None;
     for _ in 0..CCP_ROUNDS {
@@ -282,10 +337,11 @@ fn concave_ascent(
         let mut x: Vec<f64> = (0..d)
             .map(|i| if lin[i] > 0.0 { ub[i] } else { lb[i] })
             .collect();
+        let mut z = pre_all(&x);
         for step in 0..ASCENT_STEPS {
             let mut g = lin.clone();
             for &k in &concave {
-                if pre(&x, k) > 0.0 {
+                if z[k] > 0.0 {
                     for (gi, &w) in g.iter_mut().zip(hidden.row(k)) {
                         *gi += v[k] * w;
                     }
@@ -297,13 +353,14 @@ fn concave_ascent(
                     x[i] = (x[i] + eta * width[i] * g[i].signum()).clamp(lb[i], ub[i]);
                 }
             }
-            let f = value(&x);
+            z = pre_all(&x);
+            let f = value(&z);
             if best.as_ref().is_none_or(|(b, _)| f > *b) {
                 best = Some((f, x.clone()));
             }
         }
         let next: Vec<usize> = (0..hidden.n_out)
-            .filter(|&k| v[k] > 0.0 && pre(&x, k) > 0.0)
+            .filter(|&k| v[k] > 0.0 && z[k] > 0.0)
             .collect();
         if next == assumed {
             break;
@@ -375,5 +432,49 @@ mod tests {
         // The maximum of y1 - y0 over the box: 10 (1.9 - 1.2) - 1 = 6 at the upper corner.
         let y = net.forward(&x);
         assert!((y[1] - y[0] - 6.0).abs() < 1e-9, "{x:?}");
+    }
+
+    #[test]
+    fn the_fast_evaluations_agree_with_the_network() {
+        // Two hidden layers, so that `tail_value` runs a middle layer and the last one.
+        let layer = |n_in: usize, n_out: usize, relu: bool, seed: f64| Layer {
+            n_in,
+            n_out,
+            weights: (0..n_in * n_out)
+                .map(|k| ((k as f64 + seed) * 0.731).sin())
+                .collect(),
+            bias: (0..n_out)
+                .map(|k| ((k as f64 - seed) * 0.377).cos() * 0.1)
+                .collect(),
+            relu,
+        };
+        let net = Network::new(
+            vec![
+                layer(7, 5, true, 1.0),
+                layer(5, 4, true, 2.0),
+                layer(4, 3, false, 3.0),
+            ],
+            vec![7],
+        )
+        .unwrap();
+        let first = &net.layers()[0];
+        let mut bufs = (Vec::new(), Vec::new());
+        for t in 0..20 {
+            let x: Vec<f64> = (0..7)
+                .map(|i| ((t * 7 + i) as f64 * 0.913).sin().abs())
+                .collect();
+            let z: Vec<f64> = (0..first.n_out)
+                .map(|o| first.bias[o] + dot(first.row(o), &x))
+                .collect();
+            let y = net.forward(&x);
+            for (c, j) in [(0, 1), (2, 0), (1, 2)] {
+                let v = tail_value(first.relu, &net.layers()[1..], &z, c, j, &mut bufs);
+                assert!((v - (y[j] - y[c])).abs() < 1e-12, "{v} vs {}", y[j] - y[c]);
+            }
+        }
+        let a: Vec<f64> = (0..11).map(|k| k as f64 * 0.5 - 2.0).collect();
+        let b: Vec<f64> = (0..11).map(|k| 1.0 / (1.0 + k as f64)).collect();
+        let naive: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - naive).abs() < 1e-12);
     }
 }
