@@ -390,3 +390,53 @@ fn grouped_face_moves_are_all_proved() {
     assert!(checked >= 20, "only {checked} certificates checked");
     assert!(grouped > 0, "no move was probed");
 }
+
+/// A `maximal` run stopped early (here by a question budget) reports a face `blocked` only
+/// once it was bisected to the tolerance: pushed out by ten tolerances, no such face's box is
+/// proved. Faces its first pass blocked by a far-away point are reported `open`.
+#[test]
+fn stopped_maximal_runs_claim_only_settled_blocks() {
+    let (mut stopped, mut open) = (0, 0);
+    for seed in 0..6u64 {
+        let net = random_network(900 + seed);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let x: Vec<f64> = (0..net.input_size()).map(|_| rng.gen::<f64>()).collect();
+        let Some(class) = net.classify(&x) else {
+            continue;
+        };
+        if margin_of(&net.forward(&x), class).0 <= 1e-3 {
+            continue;
+        }
+        for budget in [4, 8, 16, 32] {
+            let params = Params {
+                max_iter: Some(budget),
+                ..Params::default()
+            };
+            let c = run(&net, &x, "maximal", &params, 1e-4);
+            if c.status == Status::Certified {
+                continue;
+            }
+            // Stopped before any face moved (in the apothem start): nothing to check.
+            let (Some(faces), Some(_)) = (c.faces.as_ref(), c.region.as_ref()) else {
+                continue;
+            };
+            stopped += 1;
+            open += faces.iter().filter(|f| f.state == "open").count();
+            let blocked_only = Certificate {
+                faces: Some(
+                    faces
+                        .iter()
+                        .filter(|f| f.state == "blocked")
+                        .cloned()
+                        .collect(),
+                ),
+                ..c.clone()
+            };
+            assert_pushed_faces_refused(&net, &blocked_only, 10.0 * params.tolerance);
+        }
+    }
+    assert!(
+        stopped >= 4 && open > 0,
+        "{stopped} stopped runs, {open} open faces"
+    );
+}

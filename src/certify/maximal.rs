@@ -83,14 +83,15 @@ pub fn dichotomic_dfs(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
     let mut g = Grow::new(ctx, start);
     let faces = order.faces(g.region.dim());
     let stopped = expand(&mut g, &faces, ctx.params.delta, false, None, "bu-d-dfs");
-    g.finish(stopped)
+    g.finish(stopped.map(|(why, _)| why))
 }
 
 /// Bisection of every face of `faces`, in order, between its position and its bound, until
 /// the bracket is at most `step` wide: moves are probed, pending moves settled in groups, and
 /// a refused settlement sends the run back to the refused face (its bracket now ends at the
 /// refused position). With `near`, a face that the point blocks where it stands (see
-/// [`blocked_by_near`]) is not moved. Returns why the run stopped early, if it did.
+/// [`blocked_by_near`]) is not moved. Returns why the run stopped early, if it did, and the
+/// index in `faces` of the first face not yet done (every face before it is).
 fn expand(
     g: &mut Grow,
     faces: &[(usize, bool)],
@@ -98,7 +99,7 @@ fn expand(
     jump: bool,
     near: Option<&[f64]>,
     name: &str,
-) -> Option<String> {
+) -> Option<(String, usize)> {
     let ctx = g.ctx;
     // Refused positions learnt from settling: valid for every later (larger) box.
     let mut known: HashMap<(usize, bool), Learnt> = HashMap::new();
@@ -108,7 +109,7 @@ fn expand(
     let mut reported = 0;
     while k < faces.len() {
         if let Some(why) = ctx.limit_reached() {
-            return Some(why);
+            return Some((why, k));
         }
         let (i, upper) = faces[k];
         let learnt = known.remove(&(i, upper));
@@ -318,23 +319,39 @@ pub fn exact_faces(ctx: &Ctx, start: Hyperbox, near: Option<&[f64]>) -> Found {
     let faces = ctx.params.face_order.faces(d);
     // First every face that can reach its bound (groups of such moves settle at once, and
     // their boxes are far from the boundary), then the exact positions of the others.
-    let stopped = expand(
+    // On a stop, the faces from `unfinished` on (in face order) have not been through the
+    // second pass: the first blocks a face by a probe's point, possibly far beyond it, so such
+    // a face is reported `open`, not `blocked` (its bracket is still wider than the tolerance).
+    let (stopped, unfinished) = match expand(
         &mut g,
         &faces,
         f64::INFINITY,
         false,
         near,
         "maximal: bounds",
-    )
-    .or_else(|| expand(&mut g, &faces, ctx.params.tolerance, true, near, "maximal"));
+    ) {
+        Some((why, _)) => (Some(why), Some(0)),
+        None => match expand(&mut g, &faces, ctx.params.tolerance, true, near, "maximal") {
+            Some((why, k)) => (Some(why), Some(k)),
+            None => (None, None),
+        },
+    };
     let mut f = g.finish(stopped);
+    if let (Some(k), Some(fs)) = (unfinished, f.faces.as_mut()) {
+        let rest: std::collections::HashSet<(usize, bool)> = faces[k..].iter().copied().collect();
+        for face in fs.iter_mut() {
+            if face.state == "blocked" && rest.contains(&(face.coord, face.side == "upper")) {
+                face.state = "open";
+            }
+        }
+    }
     let open = f
         .faces
         .as_ref()
         .map_or(0, |fs| fs.iter().filter(|x| x.state == "open").count());
     if open > 0 {
         f.notes.push(format!(
-            "{open} face(s) are open: no confirmed counterexample was found just beyond them (a point within the safety margin τ of the boundary, or a refusal without a point, stopped them)"
+            "{open} face(s) are open: the run stopped before bisecting them to the tolerance, or no confirmed counterexample was found just beyond them (a point within the safety margin τ of the boundary, or a refusal without a point, stopped them)"
         ));
     }
     f
