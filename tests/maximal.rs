@@ -156,19 +156,23 @@ fn delta_algorithms_and_compositions() {
     }
 }
 
+/// Random network `900 + seed` and a random input of the unit box that it classifies with a
+/// margin above 10⁻³ (`None` when it does not).
+fn confident_case(seed: u64) -> Option<(Network, Vec<f64>)> {
+    let net = random_network(900 + seed);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let x: Vec<f64> = (0..net.input_size()).map(|_| rng.gen::<f64>()).collect();
+    let class = net.classify(&x)?;
+    (margin_of(&net.forward(&x), class).0 > 1e-3).then_some((net, x))
+}
+
 #[test]
 fn random_networks_maximal_boxes_are_sound() {
     let mut checked = 0;
     for seed in 0..12u64 {
-        let net = random_network(900 + seed);
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let x: Vec<f64> = (0..net.input_size()).map(|_| rng.gen::<f64>()).collect();
-        let Some(class) = net.classify(&x) else {
+        let Some((net, x)) = confident_case(seed) else {
             continue;
         };
-        if margin_of(&net.forward(&x), class).0 <= 1e-3 {
-            continue;
-        }
         for name in ["maximal", "bu-d-dfs", "td"] {
             let params = Params {
                 delta: 0.1,
@@ -398,15 +402,9 @@ fn grouped_face_moves_are_all_proved() {
 fn stopped_maximal_runs_claim_only_settled_blocks() {
     let (mut stopped, mut open) = (0, 0);
     for seed in 0..6u64 {
-        let net = random_network(900 + seed);
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let x: Vec<f64> = (0..net.input_size()).map(|_| rng.gen::<f64>()).collect();
-        let Some(class) = net.classify(&x) else {
+        let Some((net, x)) = confident_case(seed) else {
             continue;
         };
-        if margin_of(&net.forward(&x), class).0 <= 1e-3 {
-            continue;
-        }
         for budget in [4, 8, 16, 32] {
             let params = Params {
                 max_iter: Some(budget),

@@ -11,7 +11,7 @@
 
 use crate::attack;
 use crate::bounds::NeuronBounds;
-use crate::network::{margin_of, Network};
+use crate::network::{dot, margin_of, Layer, Network};
 use crate::region::Hyperbox;
 
 use super::{MilpOracle, Witness};
@@ -162,17 +162,7 @@ fn flip_ascent(net: &Network, region: &Hyperbox, c: usize, j: usize, x: &mut [f6
     // Scratch buffers, so that the thousands of candidate flips allocate nothing.
     let mut bufs = (Vec::new(), Vec::new());
     let mut value_from = |z: &[f64]| -> f64 { tail_value(first.relu, rest, z, c, j, &mut bufs) };
-    let mut z: Vec<f64> = (0..first.n_out)
-        .map(|o| {
-            first.bias[o]
-                + first
-                    .row(o)
-                    .iter()
-                    .zip(&*x)
-                    .map(|(w, a)| w * a)
-                    .sum::<f64>()
-        })
-        .collect();
+    let mut z = first.affine(x);
     let mut best = value_from(&z);
     let released: Vec<usize> = (0..region.dim())
         .filter(|&i| region.ub()[i] > region.lb()[i])
@@ -212,7 +202,7 @@ fn flip_ascent(net: &Network, region: &Hyperbox, c: usize, j: usize, x: &mut [f6
 /// other outputs do not enter the value). `bufs` are scratch space.
 fn tail_value(
     first_relu: bool,
-    rest: &[crate::network::Layer],
+    rest: &[Layer],
     z: &[f64],
     c: usize,
     j: usize,
@@ -225,37 +215,22 @@ fn tail_value(
     let (h, next) = bufs;
     h.clear();
     h.extend(z.iter().map(|&v| act(v, first_relu)));
+    // In `Network::forward`'s own order, so the value is the network's to the last bit.
+    let value =
+        |layer: &Layer, o: usize, h: &[f64]| act(layer.bias[o] + dot(layer.row(o), h), layer.relu);
     for layer in middle {
         next.clear();
-        next.extend((0..layer.n_out).map(|o| {
-            let v = layer.bias[o]
-                + layer
-                    .row(o)
-                    .iter()
-                    .zip(h.iter())
-                    .map(|(w, a)| w * a)
-                    .sum::<f64>();
-            act(v, layer.relu)
-        }));
+        next.extend((0..layer.n_out).map(|o| value(layer, o, h)));
         std::mem::swap(h, next);
     }
-    let out = |o: usize| {
-        let v = last.bias[o]
-            + last
-                .row(o)
-                .iter()
-                .zip(h.iter())
-                .map(|(w, a)| w * a)
-                .sum::<f64>();
-        act(v, last.relu)
-    };
-    out(j) - out(c)
+    value(last, j, h) - value(last, c, h)
 }
 
-/// `Σ a_i b_i` with four running sums, which the compiler can keep in vector registers (a
-/// single sum of floats must be added in order). For the searches only: their points are
-/// re-checked by [`Network::forward`], so the summation order does not reach a verdict.
-fn dot(a: &[f64], b: &[f64]) -> f64 {
+/// `Σ a_i b_i` with four running sums, which the compiler can keep in vector registers
+/// ([`crate::network::dot`] adds in order, as `Network::forward` must). For the searches
+/// only: their points are re-checked by [`Network::forward`], so the summation order does not
+/// reach a verdict.
+fn dot4(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f64; 4];
@@ -317,7 +292,7 @@ fn concave_ascent(
     // active set all read them.
     let pre_all = |x: &[f64]| -> Vec<f64> {
         (0..hidden.n_out)
-            .map(|k| hidden.bias[k] + dot(hidden.row(k), x))
+            .map(|k| hidden.bias[k] + dot4(hidden.row(k), x))
             .collect()
     };
     let offset = out.bias[j] - out.bias[c];
@@ -373,7 +348,6 @@ fn concave_ascent(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::Layer;
     use crate::oracle::{Oracle, OracleSettings};
 
     /// Two inputs in [0, 1]; h = relu(x0 + x1 - 1.2); y0 = 0, y1 = 10 h - 1: class 0 wins
@@ -464,7 +438,7 @@ mod tests {
                 .map(|i| ((t * 7 + i) as f64 * 0.913).sin().abs())
                 .collect();
             let z: Vec<f64> = (0..first.n_out)
-                .map(|o| first.bias[o] + dot(first.row(o), &x))
+                .map(|o| first.bias[o] + dot4(first.row(o), &x))
                 .collect();
             let y = net.forward(&x);
             for (c, j) in [(0, 1), (2, 0), (1, 2)] {
@@ -475,6 +449,6 @@ mod tests {
         let a: Vec<f64> = (0..11).map(|k| k as f64 * 0.5 - 2.0).collect();
         let b: Vec<f64> = (0..11).map(|k| 1.0 / (1.0 + k as f64)).collect();
         let naive: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot(&a, &b) - naive).abs() < 1e-12);
+        assert!((dot4(&a, &b) - naive).abs() < 1e-12);
     }
 }
