@@ -21,6 +21,10 @@ use crate::bounds::NeuronBounds;
 use crate::network::Network;
 use crate::region::Hyperbox;
 
+/// Each LP may take at most the time left divided by this (and at least `PER_LP_MIN`).
+const PER_LP_SHARE: f64 = 8.0;
+const PER_LP_MIN: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// What one tightening pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Tightening {
@@ -75,7 +79,11 @@ pub fn tighten(
         let Ok(mut lp) = Lp::new(&enc.milp, Sense::Maximise) else {
             break;
         };
+        if lp.prefer_primal().is_err() {
+            break;
+        }
         let mut current: Option<usize> = None;
+        let mut good: Option<super::solver::Basis> = None;
         for &i in &todo {
             // Each output is a single column y_i (with its row y_i = W_k h + b_k).
             let Some(&(col, coef)) = enc.outputs[i].terms.first() else {
@@ -98,22 +106,46 @@ pub fn tighten(
                 if lp.set_cost(col, sign).is_err() {
                     break 'layers;
                 }
+                // One stalled LP must not eat the pass: each gets at most a share of the time
+                // left; one that runs out leaves its neuron's bound as it was.
+                // The first, cold solve of a layer gets half the time left.
+                let now = Instant::now();
+                let parts = if good.is_none() { 2.0 } else { PER_LP_SHARE };
+                let deadline = stop_at.map(|t| {
+                    let share = t.saturating_duration_since(now).div_f64(parts);
+                    (now + share.max(PER_LP_MIN)).min(t)
+                });
                 let limits = Limits {
-                    deadline: stop_at,
+                    deadline,
                     relaxation: true,
                     ..Limits::default()
                 };
+                let t0 = Instant::now();
                 let Ok(out) = lp.solve(&limits) else {
                     break 'layers;
                 };
+                if std::env::var_os("PPNN_LOG_LP").is_some() {
+                    let side = if upper { "upper" } else { "lower" };
+                    eprintln!(
+                        "[tighten] layer {k} neuron {i} {side}: {:?} in {:.3} s",
+                        out.status,
+                        t0.elapsed().as_secs_f64()
+                    );
+                }
                 stats.lps += 1;
                 if out.status != Status::Optimal {
-                    if matches!(out.status, Status::TimeLimit | Status::Interrupted) {
+                    if out_of_time() || out.status == Status::Interrupted {
                         stats.truncated = true;
                         break 'layers;
                     }
+                    // A stalled solve leaves a basis far from any optimum: the next one
+                    // restarts from the last optimal basis instead.
+                    if let Some(b) = &good {
+                        lp.set_basis(b);
+                    }
                     continue;
                 }
+                good = lp.basis();
                 let duals = lp.row_duals();
                 let sb = safe::upper_bound(&enc.milp, &[(col, sign)], &duals);
                 let Some(v) = sb else {
