@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cargo run --release --example bench_certify -- MODEL INPUT_DIR ALGO[,ALGO...] [key=value...]
-//!   keys: delta, margin, radius-limit, max-inputs, query-timeout, timeout
+//!   keys: delta, tolerance (of the exact algorithms), margin, radius-limit, max-inputs,
+//!   query-timeout, timeout, profile
 //! cargo run --release --example bench_certify -- data/networks/mnist-784-32-10.onnx \
 //!     data/inputs/mnist apothem,c-bu-d delta=0.1
 //! ```
@@ -133,6 +134,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (k, v) = kv.split_once('=').ok_or("options are key=value")?;
         match k {
             "delta" => params.delta = v.parse()?,
+            "tolerance" => params.tolerance = v.parse()?,
             "margin" => settings.margin = v.parse()?,
             "radius-limit" => params.radius_limit = v.parse()?,
             "max-inputs" => max_inputs = v.parse()?,
