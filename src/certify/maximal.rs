@@ -7,7 +7,7 @@
 //! exactly, one optimisation per face (`maximal`). The top-down algorithm (`td`) starts from the
 //! whole restriction and cuts the coordinate of each counterexample.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::faces::Grow;
 use super::{snap_to, Ctx, Found};
@@ -338,7 +338,7 @@ pub fn exact_faces(ctx: &Ctx, start: Hyperbox, near: Option<&[f64]>) -> Found {
     };
     let mut f = g.finish(stopped);
     if let (Some(k), Some(fs)) = (unfinished, f.faces.as_mut()) {
-        let rest: std::collections::HashSet<(usize, bool)> = faces[k..].iter().copied().collect();
+        let rest: HashSet<(usize, bool)> = faces[k..].iter().copied().collect();
         for face in fs.iter_mut() {
             if face.state == "blocked" && rest.contains(&(face.coord, face.side == "upper")) {
                 face.state = "open";

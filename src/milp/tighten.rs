@@ -21,7 +21,8 @@ use crate::bounds::NeuronBounds;
 use crate::network::Network;
 use crate::region::Hyperbox;
 
-/// Each LP may take at most the time left divided by this (and at least `PER_LP_MIN`).
+/// Each LP may take at most the time left divided by this (the first of a layer: by 2), and at
+/// least `PER_LP_MIN`.
 const PER_LP_SHARE: f64 = 8.0;
 const PER_LP_MIN: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -107,8 +108,8 @@ pub fn tighten(
                     break 'layers;
                 }
                 // One stalled LP must not eat the pass: each gets at most a share of the time
-                // left; one that runs out leaves its neuron's bound as it was.
-                // The first, cold solve of a layer gets half the time left.
+                // left (the first, cold solve of a layer half of it); one that runs out leaves
+                // its neuron's bound as it was.
                 let now = Instant::now();
                 let parts = if good.is_none() { 2.0 } else { PER_LP_SHARE };
                 let deadline = stop_at.map(|t| {
@@ -120,7 +121,6 @@ pub fn tighten(
                     relaxation: true,
                     ..Limits::default()
                 };
-                let t0 = Instant::now();
                 let Ok(out) = lp.solve(&limits) else {
                     break 'layers;
                 };
@@ -129,7 +129,7 @@ pub fn tighten(
                     eprintln!(
                         "[tighten] layer {k} neuron {i} {side}: {:?} in {:.3} s",
                         out.status,
-                        t0.elapsed().as_secs_f64()
+                        now.elapsed().as_secs_f64()
                     );
                 }
                 stats.lps += 1;

@@ -437,9 +437,7 @@ mod tests {
             let x: Vec<f64> = (0..7)
                 .map(|i| ((t * 7 + i) as f64 * 0.913).sin().abs())
                 .collect();
-            let z: Vec<f64> = (0..first.n_out)
-                .map(|o| first.bias[o] + dot4(first.row(o), &x))
-                .collect();
+            let z = first.affine(&x);
             let y = net.forward(&x);
             for (c, j) in [(0, 1), (2, 0), (1, 2)] {
                 let v = tail_value(first.relu, &net.layers()[1..], &z, c, j, &mut bufs);
