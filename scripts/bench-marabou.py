@@ -5,7 +5,7 @@ keep the input's class?" One worker, exact property: the box is robust iff no co
 reaches y_j >= y_c; each j is one Marabou query (sat stops the instance), sharing the
 instance's timeout. Prints one line per instance and a markdown table like bench-deep.py.
 
-  python3 -m pip install maraboupy==2.0.0 onnxruntime
+  python3 -m pip install maraboupy==2.0.0 onnx onnxruntime
   scripts/bench-marabou.py [--timeout 120] [--networks NAME,...] [--eps 0.03,0.05] [--inputs 15]
 """
 import argparse
