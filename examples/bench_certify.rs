@@ -102,6 +102,25 @@ impl Oracle for Profiled<'_> {
         self.add(key.to_string(), start.elapsed().as_secs_f64());
         p
     }
+    fn slide(
+        &self,
+        region: &Hyperbox,
+        class: usize,
+        slack: f64,
+        point: &[f64],
+        coord: usize,
+        lowest: bool,
+    ) -> Option<Vec<f64>> {
+        let start = Instant::now();
+        let p = self.inner.slide(region, class, slack, point, coord, lowest);
+        let key = if p.is_some() {
+            "slide/moved"
+        } else {
+            "slide/none"
+        };
+        self.add(key.to_string(), start.elapsed().as_secs_f64());
+        p
+    }
     fn optimise(&self, q: &Extremum) -> Optimum {
         let start = Instant::now();
         let o = self.inner.optimise(q);
@@ -135,6 +154,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match k {
             "delta" => params.delta = v.parse()?,
             "tolerance" => params.tolerance = v.parse()?,
+            "slide" => settings.slide = v != "0",
             "margin" => settings.margin = v.parse()?,
             "radius-limit" => params.radius_limit = v.parse()?,
             "max-inputs" => max_inputs = v.parse()?,

@@ -286,6 +286,17 @@ impl Oracle for Recording<'_> {
     ) -> parallelepipedonn::oracle::Optimum {
         self.inner.optimise(q)
     }
+    fn slide(
+        &self,
+        r: &Hyperbox,
+        c: usize,
+        slack: f64,
+        point: &[f64],
+        coord: usize,
+        lowest: bool,
+    ) -> Option<Vec<f64>> {
+        self.inner.slide(r, c, slack, point, coord, lowest)
+    }
     fn search_near(
         &self,
         r: &Hyperbox,
@@ -405,7 +416,7 @@ fn stopped_maximal_runs_claim_only_settled_blocks() {
         let Some((net, x)) = confident_case(seed) else {
             continue;
         };
-        for budget in [4, 8, 16, 32] {
+        for budget in [3, 4, 6, 8, 16, 32] {
             let params = Params {
                 max_iter: Some(budget),
                 ..Params::default()

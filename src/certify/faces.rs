@@ -87,6 +87,17 @@ pub(super) struct Grow<'c, 'a> {
     /// Moves that stood, and the questions that proved them (settling and bisection).
     moved: usize,
     proofs: usize,
+    /// Exact runs: refusing points are slid along their face's coordinate, towards the face,
+    /// by the oracle's local LP search ([`crate::oracle::Oracle::slide`]) before they bound a
+    /// bisection. δ-runs keep the bisection their algorithm defines.
+    pub(super) slide: bool,
+    /// Points slid and those the slide moved.
+    slides: usize,
+    slid: usize,
+    /// Slides already done, by face, start point and box (bit patterns; the moving face's own
+    /// position left out: a slide moves away from it, so it does not change the result). The
+    /// probes keep returning the same points (their hints) while a face is bisected.
+    settled_points: std::collections::HashSet<(usize, bool, u64)>,
 }
 
 impl<'c, 'a> Grow<'c, 'a> {
@@ -111,6 +122,10 @@ impl<'c, 'a> Grow<'c, 'a> {
             refused_settles: 0,
             moved: 0,
             proofs: 0,
+            slide: false,
+            slides: 0,
+            slid: 0,
+            settled_points: std::collections::HashSet::new(),
         }
     }
 
@@ -188,6 +203,7 @@ impl<'c, 'a> Grow<'c, 'a> {
             .search_near(&cand, ctx.class, ctx.oracle.margin(), &self.hints)
         {
             Some(p) => {
+                let p = self.slid(&cand, p, i, upper);
                 let p = self.pull_back(p, i, self.tpos(i, upper));
                 if self.hints.len() >= HINTS {
                     self.hints.remove(0);
@@ -204,6 +220,39 @@ impl<'c, 'a> Grow<'c, 'a> {
                 });
                 None
             }
+        }
+    }
+
+    /// `p` (a point of `b` with margin at most τ), slid towards face `(i, upper)` when this run
+    /// slides its refusing points and the oracle finds a point of `b` closer to the face.
+    fn slid(&mut self, b: &Hyperbox, p: Vec<f64>, i: usize, upper: bool) -> Vec<f64> {
+        if !self.slide {
+            return p;
+        }
+        let ctx = self.ctx;
+        let key = |q: &[f64]| {
+            let (mut lb, mut ub) = (b.lb().to_vec(), b.ub().to_vec());
+            if upper {
+                ub[i] = 0.0;
+            } else {
+                lb[i] = 0.0;
+            }
+            (i, upper, bits(&[q, &lb, &ub].concat()))
+        };
+        if !self.settled_points.insert(key(&p)) {
+            return p;
+        }
+        self.slides += 1;
+        match ctx
+            .oracle
+            .slide(b, ctx.class, ctx.oracle.margin(), &p, i, upper)
+        {
+            Some(q) => {
+                self.slid += 1;
+                self.settled_points.insert(key(&q));
+                q
+            }
+            None => p,
         }
     }
 
@@ -404,17 +453,24 @@ impl<'c, 'a> Grow<'c, 'a> {
         // Steps up to `lo` stand; step `hi - 1` (a move: a block changes no box) is refused
         // when `hi = lo + 1`. At the time limit, nothing past `lo` is claimed.
         let refused = self.pending[hi - 1];
+        let refused_box = self.prefix_box(hi);
         self.commit(lo);
         if hi != lo + 1 {
             return None;
         }
         match refused {
-            Step::Move { coord, upper, to } => Some(Refusal {
-                coord,
-                upper,
-                at: to,
-                point: point.map(|p| self.pull_back(p, coord, self.pos(coord, upper))),
-            }),
+            Step::Move { coord, upper, to } => {
+                let point = point.map(|p| {
+                    let p = self.slid(&refused_box, p, coord, upper);
+                    self.pull_back(p, coord, self.pos(coord, upper))
+                });
+                Some(Refusal {
+                    coord,
+                    upper,
+                    at: to,
+                    point,
+                })
+            }
             Step::Block { .. } => None,
         }
     }
@@ -471,6 +527,12 @@ impl<'c, 'a> Grow<'c, 'a> {
                 self.probes, self.moved, self.proofs, self.settles, self.refused_settles
             ));
         }
+        if self.slides > 0 {
+            notes.push(format!(
+                "{} refusing points slid towards their face by linear-region LPs, {} of them moved",
+                self.slides, self.slid
+            ));
+        }
         let faces = self.faces_report();
         super::Found {
             region: self.region,
@@ -481,6 +543,16 @@ impl<'c, 'a> Grow<'c, 'a> {
             near: None,
         }
     }
+}
+
+/// A hash of a point's exact bit pattern.
+fn bits(p: &[f64]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for v in p {
+        v.to_bits().hash(&mut h);
+    }
+    h.finish()
 }
 
 fn face_of(b: &Hyperbox, i: usize, upper: bool) -> f64 {

@@ -101,6 +101,7 @@ fn expand(
     name: &str,
 ) -> Option<(String, usize)> {
     let ctx = g.ctx;
+    g.slide = jump;
     // Refused positions learnt from settling: valid for every later (larger) box.
     let mut known: HashMap<(usize, bool), Learnt> = HashMap::new();
     // Jumps tried per face (across redos: a face whose jumps keep being refused bisects).

@@ -123,7 +123,8 @@ pub struct OracleArgs {
     engine: String,
     /// Switch stages off, to measure each on its own: attack (the quick gradient attack), pgd
     /// (the strong attack of deep networks), lp-tightening, cuts, node-bounds, dual-branching,
-    /// memo (reuse of competitors a MILP proved out on a box containing the question's).
+    /// memo (reuse of competitors a MILP proved out on a box containing the question's), slide
+    /// (linear-region LPs that move `maximal`'s refusing points towards their face).
     #[arg(long, value_name = "STAGE[,STAGE...]")]
     disable: Option<String>,
     /// Switch optional stages on: lp-tightening (LP bounds of deep networks' later layers
@@ -348,8 +349,9 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "node-bounds" => settings.bab.node_bounds = false,
             "dual-branching" => settings.bab.dual_branching = false,
             "memo" => settings.memo = false,
+            "slide" => settings.slide = false,
             other => bail!(
-                "--disable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, memo; got '{other}'"
+                "--disable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, memo, slide; got '{other}'"
             ),
         }
     }
@@ -362,8 +364,9 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "node-bounds" => settings.bab.node_bounds = true,
             "dual-branching" => settings.bab.dual_branching = true,
             "memo" => settings.memo = true,
+            "slide" => settings.slide = true,
             other => bail!(
-                "--enable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, memo; got '{other}'"
+                "--enable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, memo, slide; got '{other}'"
             ),
         }
     }

@@ -411,6 +411,12 @@ impl Lp {
         set_option(&self.h, "simplex_strategy", OptionValue::Int(4))
     }
 
+    /// Turns HiGHS's presolve off: right for a small LP solved a few times in a row, where
+    /// presolve's passes over the dense 784-wide first layer cost twice the simplex itself.
+    pub fn without_presolve(&mut self) -> Result<(), SolverError> {
+        set_option(&self.h, "presolve", OptionValue::Str("off".to_string()))
+    }
+
     /// Changes the bounds of one column.
     pub fn set_bounds(&mut self, col: usize, lb: f64, ub: f64) -> Result<(), SolverError> {
         let c = sys::HighsInt::try_from(col).map_err(|_| SolverError::TooLarge)?;

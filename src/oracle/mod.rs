@@ -41,6 +41,7 @@ mod optimise;
 mod property;
 mod ruled;
 mod settings;
+mod slide;
 mod verdict;
 
 pub use settings::{ByMethod, MilpStrategy, OracleSettings, OracleStats, DEFAULT_MARGIN};
@@ -92,6 +93,22 @@ pub trait Oracle: Sync {
         _class: usize,
         _slack: f64,
         _hints: &[Vec<f64>],
+    ) -> Option<Vec<f64>> {
+        None
+    }
+    /// From `point`, a point of `region ∩ D` with margin at most `slack` (as
+    /// [`Self::search_near`] finds them), a point of the same kind whose coordinate `coord` is
+    /// smaller (`lowest`) or larger, found by a local search (LPs over linear regions; see
+    /// `slide.rs`). `None` when it finds none; proves nothing either way. The default finds
+    /// none.
+    fn slide(
+        &self,
+        _region: &Hyperbox,
+        _class: usize,
+        _slack: f64,
+        _point: &[f64],
+        _coord: usize,
+        _lowest: bool,
     ) -> Option<Vec<f64>> {
         None
     }
@@ -444,6 +461,18 @@ impl Oracle for MilpOracle<'_> {
             .unwrap_or_else(|e| e.into_inner())
             .falsifications += 1;
         p
+    }
+
+    fn slide(
+        &self,
+        region: &Hyperbox,
+        class: usize,
+        slack: f64,
+        point: &[f64],
+        coord: usize,
+        lowest: bool,
+    ) -> Option<Vec<f64>> {
+        self.slide_impl(region, class, slack, point, coord, lowest)
     }
 
     fn sound_by_bounds(&self, region: &Hyperbox, class: usize) -> bool {

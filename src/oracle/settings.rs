@@ -118,6 +118,9 @@ pub struct OracleSettings {
     /// Remember the disjuncts (competitors) a MILP proved empty on a box, and skip them in
     /// later questions on boxes inside it (see `ruled.rs`).
     pub memo: bool,
+    /// Slide near-boundary points along a face's coordinate by linear-region LPs (see
+    /// `slide.rs`); off, [`super::Oracle::slide`] finds nothing.
+    pub slide: bool,
 }
 
 /// Default safety margin τ.
@@ -139,6 +142,7 @@ impl Default for OracleSettings {
             pgd: Some(crate::attack::PgdSettings::default()),
             proofs: None,
             memo: true,
+            slide: true,
         }
     }
 }
