@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release --example bench_certify -- MODEL INPUT_DIR ALGO[,ALGO...] [key=value...]
 //!   keys: delta, tolerance (of the exact algorithms), margin, radius-limit, max-inputs,
-//!   query-timeout, timeout, profile
+//!   query-timeout, timeout, profile, slide (0: `maximal` without sliding)
 //! cargo run --release --example bench_certify -- data/networks/mnist-784-32-10.onnx \
 //!     data/inputs/mnist apothem,c-bu-d delta=0.1
 //! ```

@@ -237,7 +237,7 @@ impl<'c, 'a> Grow<'c, 'a> {
             } else {
                 lb[i] = 0.0;
             }
-            (i, upper, bits(&[q, &lb, &ub].concat()))
+            (i, upper, bits(&[q, &lb, &ub]))
         };
         if !self.settled_points.insert(key(&p)) {
             return p;
@@ -545,11 +545,11 @@ impl<'c, 'a> Grow<'c, 'a> {
     }
 }
 
-/// A hash of a point's exact bit pattern.
-fn bits(p: &[f64]) -> u64 {
+/// A hash of the exact bit patterns of `parts` (a collision only skips a slide).
+fn bits(parts: &[&[f64]]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    for v in p {
+    for v in parts.iter().flat_map(|p| p.iter()) {
         v.to_bits().hash(&mut h);
     }
     h.finish()

@@ -201,6 +201,18 @@ pub fn extreme_coordinate(
     threshold: f64,
     limits: &Limits,
 ) -> Result<Answer, SolverError> {
+    let milp = extreme_coordinate_model(enc, coord, conditions, threshold);
+    Ok(answer(enc, solver::solve(&milp, sense, limits)?))
+}
+
+/// The model of [`extreme_coordinate`]: the encoding with `expr_k >= threshold` for every
+/// condition and input coordinate `coord` as the objective (to be minimised or maximised).
+pub fn extreme_coordinate_model(
+    enc: &Encoding,
+    coord: usize,
+    conditions: &[LinExpr],
+    threshold: f64,
+) -> Milp {
     let mut milp = enc.milp.clone();
     for e in conditions {
         constrain(&mut milp, e, threshold, f64::INFINITY);
@@ -212,7 +224,7 @@ pub fn extreme_coordinate(
         // A coordinate the box fixes: the objective is that constant.
         None => milp.offset = enc.region.lb()[coord],
     }
-    Ok(answer(enc, solver::solve(&milp, sense, limits)?))
+    milp
 }
 
 /// Is there a point of the encoded box where every expression is `>= threshold`? Maximises

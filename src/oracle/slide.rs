@@ -49,10 +49,10 @@ impl MilpOracle<'_> {
         let region = region.intersect(&self.domain)?;
         let near = |x: &[f64]| margin_of(&net.forward(x), c).0 <= slack;
         let start = region.clamp(point);
-        if !near(&start) {
+        let (m, j) = margin_of(&net.forward(&start), c);
+        if m > slack {
             return None;
         }
-        let (_, j) = margin_of(&net.forward(&start), c);
         let bounds = NeuronBounds::interval(net, &region);
         let enc = Encoding::new(net, &region, &bounds);
         let margin = enc.margin(c, j);
@@ -67,14 +67,11 @@ impl MilpOracle<'_> {
             deadline: self.settings.deadline,
             ..Limits::default()
         };
+        // A coordinate the box fixes cannot move.
+        enc.input[coord]?;
         // One LP for every round: only the binaries' bounds change, so each re-solve starts
         // from the last basis.
-        let mut milp = enc.milp.clone();
-        query::constrain(&mut milp, &margin, -slack, f64::INFINITY);
-        milp.cost.iter_mut().for_each(|v| *v = 0.0);
-        milp.offset = 0.0;
-        let col = enc.input[coord]?;
-        milp.cost[col] = 1.0;
+        let milp = query::extreme_coordinate_model(&enc, coord, &[margin], -slack);
         let mut lp = Lp::new(&milp, sense).ok()?;
         lp.without_presolve().ok()?;
         let mut best = start.clone();
@@ -132,12 +129,16 @@ impl MilpOracle<'_> {
 /// takes the phase it did not have in `previous` (so that the next LP explores the other side).
 fn pattern(net: &Network, enc: &Encoding, x: &[f64], previous: Option<&[bool]>) -> Vec<bool> {
     let trace = net.forward_trace(x);
+    let scale: Vec<f64> = trace
+        .iter()
+        .map(|layer| layer.iter().fold(1.0_f64, |m, v| m.max(v.abs())))
+        .collect();
     enc.binaries
         .iter()
         .enumerate()
         .map(|(k, b)| {
             let z = trace[b.layer][b.neuron];
-            let scale = trace[b.layer].iter().fold(1.0_f64, |m, v| m.max(v.abs()));
+            let scale = scale[b.layer];
             match previous {
                 Some(p) if z.abs() <= ON_BOUNDARY * scale => !p[k],
                 _ => z > 0.0,
