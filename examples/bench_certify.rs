@@ -5,7 +5,8 @@
 //! ```text
 //! cargo run --release --example bench_certify -- MODEL INPUT_DIR ALGO[,ALGO...] [key=value...]
 //!   keys: delta, tolerance (of the exact algorithms), margin, radius-limit, max-inputs,
-//!   query-timeout, timeout, profile, slide (0: `maximal` without sliding)
+//!   query-timeout, timeout, profile, slide (0: `maximal` without sliding), influence (0:
+//!   `maximal`'s first pass in face order)
 //! cargo run --release --example bench_certify -- data/networks/mnist-784-32-10.onnx \
 //!     data/inputs/mnist apothem,c-bu-d delta=0.1
 //! ```
@@ -155,6 +156,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "delta" => params.delta = v.parse()?,
             "tolerance" => params.tolerance = v.parse()?,
             "slide" => settings.slide = v != "0",
+            "influence" => params.influence_order = v != "0",
             "margin" => settings.margin = v.parse()?,
             "radius-limit" => params.radius_limit = v.parse()?,
             "max-inputs" => max_inputs = v.parse()?,

@@ -411,6 +411,25 @@ fn certify_bad_options() {
         &ppnn(&["certify", &model, &x, "--timeout", "-3"]),
         &["--timeout"],
     );
+    assert_bad(
+        &ppnn(&["certify", &model, &x, "--disable", "influence-orders"]),
+        &["--disable", "influence-order", "influence-orders"],
+    );
+    // The switch itself is accepted, by `maximal` as by every other algorithm.
+    for algo in ["maximal", "c-bu-d"] {
+        let o = ppnn(&[
+            "certify",
+            &model,
+            &x,
+            "--algo",
+            algo,
+            "--disable",
+            "slide,influence-order",
+        ]);
+        let (stdout, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{algo}: {stderr}");
+        assert!(stdout.contains("certified"), "{algo}: {stdout}");
+    }
     // A failed run writes nothing.
     let out = f.p("results");
     let o = ppnn(&["certify", &model, &f.p("missing.csv"), "--out", &out]);

@@ -34,6 +34,9 @@ pub struct Params {
     pub deadline: Option<Instant>,
     /// Face order of the depth-first expansions.
     pub face_order: FaceOrder,
+    /// `maximal`'s first pass (every face tried at its bound) takes the faces in order of
+    /// influence, least first, rather than in `face_order` (see `maximal::influence_order`).
+    pub influence_order: bool,
     /// Gap η of completeness questions (dual boxes are reported enlarged by it).
     pub eta: f64,
 }
@@ -47,6 +50,7 @@ impl Default for Params {
             max_iter: None,
             deadline: None,
             face_order: FaceOrder::default(),
+            influence_order: true,
             eta: 1e-6,
         }
     }

@@ -80,7 +80,7 @@ pub(super) fn batch(args: BatchArgs) -> Result<i32> {
     let inputs = crate::batch::collect_inputs(&args.inputs)?;
     let classes = classes_of(&inputs, args.class_from_labels)?;
     let (settings, timeout) = per_pair_settings(&args.oracle, start)?;
-    let mut params = params_from(&args.algo_args, &settings)?;
+    let mut params = params_from(&args.algo_args, &args.oracle, &settings)?;
     params.deadline = None;
     let domain = match (&args.oracle.domain, &args.oracle.domain_lb) {
         (None, None) => Hyperbox::unit(net.input_size()),

@@ -152,7 +152,7 @@ pub(super) fn certify(args: CertifyArgs) -> Result<i32> {
     let x = &input.values;
     let domain = domain_from(&args.oracle, &net, x, &args.input)?;
     let settings = settings_from(&args.oracle, start)?;
-    let params = params_from(&args.algo_args, &settings)?;
+    let params = params_from(&args.algo_args, &args.oracle, &settings)?;
     let class = resolve_class(&net, x, args.class, &args.input)?;
     let name = match &args.name {
         Some(n) => n.clone(),

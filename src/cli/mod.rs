@@ -124,13 +124,25 @@ pub struct OracleArgs {
     /// Switch stages off, to measure each on its own: attack (the quick gradient attack), pgd
     /// (the strong attack of deep networks), lp-tightening, cuts, node-bounds, dual-branching,
     /// memo (reuse of competitors a MILP proved out on a box containing the question's), slide
-    /// (linear-region LPs that move `maximal`'s refusing points towards their face).
+    /// (linear-region LPs that move `maximal`'s refusing points towards their face),
+    /// influence-order (`maximal`'s first pass in order of each face's influence on the
+    /// margins, least first; off: in --face-order).
     #[arg(long, value_name = "STAGE[,STAGE...]")]
     disable: Option<String>,
     /// Switch optional stages on: lp-tightening (LP bounds of deep networks' later layers
     /// before each MILP, within 30% of its time).
     #[arg(long, value_name = "STAGE[,STAGE...]")]
     enable: Option<String>,
+}
+
+impl OracleArgs {
+    /// Whether `--disable` names `stage`.
+    fn disables(&self, stage: &str) -> bool {
+        self.disable
+            .iter()
+            .flat_map(|s| s.split(','))
+            .any(|s| s.trim() == stage)
+    }
 }
 
 /// Options of the certification algorithms.
@@ -350,8 +362,10 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "dual-branching" => settings.bab.dual_branching = false,
             "memo" => settings.memo = false,
             "slide" => settings.slide = false,
+            // A stage of `maximal` itself, read by `params_from`.
+            "influence-order" => {}
             other => bail!(
-                "--disable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, memo, slide; got '{other}'"
+                "--disable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, memo, slide, influence-order; got '{other}'"
             ),
         }
     }
@@ -365,8 +379,9 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "dual-branching" => settings.bab.dual_branching = true,
             "memo" => settings.memo = true,
             "slide" => settings.slide = true,
+            "influence-order" => {}
             other => bail!(
-                "--enable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, memo, slide; got '{other}'"
+                "--enable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, memo, slide, influence-order; got '{other}'"
             ),
         }
     }
@@ -457,7 +472,11 @@ pub fn write_one(path: &Path, bytes: Vec<u8>) -> Result<()> {
 }
 
 /// Algorithm parameters from the options.
-pub fn params_from(args: &AlgoArgs, settings: &OracleSettings) -> Result<Params> {
+pub fn params_from(
+    args: &AlgoArgs,
+    oracle: &OracleArgs,
+    settings: &OracleSettings,
+) -> Result<Params> {
     if !(args.delta.is_finite() && args.delta > 0.0) {
         bail!("--delta must be a positive number, got {}", args.delta);
     }
@@ -485,9 +504,11 @@ pub fn params_from(args: &AlgoArgs, settings: &OracleSettings) -> Result<Params>
             args.face_order
         )
     })?;
+    let influence_order = !oracle.disables("influence-order");
     Ok(Params {
         eta: args.eta,
         face_order,
+        influence_order,
         delta: args.delta,
         tolerance: args.tolerance,
         radius_limit: args.radius_limit,
