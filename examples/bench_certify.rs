@@ -122,6 +122,23 @@ impl Oracle for Profiled<'_> {
         self.add(key.to_string(), start.elapsed().as_secs_f64());
         p
     }
+    fn nearer(
+        &self,
+        center: &[f64],
+        region: &Hyperbox,
+        class: usize,
+        point: &[f64],
+    ) -> Option<Witness> {
+        let start = Instant::now();
+        let w = self.inner.nearer(center, region, class, point);
+        let key = if w.is_some() {
+            "nearer/moved"
+        } else {
+            "nearer/none"
+        };
+        self.add(key.to_string(), start.elapsed().as_secs_f64());
+        w
+    }
     fn optimise(&self, q: &Extremum) -> Optimum {
         let start = Instant::now();
         let o = self.inner.optimise(q);

@@ -19,6 +19,11 @@ const DEEP_BISECTION_WIDTH: f64 = 1e-3;
 const DEEP_BISECTION_UNKNOWNS: usize = 3;
 const DEEP_BISECTION_SHARE: f64 = 0.25;
 
+/// After the coarse shrinking of `exact`'s attacks, at most this many further steps, each to
+/// this share of the upper end.
+const SHRINK_STEPS: usize = 40;
+const SHRINK_FACTOR: f64 = 0.98;
+
 /// Bookkeeping shared by the searches: the largest proved radius and unknown verdicts.
 struct Best {
     radius: f64,
@@ -183,7 +188,12 @@ pub fn exact(ctx: &Ctx) -> Found {
         f.near = near;
         f
     };
+    // Every counterexample is first moved as near x* as its linear regions allow (LPs).
     let take = |w: Witness, upper: &mut Option<(f64, Witness)>| {
+        let w = ctx
+            .oracle
+            .nearer(ctx.x, &ctx.ball(ctx.distance(&w.x)), ctx.class, &w.x)
+            .unwrap_or(w);
         let d = ctx.distance(&w.x);
         if upper.as_ref().is_none_or(|(u, _)| d < *u) {
             *upper = Some((d, w));
@@ -258,6 +268,21 @@ pub fn exact(ctx: &Ctx) -> Found {
             Some(w) => take(w, &mut upper),
             None if factor >= 0.9 => break,
             None => {}
+        }
+    }
+    // Then in small steps while the attack keeps finding counterexamples: on deep networks
+    // its starts include the last counterexample, clamped into the smaller ball, so each step
+    // begins next to the boundary it just crossed.
+    for _ in 0..SHRINK_STEPS {
+        let Some(hi) = upper.as_ref().map(|u| u.0) else {
+            break;
+        };
+        if ctx.limit_reached().is_some() {
+            break;
+        }
+        match ctx.oracle.falsify(&ctx.ball(hi * SHRINK_FACTOR), ctx.class) {
+            Some(w) => take(w, &mut upper),
+            None => break,
         }
     }
     let hi_of = |upper: &Option<(f64, Witness)>| upper.as_ref().map_or(big_r, |u| u.0);

@@ -159,6 +159,22 @@ pub fn min_radius(
     t_max: f64,
     limits: &Limits,
 ) -> Result<Answer, SolverError> {
+    match min_radius_model(enc, center, c, j, threshold, t_max) {
+        Some((milp, _)) => Ok(answer(enc, solver::solve(&milp, Sense::Minimise, limits)?)),
+        None => Ok(answer(enc, solver::Outcome::infeasible())),
+    }
+}
+
+/// The model of [`min_radius`] (to be minimised) and its distance column; `None` when the
+/// coordinates the box fixes are already further than `t_max` from `center`.
+pub fn min_radius_model(
+    enc: &Encoding,
+    center: &[f64],
+    c: usize,
+    j: usize,
+    threshold: f64,
+    t_max: f64,
+) -> Option<(Milp, usize)> {
     let mut milp = enc.milp.clone();
     // Coordinates the box fixes still count towards the distance.
     let t_min = enc
@@ -170,7 +186,7 @@ pub fn min_radius(
         .map(|(i, (_, &x0))| (enc.region.lb()[i] - x0).abs())
         .fold(0.0, f64::max);
     if t_min > t_max {
-        return Ok(answer(enc, solver::Outcome::infeasible()));
+        return None;
     }
     let t = milp.add_col(t_min, t_max, false);
     for (col, &x0) in enc.input.iter().zip(center) {
@@ -188,7 +204,7 @@ pub fn min_radius(
     milp.cost.iter_mut().for_each(|v| *v = 0.0);
     milp.cost[t] = 1.0;
     milp.offset = 0.0;
-    Ok(answer(enc, solver::solve(&milp, Sense::Minimise, limits)?))
+    Some((milp, t))
 }
 
 /// Optimises input coordinate `coord` over the points of the encoded box that satisfy

@@ -20,6 +20,8 @@ const MIN_BUDGET: Duration = Duration::from_secs(2);
 /// Share of a question's time limit that the strong attack may take (at most `PGD_MAX`).
 const PGD_SHARE: f64 = 0.1;
 const PGD_MAX: Duration = Duration::from_secs(3);
+/// Recent counterexamples of the pool used as extra starts of the strong attack.
+const POOL_HINTS: usize = 2;
 
 impl MilpOracle<'_> {
     /// Whether the network has more than one ReLU layer (the deep-network stages apply).
@@ -45,12 +47,27 @@ impl MilpOracle<'_> {
         if let Some(d) = self.settings.deadline {
             stop_at = stop_at.min(d);
         }
-        let (x, v) = attack::pgd(self.net, region, c, js, &[], settings, Some(stop_at));
+        let hints = self.pool_hints(region, c);
+        let (x, v) = attack::pgd(self.net, region, c, js, &hints, settings, Some(stop_at));
         if v >= 0.0 {
             Witness::confirm(self.net, &x, c)
         } else {
             None
         }
+    }
+
+    /// Starts for the strong attack: the most recent counterexamples of class `c` in the pool,
+    /// clamped into `region`. Searches that shrink a box around a known counterexample (the
+    /// apothem's upper end) then start next to it, where a fresh start rarely lands on a deep
+    /// network's narrow violating regions.
+    fn pool_hints(&self, region: &Hyperbox, c: usize) -> Vec<Vec<f64>> {
+        let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        pool.iter()
+            .rev()
+            .filter(|(k, x)| *k == c && x.len() == region.dim())
+            .take(POOL_HINTS)
+            .map(|(_, x)| region.clamp(x))
+            .collect()
     }
 
     /// Tightened bounds for `region` (valid, never looser than `bounds`) when LP tightening is

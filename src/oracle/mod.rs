@@ -37,6 +37,7 @@ use crate::region::Hyperbox;
 pub(crate) mod complete;
 mod deep;
 mod near;
+mod nearer;
 mod optimise;
 mod property;
 mod ruled;
@@ -110,6 +111,19 @@ pub trait Oracle: Sync {
         _coord: usize,
         _lowest: bool,
     ) -> Option<Vec<f64>> {
+        None
+    }
+    /// From `point`, a counterexample to `class` in `region ∩ D`, a confirmed counterexample
+    /// nearer to `center` (L∞), found by a local search (LPs over linear regions; see
+    /// `nearer.rs`). `None` when it finds none; proves nothing either way. The default finds
+    /// none.
+    fn nearer(
+        &self,
+        _center: &[f64],
+        _region: &Hyperbox,
+        _class: usize,
+        _point: &[f64],
+    ) -> Option<Witness> {
         None
     }
 }
@@ -473,6 +487,16 @@ impl Oracle for MilpOracle<'_> {
         lowest: bool,
     ) -> Option<Vec<f64>> {
         self.slide_impl(region, class, slack, point, coord, lowest)
+    }
+
+    fn nearer(
+        &self,
+        center: &[f64],
+        region: &Hyperbox,
+        class: usize,
+        point: &[f64],
+    ) -> Option<Witness> {
+        self.nearer_impl(center, region, class, point)
     }
 
     fn sound_by_bounds(&self, region: &Hyperbox, class: usize) -> bool {

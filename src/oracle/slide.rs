@@ -127,7 +127,12 @@ impl MilpOracle<'_> {
 
 /// The phase of every binary of `enc` at `x`; a neuron on the boundary between its phases
 /// takes the phase it did not have in `previous` (so that the next LP explores the other side).
-fn pattern(net: &Network, enc: &Encoding, x: &[f64], previous: Option<&[bool]>) -> Vec<bool> {
+pub(super) fn pattern(
+    net: &Network,
+    enc: &Encoding,
+    x: &[f64],
+    previous: Option<&[bool]>,
+) -> Vec<bool> {
     let trace = net.forward_trace(x);
     let scale: Vec<f64> = trace
         .iter()
