@@ -160,12 +160,12 @@ pub fn min_radius(
     limits: &Limits,
 ) -> Result<Answer, SolverError> {
     match min_radius_model(enc, center, c, j, threshold, t_max) {
-        Some((milp, _)) => Ok(answer(enc, solver::solve(&milp, Sense::Minimise, limits)?)),
+        Some(milp) => Ok(answer(enc, solver::solve(&milp, Sense::Minimise, limits)?)),
         None => Ok(answer(enc, solver::Outcome::infeasible())),
     }
 }
 
-/// The model of [`min_radius`] (to be minimised) and its distance column; `None` when the
+/// The model of [`min_radius`] (to be minimised); `None` when the
 /// coordinates the box fixes are already further than `t_max` from `center`.
 pub fn min_radius_model(
     enc: &Encoding,
@@ -174,7 +174,7 @@ pub fn min_radius_model(
     j: usize,
     threshold: f64,
     t_max: f64,
-) -> Option<(Milp, usize)> {
+) -> Option<Milp> {
     let mut milp = enc.milp.clone();
     // Coordinates the box fixes still count towards the distance.
     let t_min = enc
@@ -204,7 +204,7 @@ pub fn min_radius_model(
     milp.cost.iter_mut().for_each(|v| *v = 0.0);
     milp.cost[t] = 1.0;
     milp.offset = 0.0;
-    Some((milp, t))
+    Some(milp)
 }
 
 /// Optimises input coordinate `coord` over the points of the encoded box that satisfy

@@ -11,11 +11,11 @@
 use crate::bounds::NeuronBounds;
 use crate::milp::encode::Encoding;
 use crate::milp::query;
-use crate::milp::solver::{Limits, Lp, Sense, Status};
+use crate::milp::solver::{Limits, Lp, Sense};
 use crate::network::margin_of;
 use crate::region::Hyperbox;
 
-use super::slide::pattern;
+use super::slide::{pattern, solve_in_pattern};
 use super::{MilpOracle, Witness};
 
 /// LPs per search: each crosses into the regions beyond the neurons the last optimum left at
@@ -59,7 +59,7 @@ impl MilpOracle<'_> {
         // A little past the tie, so that the LP's optimum (within its tolerances) confirms.
         let scale = start.logits.iter().fold(1.0_f64, |m, v| m.max(v.abs()));
         let past = PAST_TIE * scale;
-        let (milp, _) = query::min_radius_model(&enc, center, c, j, past, dist(&start.x))?;
+        let milp = query::min_radius_model(&enc, center, c, j, past, dist(&start.x))?;
         let mut lp = Lp::new(&milp, Sense::Minimise).ok()?;
         lp.without_presolve().ok()?;
         // A bounded search: on a 256-wide deep network one cold LP takes a second or more.
@@ -72,19 +72,7 @@ impl MilpOracle<'_> {
         let mut best = start.clone();
         let mut phases = pattern(net, &enc, &best.x, None);
         for _ in 0..ROUNDS {
-            for (b, &on) in enc.binaries.iter().zip(&phases) {
-                let v = if on { 1.0 } else { 0.0 };
-                lp.set_bounds(b.col, v, v).ok()?;
-            }
-            let out = lp.solve(&limits).ok()?;
-            if out.status != Status::Optimal {
-                break;
-            }
-            let Some(x) = out
-                .solution
-                .as_deref()
-                .map(|s| region.clamp(&enc.input_point(s)))
-            else {
+            let Some((x, time)) = solve_in_pattern(&mut lp, &enc, &phases, &region, &limits) else {
                 break;
             };
             // The optimum sits on the tie, within the LP's tolerances: back off towards the
@@ -107,7 +95,7 @@ impl MilpOracle<'_> {
                     dist(&best.x),
                     dist(&x),
                     dist(&w.x),
-                    out.time.as_secs_f64() * 1e3,
+                    time.as_secs_f64() * 1e3,
                     enc.binaries.len()
                 );
             }

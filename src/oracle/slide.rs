@@ -78,19 +78,7 @@ impl MilpOracle<'_> {
         // Phases of the last LP's pattern (per binary), to flip those left on the boundary.
         let mut phases: Vec<bool> = pattern(net, &enc, &start, None);
         for _ in 0..ROUNDS {
-            for (b, &on) in enc.binaries.iter().zip(&phases) {
-                let v = if on { 1.0 } else { 0.0 };
-                lp.set_bounds(b.col, v, v).ok()?;
-            }
-            let out = lp.solve(&limits).ok()?;
-            if out.status != Status::Optimal {
-                break;
-            }
-            let Some(x) = out
-                .solution
-                .as_deref()
-                .map(|s| region.clamp(&enc.input_point(s)))
-            else {
+            let Some((x, time)) = solve_in_pattern(&mut lp, &enc, &phases, &region, &limits) else {
                 break;
             };
             // The LP's optimum is within its tolerances; back off towards the current best
@@ -111,7 +99,7 @@ impl MilpOracle<'_> {
                     "slide: coord {coord} {:.6} -> {:.6} in {:.1} ms ({} binaries)",
                     best[coord],
                     x[coord],
-                    out.time.as_secs_f64() * 1e3,
+                    time.as_secs_f64() * 1e3,
                     enc.binaries.len()
                 );
             }
@@ -123,6 +111,28 @@ impl MilpOracle<'_> {
         }
         better(best[coord], start[coord]).then_some(best)
     }
+}
+
+/// One LP of a local search: the binaries of `enc` fixed to `phases` (so the network is affine
+/// on the LP's feasible set), `lp` re-solved from its last basis. The optimum's input point,
+/// clamped into `region`, and the solve time; `None` when the LP did not end optimal.
+pub(super) fn solve_in_pattern(
+    lp: &mut Lp,
+    enc: &Encoding,
+    phases: &[bool],
+    region: &Hyperbox,
+    limits: &Limits,
+) -> Option<(Vec<f64>, std::time::Duration)> {
+    for (b, &on) in enc.binaries.iter().zip(phases) {
+        let v = if on { 1.0 } else { 0.0 };
+        lp.set_bounds(b.col, v, v).ok()?;
+    }
+    let out = lp.solve(limits).ok()?;
+    if out.status != Status::Optimal {
+        return None;
+    }
+    let x = region.clamp(&enc.input_point(out.solution.as_deref()?));
+    Some((x, out.time))
 }
 
 /// The phase of every binary of `enc` at `x`; a neuron on the boundary between its phases
