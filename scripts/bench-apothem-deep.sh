@@ -4,6 +4,9 @@
 # with a per-input time limit; then the median and minimum ratio and the exact count (bracket
 # narrower than 1e-4).
 #   scripts/bench-apothem-deep.sh [TIMEOUT=120] [N_INPUTS=50] [NETWORK...]
+# PPNN_BIN=<binary> runs a copy (so that rebuilds do not change a running benchmark);
+# PPNN_BENCH_KEEP=<dir> keeps each network's JSON lines there (<dir>/<network>.jsonl), to watch
+# a long run and to re-read its figures afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ppnn-target}"
@@ -12,7 +15,11 @@ nets=("$@"); [ ${#nets[@]} -gt 0 ] || nets=(mnist-784-100-100-10 mnist-784-256-2
 cargo build --release -q
 bin="${PPNN_BIN:-$CARGO_TARGET_DIR/release/ppnn}"
 for net in "${nets[@]}"; do
-  out=$(mktemp)
+  if [ -n "${PPNN_BENCH_KEEP:-}" ]; then
+    mkdir -p "$PPNN_BENCH_KEEP"; out="$PPNN_BENCH_KEEP/$net.jsonl"; : >"$out"
+  else
+    out=$(mktemp)
+  fi
   for f in $(ls data/inputs/mnist/*.csv | sort -t/ -k4 | head -n "$n"); do
     "$bin" certify "data/networks/$net.onnx" "$f" --timeout "$timeout" --json >>"$out" 2>/dev/null || true
   done
@@ -32,5 +39,5 @@ for r in rows:
 print(f"| {net} | {len(rows)} | {exact} | {statistics.median(times):.2f} | {max(times):.2f} | "
       f"{statistics.median(ratios) if ratios else float('nan'):.3f} | {min(ratios) if ratios else float('nan'):.3f} |")
 PY
-  rm -f "$out"
+  [ -n "${PPNN_BENCH_KEEP:-}" ] || rm -f "$out"
 done
