@@ -2,12 +2,14 @@
 //!
 //! Three layers, kept apart as in MIPVerify.jl: [`encode`] turns a network and neuron bounds into
 //! variables and big-M constraints; [`query`] adds the objective and rows of each question;
-//! [`solver`] is the only code that talks to HiGHS, over the solver-free types of [`model`].
+//! [`solver`] (one-shot solves) and [`lp`] (a persistent LP re-solved with changed bounds) are the
+//! only code that talks to HiGHS, over the solver-free types of [`model`].
 
 pub mod bab;
 pub mod cuts;
 pub mod encode;
 pub mod leaflog;
+pub mod lp;
 pub mod model;
 pub mod nodes;
 pub mod query;

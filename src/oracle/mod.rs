@@ -35,6 +35,7 @@ use crate::property::Property;
 use crate::region::Hyperbox;
 
 pub(crate) mod complete;
+mod confirm;
 mod deep;
 mod near;
 mod nearer;
@@ -48,7 +49,7 @@ mod verdict;
 pub use settings::{ByMethod, MilpStrategy, OracleSettings, OracleStats, DEFAULT_MARGIN};
 pub use verdict::{Extremum, Method, Optimum, Question, Verdict, Witness};
 
-pub use property::confirm;
+pub use confirm::confirm;
 
 /// Anything that answers box questions. Search algorithms are written against this trait only.
 pub trait Oracle: Sync {

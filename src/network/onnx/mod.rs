@@ -13,6 +13,7 @@ use std::path::Path;
 
 use prost::Message;
 
+mod decode;
 mod folder;
 mod value;
 
