@@ -26,6 +26,17 @@ use formula::{is_identifier, show};
 /// Largest element count of one declared variable (and of all of them together).
 const MAX_ELEMENTS: usize = 1 << 28;
 
+/// A VNN-LIB 1.0 flat index (the `i` of `X_i`): ASCII digits, no leading zero (except `0`
+/// itself), below [`MAX_ELEMENTS`]. Declarations and uses read indices with this one rule, so
+/// `X_01` or `X_+1` is an unknown name rather than a silent alias of `X_1`.
+fn flat_index(s: &str) -> Option<usize> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
+        return None;
+    }
+    s.parse().ok().filter(|&i| i < MAX_ELEMENTS)
+}
+
 /// Largest decompressed size of a `.gz` property (a decompression bomb is an error).
 const MAX_TEXT: u64 = 1 << 30;
 
@@ -72,8 +83,8 @@ pub fn parse_vnnlib(text: &str, path: &str) -> Result<Query, PropertyError> {
         variables: Vec::new(),
         by_name: HashMap::new(),
         assertions: Vec::new(),
-        v1_inputs: Vec::new(),
-        v1_outputs: Vec::new(),
+        v1_inputs: HashMap::new(),
+        v1_outputs: HashMap::new(),
     };
     let is_v2 = forms.first().is_some_and(|f| match f {
         Sexpr::List(items, _) => items.first().and_then(Sexpr::atom) == Some("vnnlib-version"),
@@ -111,8 +122,10 @@ struct Reader<'a> {
     by_name: HashMap<String, usize>,
     assertions: Vec<Formula>,
     /// VNN-LIB 1.0: declared `X_i` / `Y_j` indices (with their positions).
-    v1_inputs: Vec<(usize, Pos)>,
-    v1_outputs: Vec<(usize, Pos)>,
+    /// VNN-LIB 1.0's declared X_i and Y_j: index → where declared (a map, so that declaring
+    /// and resolving each of the 10^5 variables of a large property is not a scan).
+    v1_inputs: HashMap<usize, Pos>,
+    v1_outputs: HashMap<usize, Pos>,
 }
 
 /// A linear term under construction.
@@ -210,25 +223,20 @@ impl Reader<'_> {
                 format!("VNN-LIB 1.0 variables are X_i (inputs) or Y_j (outputs), not '{name_s}'"),
             ));
         };
-        let i: usize = idx
-            .parse()
-            .ok()
-            .filter(|&i: &usize| i < MAX_ELEMENTS && (idx == "0" || !idx.starts_with('0')))
-            .ok_or_else(|| PropertyError::Syntax {
-                path: self.path.to_string(),
-                line: name.pos().line,
-                col: name.pos().col,
-                message: format!("'{name_s}': expected a flat index after the underscore"),
-            })?;
-        if list.iter().any(|&(j, _)| j == i) {
+        let i: usize = flat_index(idx).ok_or_else(|| PropertyError::Syntax {
+            path: self.path.to_string(),
+            line: name.pos().line,
+            col: name.pos().col,
+            message: format!("'{name_s}': expected a flat index after the underscore"),
+        })?;
+        if list.insert(i, name.pos()).is_some() {
             return Err(self.err(name.pos(), format!("'{name_s}' is declared twice")));
         }
-        list.push((i, name.pos()));
         Ok(())
     }
 
     /// VNN-LIB 1.0: the declared X_i / Y_j must be 0..n without gaps; they become one input
-    /// `X` and one output `Y`. (Declarations after use are fine: names resolve lazily.)
+    /// `X` and one output `Y`. (As in SMT-LIB, a variable is declared before its first use.)
     fn finish_v1(&mut self) -> Result<(), PropertyError> {
         for (kind, name) in [(Kind::Input, "X"), (Kind::Output, "Y")] {
             let list = if kind == Kind::Input {
@@ -237,7 +245,11 @@ impl Reader<'_> {
                 &self.v1_outputs
             };
             let n = list.len();
-            if let Some(&(i, p)) = list.iter().find(|&&(i, _)| i >= n) {
+            if let Some((&i, &p)) = list
+                .iter()
+                .filter(|&(&i, _)| i >= n)
+                .min_by_key(|&(&i, _)| i)
+            {
                 return Err(self.err(
                     p,
                     format!("{name}_{i} is declared but {name}_0 … {name}_{} are not all declared (indices must be 0..{n} without gaps)", n),

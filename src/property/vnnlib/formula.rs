@@ -32,7 +32,8 @@ impl Reader<'_> {
                 }
                 let atoms: Vec<Formula> = terms
                     .windows(2)
-                    .map(|w| {
+                    .zip(args.windows(2))
+                    .map(|(w, src)| {
                         let (a, b) = (&w[0], &w[1]);
                         let (expr, rel) = match head {
                             "<=" => (sub(a, b), Rel::Le),
@@ -47,7 +48,14 @@ impl Reader<'_> {
                             rel,
                             line: pos.line,
                             col: pos.col,
-                            text: render(e),
+                            // This pair only: a chain `(<= a b c …)` becomes one atom per
+                            // adjacent pair, and rendering the whole chain for each made
+                            // its memory grow with the square of its length.
+                            text: if args.len() == 2 {
+                                render(e)
+                            } else {
+                                format!("({head} {} {})", render(&src[0]), render(&src[1]))
+                            },
                         })
                     })
                     .collect();
@@ -156,10 +164,9 @@ impl Reader<'_> {
                         format!("unknown variable '{s}' (VNN-LIB 1.0 has X_i and Y_j)"),
                     ));
                 };
-                let i: usize = rest
-                    .parse()
-                    .map_err(|_| self.err(p, format!("unknown variable '{s}'")))?;
-                if !list.iter().any(|&(j, _)| j == i) {
+                let i = flat_index(rest)
+                    .ok_or_else(|| self.err(p, format!("unknown variable '{s}'")))?;
+                if !list.contains_key(&i) {
                     return Err(self.err(
                         p,
                         format!("'{s}' is used but not declared (declare-const {s} Real)"),
@@ -207,7 +214,11 @@ impl Reader<'_> {
                     let mut f = 0usize;
                     let mut ok = true;
                     for (&i, &d) in idx.iter().zip(&var.shape) {
-                        ok &= i < d;
+                        // Checked before the product: an index past usize would overflow it.
+                        if i >= d {
+                            ok = false;
+                            break;
+                        }
                         f = f * d + i;
                     }
                     ok.then_some(f)

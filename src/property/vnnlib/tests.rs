@@ -427,3 +427,62 @@ fn gzipped_files_are_read_directly() {
         .to_string();
     assert!(e.contains("bin.vnnlib:1:9") && e.contains("UTF-8"), "{e}");
 }
+
+#[test]
+fn v1_indices_follow_one_strict_rule_in_declarations_and_uses() {
+    // `X_01` is not `X_1`: a use with a leading zero or a sign is an unknown name, never an
+    // alias of another variable.
+    let t = v1(2, 1, "(assert (<= X_01 0.5))");
+    assert!(err(&t).contains("unknown variable 'X_01'"), "{}", err(&t));
+    let t = v1(2, 1, "(assert (<= X_+1 0.5))");
+    assert!(err(&t).contains("unknown variable 'X_+1'"), "{}", err(&t));
+    let t = "(declare-const X_+1 Real)(declare-const Y_0 Real)";
+    assert!(err(t).contains("expected a flat index"), "{}", err(t));
+    // Declarations in any order, resolved by index.
+    let t = "(declare-const Y_0 Real)(declare-const X_1 Real)(declare-const X_0 Real)(assert (<= 0 X_0 1))(assert (<= 0 X_1 0.25))(assert (>= Y_0 0))";
+    let p = prop(t, 2, 1);
+    assert_eq!(p.disjuncts[0].region.ub()[1], 0.25);
+    // A gap names the least undeclared index's successor that was declared.
+    let t = "(declare-const X_0 Real)(declare-const X_5 Real)(declare-const X_3 Real)(declare-const Y_0 Real)";
+    assert!(err(t).contains("X_3 is declared but"), "{}", err(t));
+}
+
+#[test]
+fn v2_indices_past_the_shape_are_refused_without_overflow() {
+    let t = "(vnnlib-version <2.0>)\n(declare-network N (declare-input X float32 [2,2]) (declare-output Y float32 [1]))\n(assert (<= X[18446744073709551615,0] 1))";
+    let e = err(t);
+    assert!(e.contains("X[18446744073709551615,0]"), "{e}");
+}
+
+#[test]
+fn each_atom_of_a_chain_shows_its_own_pair() {
+    let t = v1(1, 1, "(assert (<= 0 X_0 1))(assert (>= Y_0 0))");
+    let q = parse_vnnlib(&t, "t").unwrap();
+    let Formula::And(items) = &q.assertions[0] else {
+        panic!("a chain is a conjunction of its pairs")
+    };
+    let texts: Vec<String> = items
+        .iter()
+        .filter_map(|f| match f {
+            Formula::Atom(a) => Some(a.text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(texts.contains(&"(<= 0 X_0)".to_string()), "{texts:?}");
+    assert!(texts.contains(&"(<= X_0 1)".to_string()), "{texts:?}");
+}
+
+#[test]
+fn many_asserts_read_as_one_conjunction() {
+    // One assert per bound, as VNN-COMP generators write them: one disjunct holding them all.
+    let n = 3000;
+    let mut body = String::new();
+    for i in 0..n {
+        body += &format!("(assert (<= X_{i} 0.75))(assert (>= X_{i} 0.25))\n");
+    }
+    body += "(assert (>= Y_0 Y_1))";
+    let p = prop(&v1(n, 2, &body), n, 2);
+    assert_eq!(p.disjuncts.len(), 1);
+    assert!(p.disjuncts[0].region.lb().iter().all(|&v| v == 0.25));
+    assert!(p.disjuncts[0].region.ub().iter().all(|&v| v == 0.75));
+}
