@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use parallelepipedonn::network::onnx::{parse_onnx, ImportError};
-use parallelepipedonn::network::proto::data_type;
+use parallelepipedonn::network::proto::{data_type, NodeProto, TensorProto};
 use parallelepipedonn::{Layer, Network};
 use rand::{Rng, SeedableRng};
 
@@ -340,4 +340,103 @@ fn reference_network_reads_and_predicts_as_published() {
         checked += 1;
     }
     assert!(checked >= 49);
+}
+
+/// A Gemm classifier over input `[1, 16]` whose first node is `first` (output "flat").
+fn gemm_after(first: NodeProto, layers: &[Layer]) -> (Vec<NodeProto>, Vec<TensorProto>) {
+    let mut inits = Vec::new();
+    let mut nodes = vec![first];
+    let mut cur = "flat".to_string();
+    for (k, l) in layers.iter().enumerate() {
+        inits.push(float_tensor(
+            &format!("w{k}"),
+            &[l.n_out as i64, l.n_in as i64],
+            &gemm_weights(l),
+        ));
+        inits.push(float_tensor(
+            &format!("b{k}"),
+            &[l.n_out as i64],
+            &l.bias.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+        ));
+        let g = format!("gemm{k}");
+        nodes.push(with_int(
+            node("Gemm", &[&cur, &format!("w{k}"), &format!("b{k}")], &g),
+            "transB",
+            1,
+        ));
+        cur = g;
+        if l.relu {
+            let r = format!("relu{k}");
+            nodes.push(node("Relu", &[&cur], &r));
+            cur = r;
+        }
+    }
+    nodes.push(node("Identity", &[&cur], "out"));
+    (nodes, inits)
+}
+
+#[test]
+fn flatten_with_a_negative_axis_counts_from_the_end() {
+    // ONNX: axis -1 on a rank-2 input is axis 1, so [1, 16] stays [1, 16] (it used to become
+    // [16, 1], which the Gemm then refused or, broadcast, misread).
+    let layers = random_layers(&mut rng(31), &[16, 8, 3], false);
+    let net = Network::new(layers.clone(), vec![16]).unwrap();
+    let flat = with_int(node("Flatten", &["input"], "flat"), "axis", -1);
+    let (nodes, inits) = gemm_after(flat, &layers);
+    let bytes = model(&[Some(1), Some(16)], nodes, inits, "out", 13);
+    let parsed = parse_onnx(&bytes, "flat.onnx").unwrap();
+    assert_same_function(&parsed, |x| net.forward(x), 32);
+    // Past the rank: a clear error.
+    let flat = with_int(node("Flatten", &["input"], "flat"), "axis", -3);
+    let (nodes, inits) = gemm_after(flat, &layers);
+    let e = parse_onnx(
+        &model(&[Some(1), Some(16)], nodes, inits, "out", 13),
+        "f.onnx",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("axis out of range") && e.contains("f.onnx"),
+        "{e}"
+    );
+}
+
+#[test]
+fn malformed_sizes_are_errors_not_panics_or_huge_allocations() {
+    let layers = random_layers(&mut rng(33), &[16, 8, 3], false);
+    let msg = |bytes: Vec<u8>| parse_onnx(&bytes, "bad.onnx").unwrap_err().to_string();
+    // A Split whose second part is empty, fed to a MatMul with an empty weight.
+    let mut split = with_ints(node("Split", &["input"], "flat"), "split", &[16, 0]);
+    split.output.push("rest".to_string());
+    split = with_int(split, "axis", 1);
+    let (mut nodes, mut inits) = gemm_after(split, &layers);
+    inits.push(float_tensor("w_empty", &[0, 10], &[]));
+    nodes.push(node("MatMul", &["rest", "w_empty"], "unused"));
+    let e = msg(model(&[Some(1), Some(16)], nodes, inits, "out", 13));
+    assert!(e.contains("empty tensor") && e.contains("bad.onnx"), "{e}");
+    // An initializer without elements whose dimensions span 2^40 positions.
+    let flat = node("Identity", &["input"], "flat");
+    let (nodes, mut inits) = gemm_after(flat, &layers);
+    inits.push(float_tensor("huge", &[0, 1 << 40], &[]));
+    let e = msg(model(&[Some(1), Some(16)], nodes, inits, "out", 13));
+    assert!(e.contains("'huge'") && e.contains("positions"), "{e}");
+    // Raw data longer than its shape: refused rather than truncated.
+    let flat = node("Identity", &["input"], "flat");
+    let (nodes, mut inits) = gemm_after(flat, &layers);
+    let mut t = float_tensor("odd", &[2], &[1.0, 2.0]);
+    t.raw_data.extend_from_slice(&[0, 0, 0]);
+    inits.push(t);
+    let e = msg(model(&[Some(1), Some(16)], nodes, inits, "out", 13));
+    assert!(e.contains("'odd'") && e.contains("11 bytes"), "{e}");
+    // A ReLU layer too wide for the dense basis the folder keeps.
+    let nodes = vec![
+        node("Expand", &["input", "wide"], "big"),
+        node("Relu", &["big"], "big_relu"),
+    ];
+    let inits = vec![int_tensor("wide", &[2], &[1, 1 << 20])];
+    let e = msg(model(&[Some(1), Some(1)], nodes, inits, "big_relu", 13));
+    assert!(
+        e.contains("more than 8192 neurons") && e.contains("bad.onnx"),
+        "{e}"
+    );
 }

@@ -13,7 +13,7 @@ use prost::Message;
 use super::onnx::{read_model, Folder, MAX_INPUTS};
 use super::proto::{data_type, GraphProto, ModelProto, NodeProto};
 use super::tensor::{
-    broadcast_map, broadcast_shape, concat, gather, normalize_axis, numel, resolve_shape,
+    broadcast_map, broadcast_shape, concat, flatten_axis, gather, numel, resolve_shape,
     squeezed_shape, transpose_map, Tensor,
 };
 use super::ImportError;
@@ -343,7 +343,8 @@ impl IntervalGraph {
                         a.shape, b.shape
                     )));
                 }
-                if m.saturating_mul(n).saturating_mul(k) > 1 << 28 {
+                // k counted as at least 1: an empty inner dimension still leaves m × n outputs.
+                if m.saturating_mul(n).saturating_mul(k.max(1)) > 1 << 28 {
                     return Err(err("the product is too large".to_string()));
                 }
                 let alpha = attr("alpha").map(|a| a.f as f64).unwrap_or(1.0);
@@ -395,7 +396,7 @@ impl IntervalGraph {
             }
             "Flatten" => {
                 let v = input(0)?;
-                let axis = normalize_axis(int_attr("axis", 1), v.shape.len() + 1)
+                let axis = flatten_axis(int_attr("axis", 1), v.shape.len())
                     .ok_or_else(|| err("axis out of range".to_string()))?;
                 reshaped(v, vec![numel(&v.shape[..axis]), numel(&v.shape[axis..])])
             }

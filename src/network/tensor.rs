@@ -14,6 +14,19 @@ pub(super) fn numel(shape: &[usize]) -> usize {
     shape.iter().fold(1usize, |a, &d| a.saturating_mul(d))
 }
 
+/// Most values one tensor may hold while folding (an affine value counts rows × basis size):
+/// 2^26 f64 are 512 MB. A model that declares more is refused with one message instead of an
+/// abort for lack of memory.
+pub(super) const MAX_VALUES: usize = 1 << 26;
+
+/// The positions a shape spans, counting a zero dimension as one: what index maps over the
+/// shape allocate even when it holds no element (`[0, 2^40]` holds none but spans 2^40).
+pub(super) fn extent(shape: &[usize]) -> usize {
+    shape
+        .iter()
+        .fold(1usize, |a, &d| a.saturating_mul(d.max(1)))
+}
+
 /// Strides of a C-order tensor.
 pub(super) fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];
@@ -81,6 +94,14 @@ pub(super) fn transpose_map(shape: &[usize], perm: &[usize]) -> (Vec<usize>, Vec
         })
         .collect();
     (map, out_shape)
+}
+
+/// ONNX `Flatten`'s axis: in `[-rank, rank]`, a negative one counted from the end (`-1` is
+/// `rank - 1`, not `rank` as [`normalize_axis`] over `rank + 1` positions would make it).
+pub(super) fn flatten_axis(axis: i64, rank: usize) -> Option<usize> {
+    let r = rank as i64;
+    let a = if axis < 0 { axis + r } else { axis };
+    (0..=r).contains(&a).then_some(a as usize)
 }
 
 pub(super) fn normalize_axis(axis: i64, rank: usize) -> Option<usize> {

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use crate::network::proto::{attribute_type, data_type, AttributeProto, TensorProto};
-use crate::network::tensor::{numel, Tensor};
+use crate::network::tensor::{extent, numel, Tensor, MAX_VALUES};
 
 use super::folder::Folder;
 use super::value::scalar_tensor;
@@ -54,7 +54,24 @@ impl<'a> Folder<'a> {
             .map(|&d| usize::try_from(d).map_err(|_| err(format!("negative dimension {d}"))))
             .collect::<Result<_, _>>()?;
         let n = numel(&shape);
+        if extent(&shape) > MAX_VALUES {
+            return Err(err(format!(
+                "tensor '{}' declares shape {shape:?}, more than {MAX_VALUES} positions",
+                t.name
+            )));
+        }
         let raw = &t.raw_data;
+        let width = match t.data_type {
+            data_type::DOUBLE | data_type::INT64 => 8,
+            _ => 4,
+        };
+        if !raw.is_empty() && raw.len() != n.saturating_mul(width) {
+            return Err(err(format!(
+                "tensor '{}' declares shape {shape:?} ({n} values of {width} bytes) but holds {} bytes",
+                t.name,
+                raw.len()
+            )));
+        }
         let data: Vec<f64> = match t.data_type {
             data_type::FLOAT if !raw.is_empty() => raw
                 .chunks_exact(4)

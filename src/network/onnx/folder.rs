@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use crate::network::proto::{data_type, GraphProto, NodeProto};
 use crate::network::tensor::{
-    broadcast_map, broadcast_shape, concat, gather, normalize_axis, numel, reduce_groups,
-    resolve_shape, slice_map, squeezed_shape, transpose_map, Tensor,
+    broadcast_map, broadcast_shape, concat, extent, flatten_axis, gather, normalize_axis, numel,
+    reduce_groups, resolve_shape, slice_map, squeezed_shape, transpose_map, Tensor, MAX_VALUES,
 };
 use crate::network::Layer;
 
@@ -287,7 +287,11 @@ impl<'a> Folder<'a> {
                     .collect();
                 let shape = broadcast_shape(v.shape(), &target)
                     .ok_or_else(|| err(format!("cannot expand {:?} to {target:?}", v.shape())))?;
-                if numel(&shape) > MAX_INPUTS * 64 {
+                let width = match &v {
+                    Value::Affine(a) => a.n.max(1),
+                    Value::Const(_) => 1,
+                };
+                if extent(&shape).saturating_mul(width) > MAX_VALUES {
                     return Err(err("the expanded tensor is too large".to_string()));
                 }
                 let map = broadcast_map(&shape, v.shape());
@@ -298,7 +302,7 @@ impl<'a> Folder<'a> {
                     .iter()
                     .map(|&x| x.max(0) as usize)
                     .collect();
-                if numel(&shape) > MAX_INPUTS * 64 {
+                if extent(&shape) > MAX_INPUTS * 64 {
                     return Err(err("the tensor is too large".to_string()));
                 }
                 let value = match attr("value") {
@@ -390,7 +394,7 @@ impl<'a> Folder<'a> {
                     t.data.iter_mut().for_each(|v| *v = v.max(0.0));
                     Value::Const(t)
                 }
-                Value::Affine(a) => Value::Affine(self.close_layer(a)),
+                Value::Affine(a) => Value::Affine(self.close_layer(a).map_err(err)?),
             },
             "Softmax" | "LogSoftmax" if !self.classifier => {
                 return Err(err(
@@ -430,7 +434,7 @@ impl<'a> Folder<'a> {
             "Flatten" => {
                 let v = input(0)?.clone();
                 let shape = v.shape().to_vec();
-                let axis = normalize_axis(int_attr("axis", 1), shape.len() + 1)
+                let axis = flatten_axis(int_attr("axis", 1), shape.len())
                     .ok_or_else(|| err("axis out of range".to_string()))?;
                 let new = vec![numel(&shape[..axis]), numel(&shape[axis..])];
                 reshape(v, new)
@@ -601,10 +605,16 @@ impl<'a> Folder<'a> {
                 })
             }
         };
-        if let Value::Affine(a) = &result {
-            if a.rows() == 0 {
-                return Err(err("produces an empty tensor".to_string()));
-            }
+        // Every output, a Split's included: an empty affine value has no rows to divide by
+        // later (a MatMul's row count over its inner dimension).
+        let empty = |v: &Value| matches!(v, Value::Affine(a) if a.rows() == 0);
+        if empty(&result) || split_parts.iter().any(|(_, v)| empty(v)) {
+            return Err(err("produces an empty tensor".to_string()));
+        }
+        // Bounds what the next node can allocate from this one (a chain of Concats of a value
+        // with itself doubles it at every node).
+        if result.size() > MAX_VALUES || split_parts.iter().any(|(_, v)| v.size() > MAX_VALUES) {
+            return Err(err(format!("produces more than {MAX_VALUES} values")));
         }
         let out = node
             .output
@@ -619,9 +629,16 @@ impl<'a> Folder<'a> {
         Ok(())
     }
 
-    /// A ReLU applied to an affine value: emit the layer, start a new basis.
-    fn close_layer(&mut self, a: Affine) -> Affine {
+    /// A ReLU applied to an affine value: emit the layer, start a new basis. The new basis is
+    /// held as a dense identity (`n_out²` values), hence the cap on a layer's width.
+    fn close_layer(&mut self, a: Affine) -> Result<Affine, String> {
         let n_out = a.rows();
+        if n_out.saturating_mul(n_out) > MAX_VALUES {
+            return Err(format!(
+                "a ReLU over {n_out} values: layers of more than {} neurons are not supported",
+                1usize << (MAX_VALUES.trailing_zeros() / 2)
+            ));
+        }
         self.layers.push(Layer {
             n_in: a.n,
             n_out,
@@ -635,13 +652,13 @@ impl<'a> Folder<'a> {
         for i in 0..n_out {
             id[i * n_out + i] = 1.0;
         }
-        Affine {
+        Ok(Affine {
             shape: a.shape,
             basis: self.basis,
             n: self.basis_dim,
             a: id,
             b: vec![0.0; n_out],
             after_softmax: None,
-        }
+        })
     }
 }

@@ -2,7 +2,9 @@
 //! basis; with the operators that act on them whatever their kind (element picks, reductions,
 //! reshapes, transposes, broadcast arithmetic, matrix products).
 
-use crate::network::tensor::{broadcast_map, broadcast_shape, transpose_map, Tensor};
+use crate::network::tensor::{
+    broadcast_map, broadcast_shape, extent, transpose_map, Tensor, MAX_VALUES,
+};
 
 /// An affine function of the current basis, laid out as a tensor of `shape`:
 /// element `r` (C order) is `a[r*n..(r+1)*n] · basis + b[r]`.
@@ -53,6 +55,14 @@ pub(super) enum Value {
 }
 
 impl Value {
+    /// How many f64 the value holds (an affine value: rows × basis size, plus its offsets).
+    pub(super) fn size(&self) -> usize {
+        match self {
+            Value::Const(t) => t.data.len(),
+            Value::Affine(a) => a.a.len() + a.b.len(),
+        }
+    }
+
     pub(super) fn shape(&self) -> &[usize] {
         match self {
             Value::Const(t) => &t.shape,
@@ -154,6 +164,17 @@ pub(super) fn binary(op: &str, x: &Value, y: &Value) -> Result<Value, String> {
             y.shape()
         )
     })?;
+    let width = match (x, y) {
+        (Value::Affine(a), _) | (_, Value::Affine(a)) => a.n.max(1),
+        _ => 1,
+    };
+    if extent(&shape).saturating_mul(width) > MAX_VALUES {
+        return Err(format!(
+            "broadcasting {:?} with {:?} gives more than {MAX_VALUES} values",
+            x.shape(),
+            y.shape()
+        ));
+    }
     let f = |a: f64, b: f64| match op {
         "Add" => a + b,
         "Sub" => a - b,
@@ -230,6 +251,12 @@ pub(super) fn matmul(x: &Value, y: &Value) -> Result<Value, String> {
             };
             let vec_a = a.shape.len() == 1;
             let k = *a.shape.last().ok_or("scalar operand")?;
+            if k == 0 {
+                return Err(format!(
+                    "cannot multiply an empty tensor of shape {:?}",
+                    a.shape
+                ));
+            }
             if k != wk {
                 return Err(format!(
                     "cannot multiply shapes {:?} and {:?}",
