@@ -256,6 +256,11 @@ fn bad_inputs_and_options() {
         &ppnn(&["verify", &model, &x, "--radius", "0.1", "--margin", "-1"]),
         &["--margin"],
     );
+    // τ = 0 would leave every proof to the solver's tolerances.
+    assert_bad(
+        &ppnn(&["verify", &model, &x, "--radius", "0.1", "--margin", "0"]),
+        &["--margin", "> 0"],
+    );
     // No witness file is left behind by a failed run.
     let w = f.p("never.csv");
     let o = ppnn(&[

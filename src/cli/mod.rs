@@ -323,8 +323,13 @@ pub fn domain_from(args: &OracleArgs, net: &Network, x: &[f64], input: &Path) ->
 
 /// Oracle settings from the options.
 pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings> {
-    if !(args.margin.is_finite() && args.margin >= 0.0) {
-        bail!("--margin must be a finite number >= 0, got {}", args.margin);
+    // τ = 0 would rest every proof on the solver's own feasibility tolerances (1e-9), with no
+    // band between a proof and a tie: refused, as the VNN-LIB command does.
+    if !(args.margin.is_finite() && args.margin > 0.0) {
+        bail!(
+            "--margin must be a finite number > 0 (the safety margin of every proof), got {}",
+            args.margin
+        );
     }
     let secs = |name: &str, v: Option<f64>| -> Result<Option<Duration>> {
         match v {

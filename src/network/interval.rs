@@ -69,6 +69,42 @@ fn widen(lo: f64, hi: f64) -> (f64, f64) {
     (lo.next_down(), hi.next_up())
 }
 
+/// `a op b` for point operands (`op` one of Add, Sub, Mul, Div): the rounded result as a point
+/// when the operation was exact (checked by the error-free transformations: TwoSum for sums,
+/// a fused multiply-add for products and quotients), else one ulp either side of it, which
+/// holds the exact value of one correctly rounded operation.
+fn point_op(op: &str, a: f64, b: f64) -> (f64, f64) {
+    let (r, exact) = match op {
+        "Add" | "Sub" => {
+            let b = if op == "Sub" { -b } else { b };
+            let s = a + b;
+            let bb = s - a;
+            let e = (a - (s - bb)) + (b - bb);
+            (s, e == 0.0)
+        }
+        // The residual tests need a normal result: below it the residual itself can round to
+        // zero (a product that underflows to 0 would look exact).
+        "Mul" => {
+            let p = a * b;
+            let normal = p.abs() >= f64::MIN_POSITIVE;
+            (
+                p,
+                a == 0.0 || b == 0.0 || (normal && a.mul_add(b, -p) == 0.0),
+            )
+        }
+        _ => {
+            let q = a / b;
+            let normal = q.abs() >= f64::MIN_POSITIVE;
+            (q, a == 0.0 || (normal && q.mul_add(b, -a) == 0.0))
+        }
+    };
+    if exact && r.is_finite() {
+        (r, r)
+    } else {
+        widen(r, r)
+    }
+}
+
 fn mul_iv(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
     let p = [a.0 * b.0, a.0 * b.1, a.1 * b.0, a.1 * b.1];
     let lo = p.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -280,21 +316,24 @@ impl IntervalGraph {
                 let (mut lo, mut hi) = (Vec::new(), Vec::new());
                 for (&i, &j) in mx.iter().zip(&my) {
                     let (a, b) = ((x.lo[i], x.hi[i]), (y.lo[j], y.hi[j]));
-                    let r = match op {
-                        "Add" => (a.0 + b.0, a.1 + b.1),
-                        "Sub" => (a.0 - b.1, a.1 - b.0),
-                        "Mul" if same && i == j => square_iv(a),
-                        "Mul" => mul_iv(a, b),
-                        _ => {
-                            if b.0 <= 0.0 && b.1 >= 0.0 {
-                                return Err(err("the divisor's range contains 0".to_string()));
-                            }
-                            mul_iv(a, (1.0 / b.1, 1.0 / b.0))
-                        }
-                    };
-                    let r = if exact && op != "Div" {
-                        r
+                    if op == "Div" && b.0 <= 0.0 && b.1 >= 0.0 {
+                        return Err(err("the divisor's range contains 0".to_string()));
+                    }
+                    let r = if exact {
+                        // Point operands: one correctly rounded operation, kept as a point only
+                        // when it was exact (shape arithmetic stays exact); otherwise the true
+                        // value lies within one ulp of it.
+                        point_op(op, a.0, b.0)
                     } else {
+                        let r = match op {
+                            "Add" => (a.0 + b.0, a.1 + b.1),
+                            "Sub" => (a.0 - b.1, a.1 - b.0),
+                            "Mul" if same && i == j => square_iv(a),
+                            "Mul" => mul_iv(a, b),
+                            // The reciprocal rounded outward first: the product's rounding is
+                            // then covered by the final widening.
+                            _ => mul_iv(a, widen(1.0 / b.1, 1.0 / b.0)),
+                        };
                         widen(r.0, r.1)
                     };
                     lo.push(r.0);
@@ -491,6 +530,24 @@ impl IntervalGraph {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn point_operations_stay_points_only_when_exact() {
+        use super::point_op;
+        // Shape arithmetic: exact, kept as points.
+        assert_eq!(point_op("Mul", 28.0, 28.0), (784.0, 784.0));
+        assert_eq!(point_op("Div", 784.0, 28.0), (28.0, 28.0));
+        assert_eq!(point_op("Sub", 10.0, 3.0), (7.0, 7.0));
+        // Rounded: an interval around the rounded value, one ulp each side.
+        let (lo, hi) = point_op("Add", 0.1, 0.2);
+        assert!(lo < 0.1 + 0.2 && 0.1 + 0.2 < hi, "{lo} {hi}");
+        let (lo, hi) = point_op("Div", 1.0, 3.0);
+        assert!(lo < hi && 3.0 * lo < 1.0 + 1e-15 && 3.0 * hi > 1.0 - 1e-15);
+        // A product that underflows to zero is not exact.
+        let (lo, hi) = point_op("Mul", 1e-200, 1e-200);
+        assert!(lo < 0.0 || hi > 0.0, "{lo} {hi}");
+        assert_eq!(point_op("Mul", 0.0, 5.0), (0.0, 0.0));
+    }
+
     use super::*;
 
     #[test]

@@ -273,7 +273,8 @@ impl MilpOracle<'_> {
                     (-hi, -lo)
                 })
                 .collect();
-            if sat_bounds.iter().all(|&(_, hi)| hi >= -tau) {
+            // Closed only when every bound proves it (`hi < -τ`): a NaN bound keeps it open.
+            if sat_bounds.iter().all(|&(_, hi)| !(hi < -tau)) {
                 open.push(Open { index, sat_bounds });
             }
         }
@@ -343,7 +344,7 @@ impl MilpOracle<'_> {
                         (-hi, -lo)
                     })
                     .collect();
-                o.sat_bounds.iter().all(|&(_, hi)| hi >= -tau)
+                o.sat_bounds.iter().all(|&(_, hi)| !(hi < -tau))
             });
             if open.is_empty() {
                 return Verdict::Holds {
