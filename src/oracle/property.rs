@@ -274,7 +274,7 @@ impl MilpOracle<'_> {
                 })
                 .collect();
             // Closed only when every bound proves it (`hi < -τ`): a NaN bound keeps it open.
-            if sat_bounds.iter().all(|&(_, hi)| !(hi < -tau)) {
+            if sat_bounds.iter().all(|&(_, hi)| hi >= -tau || hi.is_nan()) {
                 open.push(Open { index, sat_bounds });
             }
         }
@@ -344,7 +344,9 @@ impl MilpOracle<'_> {
                         (-hi, -lo)
                     })
                     .collect();
-                o.sat_bounds.iter().all(|&(_, hi)| !(hi < -tau))
+                o.sat_bounds
+                    .iter()
+                    .all(|&(_, hi)| hi >= -tau || hi.is_nan())
             });
             if open.is_empty() {
                 return Verdict::Holds {
