@@ -403,13 +403,22 @@ impl NeuronBounds {
                 self.upper[s].iter().map(|v| v.max(0.0)).collect(),
             ),
         };
+        // Each coefficient's rounding error is multiplied by its variable's value: scale by
+        // the floor box's magnitudes (at least 1, so the slack never shrinks below the
+        // magnitude-free one; inputs far from [0, 1], as in ACAS Xu's, need the scale).
+        let mag: Vec<f64> = lo
+            .iter()
+            .zip(&hi)
+            .map(|(l, h)| l.abs().max(h.abs()).max(1.0))
+            .collect();
         lam.iter()
             .zip(&cst)
             .zip(&abs)
             .map(|((row, &c), &a)| {
                 let (l, u) = affine_interval(row, c, &lo, &hi);
                 // Extra slack for the products accumulated during back-substitution.
-                let extra = slack(terms, a + row.iter().map(|v| v.abs()).sum::<f64>());
+                let weighted: f64 = row.iter().zip(&mag).map(|(v, m)| v.abs() * m).sum();
+                let extra = slack(terms, a + weighted);
                 if upper {
                     u + extra
                 } else {
