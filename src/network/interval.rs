@@ -14,7 +14,7 @@ use super::onnx::{read_model, Folder, MAX_INPUTS};
 use super::proto::{data_type, GraphProto, ModelProto, NodeProto};
 use super::tensor::{
     broadcast_map, broadcast_shape, concat, flatten_axis, gather, numel, resolve_shape,
-    squeezed_shape, transpose_map, Tensor,
+    shape_slice, squeezed_shape, transpose_map, Tensor,
 };
 use super::ImportError;
 
@@ -478,9 +478,12 @@ impl IntervalGraph {
             }
             "Shape" => {
                 let v = input(0)?;
+                // The same dimensions as the folder takes (opset 15's start/end).
+                let end = attr("end").map(|a| a.i);
+                let dims = shape_slice(&v.shape, int_attr("start", 0), end);
                 It::of(Tensor {
-                    shape: vec![v.shape.len()],
-                    data: v.shape.iter().map(|&d| d as f64).collect(),
+                    shape: vec![dims.len()],
+                    data: dims,
                 })
             }
             "Gather" => {

@@ -96,6 +96,18 @@ pub(super) fn transpose_map(shape: &[usize], perm: &[usize]) -> (Vec<usize>, Vec
     (map, out_shape)
 }
 
+/// ONNX `Shape` (opset 15+ `start`/`end`, negative counted from the end, clamped): the
+/// selected dimensions of `shape`, as values.
+pub(super) fn shape_slice(shape: &[usize], start: i64, end: Option<i64>) -> Vec<f64> {
+    let rank = shape.len() as i64;
+    let clamp = |x: i64| {
+        let x = if x < 0 { x + rank } else { x };
+        x.clamp(0, rank) as usize
+    };
+    let (s, e) = (clamp(start), clamp(end.unwrap_or(rank)));
+    shape[s..e.max(s)].iter().map(|&d| d as f64).collect()
+}
+
 /// ONNX `Flatten`'s axis: in `[-rank, rank]`, a negative one counted from the end (`-1` is
 /// `rank - 1`, not `rank` as [`normalize_axis`] over `rank + 1` positions would make it).
 pub(super) fn flatten_axis(axis: i64, rank: usize) -> Option<usize> {
@@ -333,6 +345,17 @@ pub(super) fn reduce_groups(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shape_slices_follow_onnx_start_and_end() {
+        let s = [1, 28, 28];
+        assert_eq!(shape_slice(&s, 0, None), vec![1.0, 28.0, 28.0]);
+        assert_eq!(shape_slice(&s, 1, None), vec![28.0, 28.0]);
+        assert_eq!(shape_slice(&s, -1, None), vec![28.0]);
+        assert_eq!(shape_slice(&s, 0, Some(-1)), vec![1.0, 28.0]);
+        assert_eq!(shape_slice(&s, 2, Some(1)), Vec::<f64>::new());
+        assert_eq!(shape_slice(&s, -10, Some(10)), vec![1.0, 28.0, 28.0]);
+    }
 
     #[test]
     fn slices_follow_onnx_semantics() {

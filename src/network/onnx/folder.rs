@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use crate::network::proto::{data_type, GraphProto, NodeProto};
 use crate::network::tensor::{
     broadcast_map, broadcast_shape, concat, extent, flatten_axis, gather, normalize_axis, numel,
-    reduce_groups, resolve_shape, slice_map, squeezed_shape, transpose_map, Tensor, MAX_VALUES,
+    reduce_groups, resolve_shape, shape_slice, slice_map, squeezed_shape, transpose_map, Tensor,
+    MAX_VALUES,
 };
 use crate::network::Layer;
 
@@ -489,14 +490,8 @@ impl<'a> Folder<'a> {
             }
             "Shape" => {
                 let shape = input(0)?.shape().to_vec();
-                let rank = shape.len() as i64;
-                let clamp = |x: i64| {
-                    let x = if x < 0 { x + rank } else { x };
-                    x.clamp(0, rank) as usize
-                };
-                let start = clamp(int_attr("start", 0));
-                let end = clamp(int_attr("end", rank)).max(start);
-                let dims: Vec<f64> = shape[start..end].iter().map(|&d| d as f64).collect();
+                let end = attr("end").map(|a| a.i);
+                let dims = shape_slice(&shape, int_attr("start", 0), end);
                 Value::Const(Tensor {
                     shape: vec![dims.len()],
                     data: dims,
