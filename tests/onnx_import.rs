@@ -47,34 +47,8 @@ fn matmul_add_relu() {
 fn pytorch_flatten_gemm_trans_b() {
     let layers = random_layers(&mut rng(3), &[16, 8, 4], false);
     let net = Network::new(layers.clone(), vec![16]).unwrap();
-    let mut inits = Vec::new();
-    let mut nodes = vec![with_int(node("Flatten", &["input"], "flat"), "axis", 1)];
-    let mut cur = "flat".to_string();
-    for (k, l) in layers.iter().enumerate() {
-        inits.push(float_tensor(
-            &format!("w{k}"),
-            &[l.n_out as i64, l.n_in as i64],
-            &gemm_weights(l),
-        ));
-        inits.push(float_tensor(
-            &format!("b{k}"),
-            &[l.n_out as i64],
-            &l.bias.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-        ));
-        let g = format!("gemm{k}");
-        nodes.push(with_int(
-            node("Gemm", &[&cur, &format!("w{k}"), &format!("b{k}")], &g),
-            "transB",
-            1,
-        ));
-        cur = g;
-        if l.relu {
-            let r = format!("relu{k}");
-            nodes.push(node("Relu", &[&cur], &r));
-            cur = r;
-        }
-    }
-    nodes.push(node("Dropout", &[&cur], "out"));
+    let flat = with_int(node("Flatten", &["input"], "flat"), "axis", 1);
+    let (nodes, inits) = gemm_after(flat, &layers, "Dropout");
     let bytes = model(&[None, Some(1), Some(4), Some(4)], nodes, inits, "out", 13);
     let parsed = parse_onnx(&bytes, "torch.onnx").unwrap();
     assert_eq!(parsed.input_shape(), &[1, 1, 4, 4]);
@@ -342,8 +316,13 @@ fn reference_network_reads_and_predicts_as_published() {
     assert!(checked >= 49);
 }
 
-/// A Gemm classifier over input `[1, 16]` whose first node is `first` (output "flat").
-fn gemm_after(first: NodeProto, layers: &[Layer]) -> (Vec<NodeProto>, Vec<TensorProto>) {
+/// A PyTorch-style Gemm classifier (transB, Relu between) whose first node is `first` (output
+/// "flat") and whose last is `tail` (output "out": Identity, Dropout, …).
+fn gemm_after(
+    first: NodeProto,
+    layers: &[Layer],
+    tail: &str,
+) -> (Vec<NodeProto>, Vec<TensorProto>) {
     let mut inits = Vec::new();
     let mut nodes = vec![first];
     let mut cur = "flat".to_string();
@@ -371,7 +350,7 @@ fn gemm_after(first: NodeProto, layers: &[Layer]) -> (Vec<NodeProto>, Vec<Tensor
             cur = r;
         }
     }
-    nodes.push(node("Identity", &[&cur], "out"));
+    nodes.push(node(tail, &[&cur], "out"));
     (nodes, inits)
 }
 
@@ -382,13 +361,13 @@ fn flatten_with_a_negative_axis_counts_from_the_end() {
     let layers = random_layers(&mut rng(31), &[16, 8, 3], false);
     let net = Network::new(layers.clone(), vec![16]).unwrap();
     let flat = with_int(node("Flatten", &["input"], "flat"), "axis", -1);
-    let (nodes, inits) = gemm_after(flat, &layers);
+    let (nodes, inits) = gemm_after(flat, &layers, "Identity");
     let bytes = model(&[Some(1), Some(16)], nodes, inits, "out", 13);
     let parsed = parse_onnx(&bytes, "flat.onnx").unwrap();
     assert_same_function(&parsed, |x| net.forward(x), 32);
     // Past the rank: a clear error.
     let flat = with_int(node("Flatten", &["input"], "flat"), "axis", -3);
-    let (nodes, inits) = gemm_after(flat, &layers);
+    let (nodes, inits) = gemm_after(flat, &layers, "Identity");
     let e = parse_onnx(
         &model(&[Some(1), Some(16)], nodes, inits, "out", 13),
         "f.onnx",
@@ -409,20 +388,20 @@ fn malformed_sizes_are_errors_not_panics_or_huge_allocations() {
     let mut split = with_ints(node("Split", &["input"], "flat"), "split", &[16, 0]);
     split.output.push("rest".to_string());
     split = with_int(split, "axis", 1);
-    let (mut nodes, mut inits) = gemm_after(split, &layers);
+    let (mut nodes, mut inits) = gemm_after(split, &layers, "Identity");
     inits.push(float_tensor("w_empty", &[0, 10], &[]));
     nodes.push(node("MatMul", &["rest", "w_empty"], "unused"));
     let e = msg(model(&[Some(1), Some(16)], nodes, inits, "out", 13));
     assert!(e.contains("empty tensor") && e.contains("bad.onnx"), "{e}");
     // An initializer without elements whose dimensions span 2^40 positions.
     let flat = node("Identity", &["input"], "flat");
-    let (nodes, mut inits) = gemm_after(flat, &layers);
+    let (nodes, mut inits) = gemm_after(flat, &layers, "Identity");
     inits.push(float_tensor("huge", &[0, 1 << 40], &[]));
     let e = msg(model(&[Some(1), Some(16)], nodes, inits, "out", 13));
     assert!(e.contains("'huge'") && e.contains("positions"), "{e}");
     // Raw data longer than its shape: refused rather than truncated.
     let flat = node("Identity", &["input"], "flat");
-    let (nodes, mut inits) = gemm_after(flat, &layers);
+    let (nodes, mut inits) = gemm_after(flat, &layers, "Identity");
     let mut t = float_tensor("odd", &[2], &[1.0, 2.0]);
     t.raw_data.extend_from_slice(&[0, 0, 0]);
     inits.push(t);

@@ -533,9 +533,10 @@ impl IntervalGraph {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn point_operations_stay_points_only_when_exact() {
-        use super::point_op;
         // Shape arithmetic: exact, kept as points.
         assert_eq!(point_op("Mul", 28.0, 28.0), (784.0, 784.0));
         assert_eq!(point_op("Div", 784.0, 28.0), (28.0, 28.0));
@@ -550,8 +551,6 @@ mod tests {
         assert!(lo < 0.0 || hi > 0.0, "{lo} {hi}");
         assert_eq!(point_op("Mul", 0.0, 5.0), (0.0, 0.0));
     }
-
-    use super::*;
 
     #[test]
     fn squares_and_products_are_bounded_soundly() {

@@ -111,9 +111,9 @@ pub(super) fn shape_slice(shape: &[usize], start: i64, end: Option<i64>) -> Vec<
 /// ONNX `Flatten`'s axis: in `[-rank, rank]`, a negative one counted from the end (`-1` is
 /// `rank - 1`, not `rank` as [`normalize_axis`] over `rank + 1` positions would make it).
 pub(super) fn flatten_axis(axis: i64, rank: usize) -> Option<usize> {
-    let r = rank as i64;
-    let a = if axis < 0 { axis + r } else { axis };
-    (0..=r).contains(&a).then_some(a as usize)
+    (axis == rank as i64)
+        .then_some(rank)
+        .or_else(|| normalize_axis(axis, rank))
 }
 
 pub(super) fn normalize_axis(axis: i64, rank: usize) -> Option<usize> {

@@ -121,7 +121,6 @@ struct Reader<'a> {
     variables: Vec<Variable>,
     by_name: HashMap<String, usize>,
     assertions: Vec<Formula>,
-    /// VNN-LIB 1.0: declared `X_i` / `Y_j` indices (with their positions).
     /// VNN-LIB 1.0's declared X_i and Y_j: index → where declared (a map, so that declaring
     /// and resolving each of the 10^5 variables of a large property is not a scan).
     v1_inputs: HashMap<usize, Pos>,

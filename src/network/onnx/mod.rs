@@ -8,7 +8,6 @@
 //! exporter's way of writing an MLP (tf2onnx, PyTorch, Keras, hand-built) ends up in the same
 //! canonical form, and an operator we cannot fold is reported with its node name and op type.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use prost::Message;
@@ -155,14 +154,8 @@ fn fold(bytes: &[u8], name: &str, classifier: bool) -> Result<Model, ImportError
         .max()
         .unwrap_or(13);
     let mut folder = Folder {
-        path: name,
-        values: HashMap::new(),
-        layers: Vec::new(),
-        basis: 0,
-        basis_dim: 0,
-        notes: Vec::new(),
-        opset,
         classifier,
+        ..Folder::scratch(name, opset)
     };
     let inputs = folder.declare_input(graph)?;
     let input_shape = match inputs.as_slice() {
