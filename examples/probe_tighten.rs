@@ -1,5 +1,5 @@
 //! Dev probe: LP tightening's cost and effect on one box.
-//! `cargo run --release --example probe_tighten -- MODEL INPUT EPS`
+//! `cargo run --release --example probe_tighten -- MODEL INPUT EPS [SECONDS] [nocuts]`
 use parallelepipedonn::bounds::NeuronBounds;
 use parallelepipedonn::milp::tighten::tighten;
 use parallelepipedonn::{load_onnx, Hyperbox};
@@ -26,7 +26,12 @@ fn main() {
     };
     println!("worst margin upper {:.4}", worst(&b));
     let t = std::time::Instant::now();
-    let (tb, st) = tighten(&net, &ball, &b, None);
+    let stop_at = a
+        .get(4)
+        .and_then(|s| s.parse::<f64>().ok())
+        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
+    let cuts = a.get(5).is_none_or(|s| s != "nocuts");
+    let (tb, st) = tighten(&net, &ball, &b, stop_at, cuts);
     println!("tighten: {:.3} s, {:?}", t.elapsed().as_secs_f64(), st);
     println!("worst margin upper {:.4}", worst(&tb));
     for k in 0..net.layers().len() - 1 {

@@ -46,6 +46,12 @@ impl Lp {
         set_option(&self.h, "simplex_strategy", OptionValue::Int(4))
     }
 
+    /// Switches this LP back to the dual simplex: right after cuts were added (the last basis
+    /// stays dual feasible, while the cut rows make it primal infeasible).
+    pub fn prefer_dual(&mut self) -> Result<(), SolverError> {
+        set_option(&self.h, "simplex_strategy", OptionValue::Int(1))
+    }
+
     /// Turns HiGHS's presolve off: right for a small LP solved a few times in a row, where
     /// presolve's passes over the dense 784-wide first layer cost twice the simplex itself.
     pub fn without_presolve(&mut self) -> Result<(), SolverError> {

@@ -7,29 +7,54 @@
 //! `0..k` (built from the bounds tightened so far), layer by layer, then re-propagate the later
 //! layers by back-substitution over the tighter bounds.
 //!
+//! Each LP is strengthened by the ideal-formulation cuts of the earlier layers' ReLUs
+//! ([`super::cuts`]), separated at its own optimum in a few rounds. The triangle relaxation
+//! bounds a later neuron hardly better than back-substitution does (about 1 % on
+//! 784-256-256-10), while the cuts relax each ReLU over the box of its *inputs*, which on the
+//! first layer is the convex hull of the neuron: with them, the same LPs move bounds by 20–30 %
+//! and turn many unstable neurons stable. The cuts are kept in a pool across the layer's LPs
+//! (most bind for many neurons) and a cut that has not bound at the last few optima is dropped,
+//! since dense rows slow every solve.
+//!
+//! After a cut round the LP is re-solved by the dual simplex (the basis stays dual feasible,
+//! the new rows make it primal infeasible), after an objective change by the primal simplex:
+//! on 784-256-256-10 this made 3× as many LPs fit in the same time. The neurons of a layer are
+//! shared among worker threads, each with its own LP and pool, nearly stable ones first.
+//!
 //! Soundness: every new bound is derived from the LP's duals by [`super::safe::upper_bound`]
 //! (weak duality with outward rounding), never from the solver's reported objective, and only
 //! ever intersected with the old one. Stopping at any time (budget, deadline) leaves valid
 //! bounds.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::encode::Encoding;
 use super::safe;
-use super::solver::{Limits, Lp, Sense, Status};
+use super::solver::{Basis, Limits, Lp, Milp, Outcome, Row, Sense, Status};
 use crate::bounds::NeuronBounds;
 use crate::network::Network;
 use crate::region::Hyperbox;
 
-/// Each LP may take at most the time left divided by this (the first of a layer: by 2), and at
-/// least `PER_LP_MIN`.
+/// Each LP may take at most the time left divided by this (the first of a worker: by 2), and
+/// at least `PER_LP_MIN`.
 const PER_LP_SHARE: f64 = 8.0;
-const PER_LP_MIN: std::time::Duration = std::time::Duration::from_millis(200);
+const PER_LP_MIN: Duration = Duration::from_millis(200);
+
+/// Cut rounds per LP (each separates at the last optimum and re-solves).
+const CUT_ROUNDS: usize = 3;
+/// The most violated cuts added per round.
+const CUTS_PER_ROUND: usize = 20;
+/// Violation below which a cut is not worth its row.
+const CUT_MIN_VIOLATION: f64 = 1e-5;
+/// A cut not binding at any of the last this many optima is dropped.
+const CUT_IDLE: usize = 6;
+/// Worker threads (each its own HiGHS instance).
+const MAX_WORKERS: usize = 2;
 
 /// What one tightening pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Tightening {
-    /// LPs solved.
+    /// LPs solved (a neuron's side with its cut rounds counts once).
     pub lps: usize,
     /// Unstable ReLUs before and after.
     pub unstable_before: usize,
@@ -37,6 +62,8 @@ pub struct Tightening {
     pub unstable_after: usize,
     /// Whether the budget or deadline cut the pass short.
     pub truncated: bool,
+    /// Cuts added to the LPs.
+    pub cuts: usize,
 }
 
 /// The network's first `k + 1` layers, the last one without its ReLU: its outputs are the
@@ -47,127 +74,391 @@ fn prefix(net: &Network, k: usize) -> Option<Network> {
     Network::new(layers, net.input_shape().to_vec()).ok()
 }
 
+/// The cuts of one worker's LP: their rows are appended to `milp` (so that the LP's duals line
+/// up with `milp`'s rows for [`safe::upper_bound`]) and to the LP; `last_bound[j]` is the last
+/// solve at which cut `j` bound.
+struct Pool {
+    milp: Milp,
+    base: usize,
+    last_bound: Vec<usize>,
+}
+
+impl Pool {
+    fn new(milp: &Milp) -> Self {
+        Pool {
+            milp: milp.clone(),
+            base: milp.rows.len(),
+            last_bound: Vec::new(),
+        }
+    }
+
+    /// Separates at `sol` and adds the most violated cuts; how many (0: none violated).
+    fn separate(&mut self, lp: &mut Lp, sol: &[f64], solve: usize) -> Option<usize> {
+        let mut found: Vec<(Row, f64)> = self
+            .milp
+            .relus
+            .iter()
+            .filter_map(|r| super::cuts::separate(&self.milp, r, sol, CUT_MIN_VIOLATION))
+            .collect();
+        found.sort_by(|a, b| b.1.total_cmp(&a.1));
+        found.truncate(CUTS_PER_ROUND);
+        let n = found.len();
+        for (row, _) in found {
+            lp.add_row(row.lb, row.ub, &row.terms).ok()?;
+            self.milp.rows.push(row);
+            self.last_bound.push(solve);
+        }
+        Some(n)
+    }
+
+    /// Notes which cuts bind at the LP's last optimum (solve number `solve`), then drops those
+    /// idle for `CUT_IDLE` solves. Their slacks are basic, so the basis stays valid.
+    fn age(&mut self, lp: &mut Lp, solve: usize) -> Option<()> {
+        let act = lp.row_values();
+        for (j, last) in self.last_bound.iter_mut().enumerate() {
+            let ub = self.milp.rows[self.base + j].ub;
+            if act
+                .get(self.base + j)
+                .is_some_and(|&a| a >= ub - 1e-7 * (1.0 + ub.abs()))
+            {
+                *last = solve;
+            }
+        }
+        let drop: Vec<usize> = (0..self.last_bound.len())
+            .filter(|&j| solve.saturating_sub(self.last_bound[j]) > CUT_IDLE)
+            .collect();
+        if drop.is_empty() {
+            return Some(());
+        }
+        lp.delete_rows(&drop.iter().map(|j| self.base + j).collect::<Vec<_>>())
+            .ok()?;
+        let keep = |j: usize| drop.binary_search(&j).is_err();
+        let cuts = self.milp.rows.split_off(self.base);
+        self.milp.rows.extend(
+            cuts.into_iter()
+                .enumerate()
+                .filter(|(j, _)| keep(*j))
+                .map(|(_, r)| r),
+        );
+        let ages = std::mem::take(&mut self.last_bound);
+        self.last_bound = ages
+            .into_iter()
+            .enumerate()
+            .filter(|(j, _)| keep(*j))
+            .map(|(_, a)| a)
+            .collect();
+        Some(())
+    }
+}
+
+/// What one worker found for its share of a layer's neurons: `(neuron, lower, upper)` bounds
+/// (each valid, to be intersected with the old ones).
+#[derive(Default)]
+struct Found {
+    bounds: Vec<(usize, f64, f64)>,
+    lps: usize,
+    cuts: usize,
+    truncated: bool,
+    failed: bool,
+}
+
+/// One layer's tightening, shared by its workers: `enc` encodes the layers up to `k` over the
+/// bounds so far, whose layer-`k` part is `lower`/`upper`; `start` is a feasible basis of
+/// `enc`'s LP.
+struct LayerJob<'a> {
+    enc: &'a Encoding,
+    k: usize,
+    lower: &'a [f64],
+    upper: &'a [f64],
+    stop_at: Option<Instant>,
+    cuts: bool,
+    start: Option<&'a Basis>,
+}
+
+/// Tightens neurons `todo` of the job's layer with one LP and one cut pool.
+fn tighten_share(job: &LayerJob, todo: &[usize]) -> Found {
+    let LayerJob {
+        enc,
+        k,
+        lower,
+        upper,
+        stop_at,
+        cuts,
+        start,
+    } = *job;
+    let mut found = Found::default();
+    let out_of_time = || stop_at.is_some_and(|t| Instant::now() >= t);
+    let mut pool = Pool::new(&enc.milp);
+    let Ok(mut lp) = Lp::new(&enc.milp, Sense::Maximise) else {
+        found.failed = true;
+        return found;
+    };
+    if lp.prefer_primal().is_err() {
+        found.failed = true;
+        return found;
+    }
+    let mut solves = 0usize;
+    let mut current: Option<usize> = None;
+    let mut good: Option<Basis> = start.filter(|b| lp.set_basis(b)).cloned();
+    for &i in todo {
+        // Each output is a single column y_i (with its row y_i = W_k h + b_k).
+        let Some(&(col, coef)) = enc.outputs[i].terms.first() else {
+            continue;
+        };
+        let (mut lo, mut hi) = (lower[i], upper[i]);
+        // The smaller side first; once stable, the other side no longer matters.
+        let sides = if hi <= -lo {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for upper_side in sides {
+            if out_of_time() {
+                found.truncated = true;
+                break;
+            }
+            if hi <= 0.0 || lo >= 0.0 {
+                break;
+            }
+            let sign = if upper_side { coef } else { -coef };
+            if let Some(prev) = current.replace(col) {
+                if prev != col && lp.set_cost(prev, 0.0).is_err() {
+                    found.failed = true;
+                    break;
+                }
+            }
+            if lp.set_cost(col, sign).is_err() {
+                found.failed = true;
+                break;
+            }
+            // One stalled LP must not eat the pass: each gets at most a share of the time
+            // left (the first, cold solve half of it); one that runs out leaves its neuron's
+            // bound as it was.
+            let now = Instant::now();
+            let parts = if good.is_none() { 2.0 } else { PER_LP_SHARE };
+            let deadline = stop_at.map(|t| {
+                let share = t.saturating_duration_since(now).div_f64(parts);
+                (now + share.max(PER_LP_MIN)).min(t)
+            });
+            let limits = Limits {
+                deadline,
+                relaxation: true,
+                ..Limits::default()
+            };
+            // The smallest bound over the optima of the cut rounds (each is at least as tight
+            // as the one before, up to rounding); a round that stops early keeps the others'.
+            let mut best: Option<f64> = None;
+            let mut note = |pool: &Pool, lp: &Lp, out: &Outcome| {
+                if out.status == Status::Optimal {
+                    let duals = lp.row_duals();
+                    if let Some(v) = safe::upper_bound(&pool.milp, &[(col, sign)], &duals) {
+                        best = Some(best.map_or(v, |b: f64| b.min(v)));
+                    }
+                }
+            };
+            let Ok(mut out) = lp.solve(&limits) else {
+                found.failed = true;
+                break;
+            };
+            note(&pool, &lp, &out);
+            for _ in 0..if cuts { CUT_ROUNDS } else { 0 } {
+                let (Status::Optimal, Some(sol)) = (out.status, out.solution.as_ref()) else {
+                    break;
+                };
+                match pool.separate(&mut lp, sol, solves) {
+                    Some(0) => break,
+                    Some(n) => found.cuts += n,
+                    None => {
+                        found.failed = true;
+                        break;
+                    }
+                }
+                // New rows, same objective: the basis is dual feasible.
+                let resolved = lp
+                    .prefer_dual()
+                    .and_then(|()| lp.solve(&limits))
+                    .and_then(|o| lp.prefer_primal().map(|()| o));
+                let Ok(o) = resolved else {
+                    found.failed = true;
+                    break;
+                };
+                out = o;
+                note(&pool, &lp, &out);
+            }
+            if found.failed {
+                break;
+            }
+            solves += 1;
+            found.lps += 1;
+            if std::env::var_os("PPNN_LOG_LP").is_some() {
+                let side = if upper_side { "upper" } else { "lower" };
+                eprintln!(
+                    "[tighten] layer {k} neuron {i} {side}: {:?} in {:.3} s, {} cuts, {:?}",
+                    out.status,
+                    now.elapsed().as_secs_f64(),
+                    pool.last_bound.len(),
+                    best.map(|v| v / coef.abs() * if upper_side { 1.0 } else { -1.0 })
+                );
+            }
+            if out.status == Status::Optimal {
+                if pool.age(&mut lp, solves).is_none() {
+                    found.failed = true;
+                    break;
+                }
+                good = lp.basis();
+            } else if out_of_time() || out.status == Status::Interrupted {
+                found.truncated = true;
+            } else if let Some(b) = &good {
+                // A stalled solve leaves a basis far from any optimum: the next one restarts
+                // from the last optimal basis instead (when the rows still match).
+                lp.set_basis(b);
+            }
+            // v bounds sign·z: the output column carries the pre-activation itself
+            // (coefficient ±1 in `outputs`), so v / |coef| bounds ±z directly.
+            if let Some(v) = best.map(|v| v / coef.abs()) {
+                if upper_side {
+                    hi = hi.min(v);
+                } else {
+                    lo = lo.max(-v);
+                }
+            }
+            if found.truncated {
+                break;
+            }
+        }
+        if (lo, hi) != (lower[i], upper[i]) {
+            found.bounds.push((i, lo, hi));
+        }
+        if found.truncated || found.failed {
+            break;
+        }
+    }
+    found
+}
+
+/// An optimal basis of `enc`'s LP with no objective (a feasible point), within half the time
+/// left; `None` when none was found.
+fn feasible_basis(enc: &Encoding, stop_at: Option<Instant>) -> Option<Basis> {
+    let mut lp = Lp::new(&enc.milp, Sense::Maximise).ok()?;
+    lp.prefer_primal().ok()?;
+    let now = Instant::now();
+    let limits = Limits {
+        deadline: stop_at.map(|t| now + t.saturating_duration_since(now) / 2),
+        relaxation: true,
+        ..Limits::default()
+    };
+    let out = lp.solve(&limits).ok()?;
+    (out.status == Status::Optimal)
+        .then(|| lp.basis())
+        .flatten()
+}
+
 /// Tightens the bounds of every unstable ReLU of the hidden layers after the first, until
-/// `stop_at` (if any). Returns the new bounds (never looser than `bounds`, valid over `region`)
-/// and what was done.
+/// `stop_at` (if any), with cut rounds in each LP when `cuts`. Returns the new bounds (never
+/// looser than `bounds`, valid over `region`) and what was done.
 pub fn tighten(
     net: &Network,
     region: &Hyperbox,
     bounds: &NeuronBounds,
     stop_at: Option<Instant>,
+    cuts: bool,
 ) -> (NeuronBounds, Tightening) {
     let mut b = bounds.clone();
     let mut stats = Tightening {
         unstable_before: b.unstable_count(net),
         ..Tightening::default()
     };
-    let out_of_time = || stop_at.is_some_and(|t| Instant::now() >= t);
     let layers = net.layers();
-    'layers: for k in 1..layers.len() {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_WORKERS);
+    for k in 1..layers.len() {
         if !layers[k].relu {
             break;
         }
-        let todo: Vec<usize> = (0..layers[k].n_out).filter(|&i| b.unstable(k, i)).collect();
+        // Nearly stable neurons first (smallest side relative to the width): a pass cut short
+        // by its budget has then spent its time where an LP is most likely to remove a binary.
+        let mut todo: Vec<usize> = (0..layers[k].n_out).filter(|&i| b.unstable(k, i)).collect();
         if todo.is_empty() {
             continue;
         }
+        let near = |i: usize| {
+            let (l, u) = (b.lower[k][i], b.upper[k][i]);
+            u.min(-l) / (u - l)
+        };
+        todo.sort_by(|&x, &y| near(x).total_cmp(&near(y)));
         let Some(sub) = prefix(net, k) else { break };
-        let mut sub_bounds = NeuronBounds {
+        let sub_bounds = NeuronBounds {
             lower: b.lower[..=k].to_vec(),
             upper: b.upper[..=k].to_vec(),
         };
         let enc = Encoding::new(&sub, region, &sub_bounds);
-        let Ok(mut lp) = Lp::new(&enc.milp, Sense::Maximise) else {
-            break;
-        };
-        if lp.prefer_primal().is_err() {
-            break;
-        }
-        let mut current: Option<usize> = None;
-        let mut good: Option<super::solver::Basis> = None;
-        for &i in &todo {
-            // Each output is a single column y_i (with its row y_i = W_k h + b_k).
-            let Some(&(col, coef)) = enc.outputs[i].terms.first() else {
-                continue;
-            };
-            for upper in [true, false] {
-                if out_of_time() {
-                    stats.truncated = true;
-                    break 'layers;
-                }
-                if !upper && sub_bounds.upper[k][i] <= 0.0 {
-                    break; // already stably inactive: the lower bound does not matter
-                }
-                let sign = if upper { coef } else { -coef };
-                if let Some(prev) = current.replace(col) {
-                    if prev != col && lp.set_cost(prev, 0.0).is_err() {
-                        break 'layers;
-                    }
-                }
-                if lp.set_cost(col, sign).is_err() {
-                    break 'layers;
-                }
-                // One stalled LP must not eat the pass: each gets at most a share of the time
-                // left (the first, cold solve of a layer half of it); one that runs out leaves
-                // its neuron's bound as it was.
-                let now = Instant::now();
-                let parts = if good.is_none() { 2.0 } else { PER_LP_SHARE };
-                let deadline = stop_at.map(|t| {
-                    let share = t.saturating_duration_since(now).div_f64(parts);
-                    (now + share.max(PER_LP_MIN)).min(t)
-                });
-                let limits = Limits {
-                    deadline,
-                    relaxation: true,
-                    ..Limits::default()
-                };
-                let Ok(out) = lp.solve(&limits) else {
-                    break 'layers;
-                };
-                if std::env::var_os("PPNN_LOG_LP").is_some() {
-                    let side = if upper { "upper" } else { "lower" };
-                    eprintln!(
-                        "[tighten] layer {k} neuron {i} {side}: {:?} in {:.3} s",
-                        out.status,
-                        now.elapsed().as_secs_f64()
-                    );
-                }
-                stats.lps += 1;
-                if out.status != Status::Optimal {
-                    if out_of_time() || out.status == Status::Interrupted {
-                        stats.truncated = true;
-                        break 'layers;
-                    }
-                    // A stalled solve leaves a basis far from any optimum: the next one
-                    // restarts from the last optimal basis instead.
-                    if let Some(b) = &good {
-                        lp.set_basis(b);
-                    }
-                    continue;
-                }
-                good = lp.basis();
-                let duals = lp.row_duals();
-                let sb = safe::upper_bound(&enc.milp, &[(col, sign)], &duals);
-                let Some(v) = sb else {
-                    continue;
-                };
-                // v bounds sign·coef⁻¹… the output column carries the pre-activation itself
-                // (coefficient 1 in `outputs`), so v bounds ±z directly.
-                let v = v / coef.abs();
-                if upper {
-                    sub_bounds.upper[k][i] = sub_bounds.upper[k][i].min(v);
+        // A feasible basis, found once (the first solve of a layer's LP, phase 1 over the dense
+        // first layer, takes seconds on a 784-wide input), for every worker to start from.
+        let now = Instant::now();
+        let start = feasible_basis(&enc, stop_at);
+        if std::env::var_os("PPNN_LOG_LP").is_some() {
+            eprintln!(
+                "[tighten] layer {k}: feasible basis {} in {:.3} s",
+                if start.is_some() {
+                    "found"
                 } else {
-                    sub_bounds.lower[k][i] = sub_bounds.lower[k][i].max(-v);
-                }
+                    "not found"
+                },
+                now.elapsed().as_secs_f64()
+            );
+        }
+        // Interleaved shares, so that every worker starts with nearly stable neurons.
+        let shares: Vec<Vec<usize>> = (0..workers.min(todo.len()))
+            .map(|w| todo.iter().skip(w).step_by(workers).copied().collect())
+            .collect();
+        let job = LayerJob {
+            enc: &enc,
+            k,
+            lower: &sub_bounds.lower[k],
+            upper: &sub_bounds.upper[k],
+            stop_at,
+            cuts,
+            start: start.as_ref(),
+        };
+        let results: Vec<Found> = std::thread::scope(|s| {
+            let handles: Vec<_> = shares
+                .iter()
+                .map(|share| {
+                    let job = &job;
+                    s.spawn(move || tighten_share(job, share))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| Found {
+                        failed: true,
+                        ..Found::default()
+                    })
+                })
+                .collect()
+        });
+        let mut stop = false;
+        for r in results {
+            stats.lps += r.lps;
+            stats.cuts += r.cuts;
+            stats.truncated |= r.truncated;
+            stop |= r.truncated || r.failed;
+            for (i, lo, hi) in r.bounds {
+                b.lower[k][i] = b.lower[k][i].max(lo);
+                b.upper[k][i] = b.upper[k][i].min(hi);
             }
         }
-        b.lower[k] = sub_bounds.lower[k].clone();
-        b.upper[k] = sub_bounds.upper[k].clone();
-        // Later layers: back-substitution over the tighter bounds.
+        // Later layers: back-substitution over the tighter bounds (whatever was tightened
+        // holds, even when the pass stopped inside the layer).
         if !b.refresh_after(net, region, k, &[]) {
             // The box is empty of executions: cannot happen for a non-empty box; keep the
             // bounds as they were rather than trust a contradiction born of rounding.
             b = bounds.clone();
+            break;
+        }
+        if stop {
             break;
         }
     }
@@ -187,7 +478,7 @@ mod tests {
             let net = random_net(seed, &[5, 16, 16, 16, 4]);
             let region = Hyperbox::uniform(5, -1.0, 1.0).unwrap();
             let root = NeuronBounds::symbolic(&net, &region);
-            let (t, stats) = tighten(&net, &region, &root, None);
+            let (t, stats) = tighten(&net, &region, &root, None, seed % 2 == 0);
             assert!(!stats.truncated);
             assert!(stats.unstable_after <= stats.unstable_before);
             let width = |b: &NeuronBounds| -> f64 {

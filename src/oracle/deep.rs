@@ -89,7 +89,13 @@ impl MilpOracle<'_> {
         if let Some(d) = self.settings.deadline {
             stop_at = stop_at.min(d);
         }
-        let (tight, stats) = tighten::tighten(self.net, region, &bounds, Some(stop_at));
+        let (tight, stats) = tighten::tighten(
+            self.net,
+            region,
+            &bounds,
+            Some(stop_at),
+            self.settings.bab.cuts,
+        );
         if std::env::var_os("PPNN_LOG_MILP").is_some() {
             eprintln!(
                 "[tighten] {} LPs, unstable {} -> {}{}, {:.3} s",
