@@ -204,6 +204,15 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
     vec![
         ("all stages", all_on.clone()),
         (
+            // With a time limit, a first MILP pass runs before tightening (the no-limit run
+            // above tightens first).
+            "all stages, time-limited",
+            OracleSettings {
+                query_timeout: Some(std::time::Duration::from_secs(60)),
+                ..all_on.clone()
+            },
+        ),
+        (
             "no cuts, no node bounds",
             OracleSettings {
                 bab: BabOptions {

@@ -25,7 +25,7 @@ const POOL_HINTS: usize = 2;
 
 impl MilpOracle<'_> {
     /// Whether the network has more than one ReLU layer (the deep-network stages apply).
-    fn deep(&self) -> bool {
+    pub(super) fn deep(&self) -> bool {
         self.net.relu_layers() >= 2
     }
 

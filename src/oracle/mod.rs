@@ -37,6 +37,7 @@ use crate::region::Hyperbox;
 pub(crate) mod complete;
 mod confirm;
 mod deep;
+mod exact;
 mod near;
 mod nearer;
 mod optimise;
@@ -145,6 +146,7 @@ pub struct MilpOracle<'a> {
 }
 
 /// Result of one class's MILP inside a question.
+#[derive(Clone)]
 enum ClassResult {
     RuledOut,
     Violated(Witness),

@@ -103,10 +103,9 @@ pub struct OracleSettings {
     pub parallel: bool,
     /// The exact solver.
     pub engine: Engine,
-    /// Tighten deep networks' intermediate bounds by LP before a MILP. Off by default: on the
-    /// bundled 784-100-100-10 and 784-256-256-10 networks it stabilised almost no neuron (the
-    /// first layer's relaxation, not the LP over it, is what is loose) and took a third of the
-    /// question's time.
+    /// Tighten deep networks' intermediate bounds by LP (with ideal-formulation cuts, see
+    /// `milp/tighten.rs`) before a MILP; with a time limit, after a first MILP pass with a
+    /// tenth of it.
     pub lp_tightening: bool,
     /// Stages of our branch and bound (root cuts, node bounds).
     pub bab: BabOptions,
