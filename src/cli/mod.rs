@@ -122,15 +122,17 @@ pub struct OracleArgs {
     #[arg(long, value_name = "NAME", default_value = "bab")]
     engine: String,
     /// Switch stages off, to measure each on its own: attack (the quick gradient attack), pgd
-    /// (the strong attack of deep networks), lp-tightening, cuts, node-bounds, dual-branching,
+    /// (the strong attack of deep networks), lp-tightening, cuts (the root's and those of LP
+    /// tightening), node-bounds, dual-branching,
     /// memo (reuse of competitors a MILP proved out on a box containing the question's), slide
     /// (linear-region LPs that move `maximal`'s refusing points towards their face),
     /// influence-order (`maximal`'s first pass in order of each face's influence on the
     /// margins, least first; off: in --face-order).
     #[arg(long, value_name = "STAGE[,STAGE...]")]
     disable: Option<String>,
-    /// Switch optional stages on: lp-tightening (LP bounds of deep networks' later layers
-    /// before each MILP, within 30% of its time).
+    /// Switch optional stages on: lp-tightening (LP bounds, with ideal-formulation cuts, of
+    /// deep networks' later layers before each MILP: after a first MILP pass with 10% of the
+    /// time limit, within 30% of what is left).
     #[arg(long, value_name = "STAGE[,STAGE...]")]
     enable: Option<String>,
 }
