@@ -5,6 +5,7 @@
 # narrower than 1e-4).
 #   scripts/bench-apothem-deep.sh [TIMEOUT=120] [N_INPUTS=50] [NETWORK...]
 # PPNN_BIN=<binary> runs a copy (so that rebuilds do not change a running benchmark);
+# PPNN_BENCH_EXTRA="<options>" passes options to every run (e.g. "--enable lp-tightening");
 # PPNN_BENCH_KEEP=<dir> keeps each network's JSON lines there (<dir>/<network>.jsonl), to watch
 # a long run and to re-read its figures afterwards.
 set -euo pipefail
@@ -21,7 +22,7 @@ for net in "${nets[@]}"; do
     out=$(mktemp)
   fi
   for f in $(ls data/inputs/mnist/*.csv | sort -t/ -k4 | head -n "$n"); do
-    "$bin" certify "data/networks/$net.onnx" "$f" --timeout "$timeout" --json >>"$out" 2>/dev/null || true
+    "$bin" certify "data/networks/$net.onnx" "$f" --timeout "$timeout" --json ${PPNN_BENCH_EXTRA:-} >>"$out" 2>/dev/null || true
   done
   python3 - "$net" "$out" <<'PY'
 import json, statistics, sys
