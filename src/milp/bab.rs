@@ -217,17 +217,11 @@ pub fn branch_and_bound(
                 }
             }
             last = v;
-            let mut found: Vec<(Row, f64)> = milp
-                .relus
-                .iter()
-                .filter_map(|r| super::cuts::separate(milp, r, &sol, CUT_MIN_VIOLATION))
-                .collect();
+            let found = super::cuts::most_violated(milp, &sol, CUT_MIN_VIOLATION, CUTS_PER_ROUND);
             if found.is_empty() {
                 break;
             }
-            found.sort_by(|a, b| b.1.total_cmp(&a.1));
-            found.truncate(CUTS_PER_ROUND);
-            for (row, _) in found {
+            for row in found {
                 lp.add_row(row.lb, row.ub, &row.terms)?;
                 cuts.push(row);
             }
@@ -246,7 +240,7 @@ pub fn branch_and_bound(
             let drop: Vec<usize> = (0..cuts.len())
                 .filter(|&k| {
                     act.get(base + k)
-                        .is_some_and(|&a| a < cuts[k].ub - 1e-7 * (1.0 + cuts[k].ub.abs()))
+                        .is_some_and(|&a| !super::cuts::binds(&cuts[k], a))
                 })
                 .collect();
             lp.delete_rows(&drop.iter().map(|k| base + k).collect::<Vec<_>>())?;

@@ -79,6 +79,26 @@ pub fn separate(
     Some((cut, violation))
 }
 
+/// The `max` most violated cuts at `sol` over every ReLU of `milp` (violation above
+/// `min_violation`), most violated first: one separation round.
+pub fn most_violated(milp: &Milp, sol: &[f64], min_violation: f64, max: usize) -> Vec<Row> {
+    let mut found: Vec<(Row, f64)> = milp
+        .relus
+        .iter()
+        .filter_map(|r| separate(milp, r, sol, min_violation))
+        .collect();
+    found.sort_by(|a, b| b.1.total_cmp(&a.1));
+    found.truncate(max);
+    found.into_iter().map(|(row, _)| row).collect()
+}
+
+/// Whether a cut with row activity `activity` binds (is within a hair of its right side): a
+/// cut that does not bind at an optimum is a candidate to drop, since dense rows slow every
+/// later solve.
+pub fn binds(cut: &Row, activity: f64) -> bool {
+    activity >= cut.ub - 1e-7 * (1.0 + cut.ub.abs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

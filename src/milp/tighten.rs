@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use super::encode::Encoding;
 use super::safe;
-use super::solver::{Basis, Limits, Lp, Milp, Outcome, Row, Sense, Status};
+use super::solver::{Basis, Limits, Lp, Milp, Outcome, Sense, Status};
 use crate::bounds::NeuronBounds;
 use crate::network::Network;
 use crate::region::Hyperbox;
@@ -94,16 +94,9 @@ impl Pool {
 
     /// Separates at `sol` and adds the most violated cuts; how many (0: none violated).
     fn separate(&mut self, lp: &mut Lp, sol: &[f64], solve: usize) -> Option<usize> {
-        let mut found: Vec<(Row, f64)> = self
-            .milp
-            .relus
-            .iter()
-            .filter_map(|r| super::cuts::separate(&self.milp, r, sol, CUT_MIN_VIOLATION))
-            .collect();
-        found.sort_by(|a, b| b.1.total_cmp(&a.1));
-        found.truncate(CUTS_PER_ROUND);
+        let found = super::cuts::most_violated(&self.milp, sol, CUT_MIN_VIOLATION, CUTS_PER_ROUND);
         let n = found.len();
-        for (row, _) in found {
+        for row in found {
             lp.add_row(row.lb, row.ub, &row.terms).ok()?;
             self.milp.rows.push(row);
             self.last_bound.push(solve);
@@ -116,10 +109,10 @@ impl Pool {
     fn age(&mut self, lp: &mut Lp, solve: usize) -> Option<()> {
         let act = lp.row_values();
         for (j, last) in self.last_bound.iter_mut().enumerate() {
-            let ub = self.milp.rows[self.base + j].ub;
+            let cut = &self.milp.rows[self.base + j];
             if act
                 .get(self.base + j)
-                .is_some_and(|&a| a >= ub - 1e-7 * (1.0 + ub.abs()))
+                .is_some_and(|&a| super::cuts::binds(cut, a))
             {
                 *last = solve;
             }

@@ -308,13 +308,14 @@ impl MilpOracle<'_> {
             return violated(w, Method::Attack);
         }
 
-        // 4. MILP.
+        // 4. MILP (the run's deadline may pass before any step of it).
+        let timed_out = || Verdict::Unknown {
+            near_tie: None,
+            reason: "the run's time limit was reached".to_string(),
+            time: start.elapsed(),
+        };
         let Some(time_limit) = self.milp_time_limit() else {
-            return Verdict::Unknown {
-                near_tie: None,
-                reason: "the run's time limit was reached".to_string(),
-                time: start.elapsed(),
-            };
+            return timed_out();
         };
         // Deep networks: the strong attack, then (when enabled) LP-tightened bounds, which may
         // close disjuncts by themselves (see `deep.rs`).
@@ -355,11 +356,7 @@ impl MilpOracle<'_> {
         }
         if self.settings.lp_tightening {
             let Some(time_limit) = self.milp_time_limit() else {
-                return Verdict::Unknown {
-                    near_tie: None,
-                    reason: "the run's time limit was reached".to_string(),
-                    time: start.elapsed(),
-                };
+                return timed_out();
             };
             for (r, b) in boxes.iter_mut() {
                 *b = self.tightened(r, std::mem::take(b), time_limit);
@@ -392,11 +389,7 @@ impl MilpOracle<'_> {
             }
         }
         let Some(time_limit) = self.milp_time_limit() else {
-            return Verdict::Unknown {
-                near_tie: None,
-                reason: "the run's time limit was reached".to_string(),
-                time: start.elapsed(),
-            };
+            return timed_out();
         };
         if let Some(o) = open
             .iter()
