@@ -13,10 +13,36 @@ use super::model::{Limits, Milp, Outcome, Sense, SolverError};
 use super::solver::{load, run, set_option, Handle, OptionValue};
 
 /// A simplex basis of an [`Lp`]: HiGHS's status of every column and row.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Basis {
     cols: Vec<sys::HighsInt>,
     rows: Vec<sys::HighsInt>,
+}
+
+/// Where a column or row sits in a basis that [`Basis::new`] builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Nonbasic at its lower bound.
+    Lower,
+    /// Basic.
+    Basic,
+    /// Nonbasic at its upper bound.
+    Upper,
+}
+
+impl Basis {
+    /// A basis from the status of every column and row (a row's bound is its activity's).
+    pub fn new(cols: &[Status], rows: &[Status]) -> Self {
+        let code = |s: &Status| match s {
+            Status::Lower => 0,
+            Status::Basic => 1,
+            Status::Upper => 2,
+        };
+        Basis {
+            cols: cols.iter().map(code).collect(),
+            rows: rows.iter().map(code).collect(),
+        }
+    }
 }
 
 /// A persistent LP (HiGHS simplex) whose column bounds can be changed between solves; HiGHS

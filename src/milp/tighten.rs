@@ -331,9 +331,14 @@ fn tighten_share(job: &LayerJob, todo: &[usize]) -> Found {
 
 /// An optimal basis of `enc`'s LP with no objective (a feasible point), within half the time
 /// left; `None` when none was found.
-fn feasible_basis(enc: &Encoding, stop_at: Option<Instant>) -> Option<Basis> {
+fn feasible_basis(net: &Network, enc: &Encoding, stop_at: Option<Instant>) -> Option<Basis> {
     let mut lp = Lp::new(&enc.milp, Sense::Maximise).ok()?;
     lp.prefer_primal().ok()?;
+    // From the box corner's execution (feasible up to rounding) there is nothing left for
+    // phase 1 to do: 10 ms instead of 1.7 s on 784-256-256-10's second layer.
+    if let Some(b) = enc.corner_basis(net) {
+        lp.set_basis(&b);
+    }
     let now = Instant::now();
     let limits = Limits {
         deadline: stop_at.map(|t| now + t.saturating_duration_since(now) / 2),
@@ -386,10 +391,11 @@ pub fn tighten(
             upper: b.upper[..=k].to_vec(),
         };
         let enc = Encoding::new(&sub, region, &sub_bounds);
-        // A feasible basis, found once (the first solve of a layer's LP, phase 1 over the dense
-        // first layer, takes seconds on a 784-wide input), for every worker to start from.
+        // A feasible basis, found once for every worker to start from: the box corner's
+        // execution (`Encoding::corner_basis`). A cold first solve, phase 1 over the dense first
+        // layer, took 1.7–2.1 s on a 784-wide input.
         let now = Instant::now();
-        let start = feasible_basis(&enc, stop_at);
+        let start = feasible_basis(&sub, &enc, stop_at);
         if std::env::var_os("PPNN_LOG_LP").is_some() {
             eprintln!(
                 "[tighten] layer {k}: feasible basis {} in {:.3} s",
