@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ppnn-target}"
 timeout="${1:-120}"; n="${2:-50}"; shift $(( $# >= 2 ? 2 : $# )) || true
 nets=("$@"); [ ${#nets[@]} -gt 0 ] || nets=(mnist-784-100-100-10 mnist-784-256-256-10)
-cargo build --release -q
+# With PPNN_BIN the copy is run as it is: no build (a working tree mid-edit must not stop it).
+[ -n "${PPNN_BIN:-}" ] || cargo build --release -q
 bin="${PPNN_BIN:-$CARGO_TARGET_DIR/release/ppnn}"
 for net in "${nets[@]}"; do
   if [ -n "${PPNN_BENCH_KEEP:-}" ]; then

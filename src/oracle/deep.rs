@@ -70,6 +70,24 @@ impl MilpOracle<'_> {
             .collect()
     }
 
+    /// Bounds of `region` by the oracle's method, refined by any LP-tightened bounds of a box
+    /// containing it (`inherit.rs`).
+    pub(super) fn bounds_of(&self, region: &Hyperbox) -> NeuronBounds {
+        let own = NeuronBounds::compute(self.net, region, self.settings.bounds);
+        if !self.settings.lp_tightening {
+            return own;
+        }
+        let before = own.unstable_count(self.net);
+        let (refined, applied) = self.tightened.refine(self.net, region, own);
+        if applied && std::env::var_os("PPNN_LOG_MILP").is_some() {
+            eprintln!(
+                "[inherit] tightened bounds of a containing box: unstable {before} -> {}",
+                refined.unstable_count(self.net)
+            );
+        }
+        refined
+    }
+
     /// Tightened bounds for `region` (valid, never looser than `bounds`) when LP tightening is
     /// on and the network deep; else `bounds` as they are.
     pub(super) fn tightened(
@@ -106,6 +124,7 @@ impl MilpOracle<'_> {
                 now.elapsed().as_secs_f64()
             );
         }
+        self.tightened.record(region, &tight);
         tight
     }
 }

@@ -38,6 +38,7 @@ pub(crate) mod complete;
 mod confirm;
 mod deep;
 mod exact;
+mod inherit;
 mod near;
 mod nearer;
 mod optimise;
@@ -143,6 +144,8 @@ pub struct MilpOracle<'a> {
     /// Disjuncts a MILP proved empty, for later questions on smaller boxes.
     /// Shared with sub-oracles ([`Oracle::sound_within`]): their proofs are this oracle's too.
     ruled_out: std::sync::Arc<ruled::RuledOut>,
+    /// LP-tightened bounds, for later questions on smaller boxes; shared with sub-oracles too.
+    tightened: std::sync::Arc<inherit::Tightened>,
 }
 
 /// Result of one class's MILP inside a question.
@@ -191,6 +194,7 @@ impl<'a> MilpOracle<'a> {
             pool: Mutex::new(Vec::new()),
             members: Mutex::new(Vec::new()),
             ruled_out: Default::default(),
+            tightened: Default::default(),
         }
     }
 
@@ -444,6 +448,7 @@ impl Oracle for MilpOracle<'_> {
         let deadline = Some(self.settings.deadline.map_or(cap, |d| d.min(cap)));
         let sub = MilpOracle {
             ruled_out: self.ruled_out.clone(),
+            tightened: self.tightened.clone(),
             ..MilpOracle::new(
                 self.net,
                 self.domain.clone(),
@@ -511,7 +516,7 @@ impl Oracle for MilpOracle<'_> {
             return true;
         };
         let start = Instant::now();
-        let bounds = NeuronBounds::compute(net, &region, self.settings.bounds);
+        let bounds = self.bounds_of(&region);
         let tau = self.settings.margin;
         let holds = self
             .margin_bounds(&bounds, &region, class)

@@ -258,10 +258,7 @@ impl MilpOracle<'_> {
             let bi = match boxes.iter().position(|(r, _)| *r == &d.region) {
                 Some(i) => i,
                 None => {
-                    boxes.push((
-                        &d.region,
-                        NeuronBounds::compute(net, &d.region, self.settings.bounds),
-                    ));
+                    boxes.push((&d.region, self.bounds_of(&d.region)));
                     boxes.len() - 1
                 }
             };
