@@ -394,7 +394,8 @@ fn deep_apothem_bracket_agrees_with_phase_enumeration() {
 /// boxes (answered from the memo) and outside them (must be solved again). Every verdict must
 /// agree with the enumeration, and with the memo off the same questions must get the same
 /// answers with more MILP solves. Answering a box that merely *contains* a proved one from the
-/// memo would make a larger, violated ball `robust`: the enumeration catches that.
+/// memo would make a larger, violated ball `robust`: the enumeration catches that. The same
+/// sequence with LP tightening exercises inherited bounds the same way.
 #[test]
 fn memo_of_proved_competitors_agrees_with_phase_enumeration() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(616);
@@ -420,11 +421,15 @@ fn memo_of_proved_competitors_agrees_with_phase_enumeration() {
             .map(|b| exact_max_margin(&net, b, c).0)
             .collect();
         let mut kinds: Vec<Vec<u8>> = Vec::new();
-        for memo in [true, false] {
+        // The third run tightens by LP, and every later question on a box inside a tightened
+        // one starts from those bounds (`oracle/inherit.rs`): a bound inherited by a box
+        // sticking out of the tightened one would make a violated ball `robust`.
+        for (memo, tightening) in [(true, false), (false, false), (true, true)] {
             let settings = OracleSettings {
                 attack: None,
                 pgd: None,
                 memo,
+                lp_tightening: tightening,
                 ..OracleSettings::default()
             };
             let oracle = MilpOracle::new(&net, domain.clone(), settings);
@@ -459,16 +464,20 @@ fn memo_of_proved_competitors_agrees_with_phase_enumeration() {
                 }
             }
             let solves = oracle.stats().milp_solves;
-            if memo {
-                solves_on += solves;
-            } else {
-                solves_off += solves;
+            match (memo, tightening) {
+                (true, false) => solves_on += solves,
+                (false, _) => solves_off += solves,
+                (true, true) => {}
             }
             kinds.push(kind);
         }
         assert_eq!(
             kinds[0], kinds[1],
             "case {case}: the memo changed an answer"
+        );
+        assert_eq!(
+            kinds[0], kinds[2],
+            "case {case}: tightening (and inherited bounds) changed an answer"
         );
     }
     eprintln!("memo: {solves_on} MILP solves, without: {solves_off}; robust {robust}, violated {violated}");
