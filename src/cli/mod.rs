@@ -122,7 +122,9 @@ pub struct OracleArgs {
     #[arg(long, value_name = "NAME", default_value = "bab")]
     engine: String,
     /// Switch stages off, to measure each on its own: attack (the quick gradient attack), pgd
-    /// (the strong attack of deep networks), lp-tightening, cuts (the root's and those of LP
+    /// (the strong attack of deep networks), lp-tightening (LP bounds, with ideal-formulation
+    /// cuts, of deep networks' later layers before each MILP: after a first MILP pass with 10%
+    /// of the time limit, within 30% of what is left), cuts (the root's and those of LP
     /// tightening), node-bounds, dual-branching,
     /// memo (reuse of competitors a MILP proved out on a box containing the question's), slide
     /// (linear-region LPs that move `maximal`'s refusing points towards their face),
@@ -130,9 +132,8 @@ pub struct OracleArgs {
     /// margins, least first; off: in --face-order).
     #[arg(long, value_name = "STAGE[,STAGE...]")]
     disable: Option<String>,
-    /// Switch optional stages on: lp-tightening (LP bounds, with ideal-formulation cuts, of
-    /// deep networks' later layers before each MILP: after a first MILP pass with 10% of the
-    /// time limit, within 30% of what is left).
+    /// Switch stages back on after a --disable (every stage is on by default; lp-tightening
+    /// was opt-in before, and `--enable lp-tightening` is still accepted).
     #[arg(long, value_name = "STAGE[,STAGE...]")]
     enable: Option<String>,
 }
