@@ -284,7 +284,7 @@ impl Encoding {
     /// looking for any feasible point, and a forward pass gives one for free. `None` when rows
     /// were added after encoding (the statuses would not line up).
     pub fn corner_basis(&self, net: &Network) -> Option<Basis> {
-        use super::lp::Status;
+        use super::lp::BasisStatus as Status;
         if self.row_tags.len() != self.milp.rows.len() {
             return None;
         }

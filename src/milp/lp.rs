@@ -21,7 +21,7 @@ pub struct Basis {
 
 /// Where a column or row sits in a basis that [`Basis::new`] builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub enum BasisStatus {
     /// Nonbasic at its lower bound.
     Lower,
     /// Basic.
@@ -32,11 +32,11 @@ pub enum Status {
 
 impl Basis {
     /// A basis from the status of every column and row (a row's bound is its activity's).
-    pub fn new(cols: &[Status], rows: &[Status]) -> Self {
-        let code = |s: &Status| match s {
-            Status::Lower => 0,
-            Status::Basic => 1,
-            Status::Upper => 2,
+    pub fn new(cols: &[BasisStatus], rows: &[BasisStatus]) -> Self {
+        let code = |s: &BasisStatus| match s {
+            BasisStatus::Lower => 0,
+            BasisStatus::Basic => 1,
+            BasisStatus::Upper => 2,
         };
         Basis {
             cols: cols.iter().map(code).collect(),
