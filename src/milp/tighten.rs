@@ -199,7 +199,7 @@ fn tighten_share(job: &LayerJob, todo: &[usize]) -> Found {
         return found;
     }
     let mut solves = 0usize;
-    // Times of this worker's optimal LPs (with their cut rounds), for the stall cap.
+    // Times of this worker's optimal LPs (with their cut rounds), sorted, for the stall cap.
     let mut times: Vec<Duration> = Vec::new();
     let mut current: Option<usize> = None;
     let mut good: Option<Basis> = start.filter(|b| lp.set_basis(b)).cloned();
@@ -239,19 +239,15 @@ fn tighten_share(job: &LayerJob, todo: &[usize]) -> Found {
             // bound as it was.
             let now = Instant::now();
             let parts = if good.is_none() { 2.0 } else { PER_LP_SHARE };
-            let stall = (times.len() >= STALL_SAMPLES).then(|| {
-                let mut t = times.clone();
-                t.sort();
-                (t[t.len() / 2] * STALL_FACTOR).max(PER_LP_MIN)
-            });
-            let deadline = match (stop_at, stall) {
-                (Some(t), _) => {
+            let stall = (times.len() >= STALL_SAMPLES)
+                .then(|| (times[times.len() / 2] * STALL_FACTOR).max(PER_LP_MIN));
+            let deadline = match stop_at {
+                Some(t) => {
                     let share = t.saturating_duration_since(now).div_f64(parts);
                     let share = stall.map_or(share, |c| share.min(c));
                     Some((now + share.max(PER_LP_MIN)).min(t))
                 }
-                (None, Some(c)) => Some(now + c),
-                (None, None) => None,
+                None => stall.map(|c| now + c),
             };
             let limits = Limits {
                 deadline,
@@ -314,7 +310,8 @@ fn tighten_share(job: &LayerJob, todo: &[usize]) -> Found {
                 );
             }
             if out.status == Status::Optimal {
-                times.push(now.elapsed());
+                let d = now.elapsed();
+                times.insert(times.partition_point(|&t| t < d), d);
                 if pool.age(&mut lp, solves).is_none() {
                     found.failed = true;
                     break;

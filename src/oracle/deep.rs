@@ -77,9 +77,10 @@ impl MilpOracle<'_> {
         if !self.settings.lp_tightening {
             return own;
         }
-        let before = own.unstable_count(self.net);
+        let log = std::env::var_os("PPNN_LOG_MILP").is_some();
+        let before = if log { own.unstable_count(self.net) } else { 0 };
         let (refined, applied) = self.tightened.refine(self.net, region, own);
-        if applied && std::env::var_os("PPNN_LOG_MILP").is_some() {
+        if applied && log {
             eprintln!(
                 "[inherit] tightened bounds of a containing box: unstable {before} -> {}",
                 refined.unstable_count(self.net)

@@ -114,19 +114,15 @@ mod tests {
     use super::*;
     use crate::milp::tighten::tighten;
     use crate::network::random_net;
+    use rand::{Rng, SeedableRng};
 
     /// Bounds tightened on an outer box, inherited by an inner box: never looser than the inner
     /// box's own, containing every sampled pre-activation of the inner box, and tighter somewhere
     /// (else the test proves nothing); an entry never applies to a box sticking out of its box.
     #[test]
     fn inherited_bounds_are_tighter_and_contain_every_sample() {
-        let mut s = 7u64;
-        let mut unit = move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut unit = move || rng.gen::<f64>();
         let mut gained = 0usize;
         for seed in 0..10u64 {
             let net = random_net(seed, &[5, 16, 16, 16, 4]);
