@@ -102,6 +102,143 @@ fn pytorch_shape_gather_unsqueeze_concat_reshape() {
     assert_same_function(&parsed, |x| net.forward(x), 6);
 }
 
+/// Integer shape arithmetic as exporters write it (`x.view(1, (d + 1) // 2 * 2, -1)`): ONNX's
+/// integer `Div` truncates, so (4 + 1) / 2 * 2 is 4, and the reshape to [1, 4, 4] folds; float
+/// division would ask for [1, 5, -1] of 16 values and fail.
+#[test]
+fn integer_division_in_shape_arithmetic_truncates() {
+    let layers = random_layers(&mut rng(11), &[16, 5, 3], false);
+    let net = Network::new(layers.clone(), vec![16]).unwrap();
+    let (l0, l1) = (&layers[0], &layers[1]);
+    let nodes = vec![
+        node("Shape", &["input"], "shape"),
+        node("Gather", &["shape", "two_idx"], "d"),
+        node("Add", &["d", "one"], "d1"),
+        node("Div", &["d1", "two"], "half"),
+        node("Mul", &["half", "two"], "even"),
+        with_int(
+            node("Concat", &["batch", "even", "minus1"], "target"),
+            "axis",
+            0,
+        ),
+        node("Reshape", &["input", "target"], "r"),
+        with_int(node("Flatten", &["r"], "flat"), "axis", 1),
+        with_int(node("Gemm", &["flat", "w0", "b0"], "g0"), "transB", 1),
+        node("Relu", &["g0"], "r0"),
+        with_int(node("Gemm", &["r0", "w1", "b1"], "g1"), "transB", 1),
+    ];
+    let bias = |l: &Layer| l.bias.iter().map(|&v| v as f32).collect::<Vec<_>>();
+    let inits = vec![
+        int_tensor("two_idx", &[1], &[2]),
+        int_tensor("one", &[], &[1]),
+        int_tensor("two", &[], &[2]),
+        int_tensor("batch", &[1], &[1]),
+        int_tensor("minus1", &[1], &[-1]),
+        float_tensor("w0", &[5, 16], &gemm_weights(l0)),
+        float_tensor("b0", &[5], &bias(l0)),
+        float_tensor("w1", &[3, 5], &gemm_weights(l1)),
+        float_tensor("b1", &[3], &bias(l1)),
+    ];
+    let bytes = model(&[None, Some(1), Some(4), Some(4)], nodes, inits, "g1", 13);
+    let parsed = parse_onnx(&bytes, "intdiv.onnx").unwrap();
+    assert_same_function(&parsed, |x| net.forward(x), 12);
+}
+
+/// The interval evaluator (graphs that are not affine) does the same shape arithmetic: the
+/// reshape target (4 + 1) / 2 * 2 = 4 of a squared input.
+#[test]
+fn interval_graphs_truncate_integer_division_too() {
+    let nodes = vec![
+        node("Shape", &["input"], "shape"),
+        node("Gather", &["shape", "one_idx"], "d"),
+        node("Add", &["d", "one"], "d1"),
+        node("Div", &["d1", "two"], "half"),
+        node("Mul", &["half", "two"], "even"),
+        with_int(node("Concat", &["even"], "target"), "axis", 0),
+        node("Reshape", &["input", "target"], "r"),
+        node("Mul", &["r", "r"], "y"),
+    ];
+    let inits = vec![
+        int_tensor("one_idx", &[1], &[1]),
+        int_tensor("one", &[], &[1]),
+        int_tensor("two", &[], &[2]),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(
+        dir.path(),
+        "square.onnx",
+        &model(&[Some(1), Some(4)], nodes, inits, "y", 13),
+    );
+    let g = parallelepipedonn::network::interval::load_interval_graph(&path).unwrap();
+    let (lo, hi) = g.eval(&[0.5; 4], &[1.0; 4]).unwrap();
+    assert_eq!(lo.len(), 4);
+    for (l, h) in lo.iter().zip(&hi) {
+        assert!(
+            *l <= 0.25 && *l > 0.2499 && *h >= 1.0 && *h < 1.0001,
+            "[{l}, {h}]"
+        );
+    }
+}
+
+/// A float `Div` of constants stays a float division (a scale computed in the graph).
+#[test]
+fn float_division_of_constants_is_not_truncated() {
+    let layers = random_layers(&mut rng(13), &[4, 3], false);
+    let nodes = vec![
+        node("Div", &["seven", "two"], "scale"),
+        node("Mul", &["input", "scale"], "scaled"),
+        node("MatMul", &["scaled", "w0"], "m0"),
+        node("Add", &["m0", "b0"], "logits"),
+    ];
+    let l0 = &layers[0];
+    let mut wt = vec![0f32; 4 * 3];
+    for o in 0..3 {
+        for i in 0..4 {
+            wt[i * 3 + o] = l0.weights[o * 4 + i] as f32;
+        }
+    }
+    let inits = vec![
+        float_tensor("seven", &[], &[7.0]),
+        float_tensor("two", &[], &[2.0]),
+        float_tensor("w0", &[4, 3], &wt),
+        float_tensor(
+            "b0",
+            &[3],
+            &l0.bias.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+        ),
+    ];
+    let bytes = model(&[None, Some(4)], nodes, inits, "logits", 13);
+    let parsed = parse_onnx(&bytes, "floatdiv.onnx").unwrap();
+    let net = Network::new(layers.clone(), vec![4]).unwrap();
+    assert_same_function(
+        &parsed,
+        |x| net.forward(&x.iter().map(|v| v * 3.5).collect::<Vec<_>>()),
+        14,
+    );
+}
+
+/// Integer division by zero in shape arithmetic is refused with the node named.
+#[test]
+fn integer_division_by_zero_is_refused() {
+    let nodes = vec![
+        node("Shape", &["input"], "shape"),
+        node("Div", &["shape", "zero"], "q"),
+        node("Reshape", &["input", "q"], "r"),
+        node("MatMul", &["r", "w0"], "logits"),
+    ];
+    let inits = vec![
+        int_tensor("zero", &[], &[0]),
+        float_tensor("w0", &[4, 3], &[0.5; 12]),
+    ];
+    let bytes = model(&[None, Some(4)], nodes, inits, "logits", 13);
+    let e = parse_onnx(&bytes, "zero.onnx").unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("zero.onnx") && msg.contains("Div_q") && msg.contains("integer division"),
+        "{msg}"
+    );
+}
+
 #[test]
 fn normalisation_sub_div() {
     let layers = random_layers(&mut rng(7), &[4, 5, 3], false);

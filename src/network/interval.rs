@@ -10,7 +10,7 @@ use std::path::Path;
 
 use prost::Message;
 
-use super::onnx::{read_model, Folder, MAX_INPUTS};
+use super::onnx::{int_divide, read_model, Folder, IntNames, MAX_INPUTS};
 use super::proto::{data_type, GraphProto, ModelProto, NodeProto};
 use super::tensor::{
     broadcast_map, broadcast_shape, concat, flatten_axis, gather, numel, resolve_shape,
@@ -219,8 +219,10 @@ impl IntervalGraph {
             );
             off += n;
         }
+        let mut ints = IntNames::from_initializers(&self.graph.initializer);
         for node in &self.graph.node {
-            let v = self.node(&folder, &vals, node)?;
+            let v = self.node(&folder, &vals, &ints, node)?;
+            ints.observe(node);
             if let Some(o) = node.output.first() {
                 vals.insert(o.clone(), v);
             }
@@ -241,6 +243,7 @@ impl IntervalGraph {
         &self,
         folder: &Folder,
         vals: &HashMap<String, It>,
+        ints: &IntNames,
         node: &NodeProto,
     ) -> Result<It, ImportError> {
         let name = if node.name.is_empty() {
@@ -295,6 +298,14 @@ impl IntervalGraph {
                     lo: v.hi.iter().map(|x| -x).collect(),
                     hi: v.lo.iter().map(|x| -x).collect(),
                 }
+            }
+            "Div" if ints.both_inputs(node) => {
+                // Shape arithmetic on integers: exact, truncated toward zero.
+                let (x, y) = (input(0)?, input(1)?);
+                if !x.exact() || !y.exact() {
+                    return Err(err("integer division of a network value".to_string()));
+                }
+                It::of(int_divide(&x.tensor(), &y.tensor()).map_err(err)?)
             }
             "Add" | "Sub" | "Mul" | "Div" => {
                 let (x, y) = (input(0)?, input(1)?);

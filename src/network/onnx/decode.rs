@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use crate::network::proto::{attribute_type, data_type, AttributeProto, TensorProto};
 use crate::network::tensor::{extent, numel, Tensor, MAX_VALUES};
 
+use super::dtype::IntNames;
 use super::folder::Folder;
 use super::value::scalar_tensor;
 use super::ImportError;
@@ -27,6 +28,7 @@ impl<'a> Folder<'a> {
             notes: Vec::new(),
             opset,
             classifier: false,
+            ints: IntNames::default(),
         }
     }
 

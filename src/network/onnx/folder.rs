@@ -11,6 +11,7 @@ use crate::network::tensor::{
 };
 use crate::network::Layer;
 
+use super::dtype::{int_divide, IntNames};
 use super::value::*;
 use super::ImportError;
 
@@ -22,6 +23,8 @@ pub(in crate::network) struct Folder<'a> {
     pub(super) basis_dim: usize,
     pub(super) notes: Vec<String>,
     pub(super) opset: i64,
+    /// Which values hold integers (integer `Div` truncates).
+    pub(super) ints: IntNames,
     /// Classifier mode: one input, a final Softmax dropped (order-preserving).
     pub(super) classifier: bool,
 }
@@ -39,6 +42,7 @@ impl<'a> Folder<'a> {
     ) -> Result<Vec<(String, Vec<usize>)>, ImportError> {
         let init: std::collections::HashSet<&str> =
             graph.initializer.iter().map(|t| t.name.as_str()).collect();
+        self.ints = IntNames::from_initializers(&graph.initializer);
         for t in &graph.initializer {
             let tensor = self.tensor(t, "initializer", &t.name)?;
             self.values.insert(t.name.clone(), Value::Const(tensor));
@@ -565,6 +569,10 @@ impl<'a> Folder<'a> {
                     Value::Affine(stacked.gather_rows(&map, idx.shape))
                 }
             }
+            "Div" if self.ints.both_inputs(node) => match (input(0)?, input(1)?) {
+                (Value::Const(a), Value::Const(b)) => Value::Const(int_divide(a, b).map_err(err)?),
+                _ => return Err(err("integer division of a network value".to_string())),
+            },
             "Add" | "Sub" | "Mul" | "Div" => binary(op, input(0)?, input(1)?).map_err(err)?,
             "Neg" => binary("Mul", input(0)?, &scalar(-1.0)).map_err(err)?,
             "MatMul" => matmul(input(0)?, input(1)?).map_err(err)?,
@@ -616,6 +624,7 @@ impl<'a> Folder<'a> {
             .first()
             .ok_or_else(|| err("no output".to_string()))?;
         self.values.insert(out.clone(), result);
+        self.ints.observe(node);
         for (name, v) in split_parts {
             if !name.is_empty() {
                 self.values.insert(name, v);

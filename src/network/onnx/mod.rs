@@ -13,9 +13,11 @@ use std::path::Path;
 use prost::Message;
 
 mod decode;
+mod dtype;
 mod folder;
 mod value;
 
+pub(super) use dtype::{int_divide, IntNames};
 pub(super) use folder::{Folder, MAX_INPUTS};
 use value::{Affine, Value};
 
