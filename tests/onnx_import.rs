@@ -144,6 +144,42 @@ fn integer_division_in_shape_arithmetic_truncates() {
     assert_same_function(&parsed, |x| net.forward(x), 12);
 }
 
+/// An integer `ReduceMean` is an integer too: mean(4, 4, 5) = 4 (13 / 3 truncated), so the
+/// target [1, 4 * 4] reshapes 16 values (a float mean would ask for [1, 17]).
+#[test]
+fn integer_mean_truncates() {
+    let layers = random_layers(&mut rng(15), &[16, 3], false);
+    let net = Network::new(layers.clone(), vec![16]).unwrap();
+    let l0 = &layers[0];
+    let nodes = vec![
+        with_int(node("ReduceMean", &["dims"], "mean"), "keepdims", 1),
+        node("Mul", &["mean", "four"], "width"),
+        with_int(node("Concat", &["batch", "width"], "target"), "axis", 0),
+        node("Reshape", &["input", "target"], "flat"),
+        with_int(node("Gemm", &["flat", "w0", "b0"], "logits"), "transB", 1),
+    ];
+    let inits = vec![
+        int_tensor("dims", &[3], &[4, 4, 5]),
+        int_tensor("four", &[1], &[4]),
+        int_tensor("batch", &[1], &[1]),
+        float_tensor("w0", &[3, 16], &gemm_weights(l0)),
+        float_tensor(
+            "b0",
+            &[3],
+            &l0.bias.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+        ),
+    ];
+    let bytes = model(
+        &[None, Some(1), Some(4), Some(4)],
+        nodes,
+        inits,
+        "logits",
+        13,
+    );
+    let parsed = parse_onnx(&bytes, "intmean.onnx").unwrap();
+    assert_same_function(&parsed, |x| net.forward(x), 16);
+}
+
 /// The interval evaluator (graphs that are not affine) does the same shape arithmetic: the
 /// reshape target (4 + 1) / 2 * 2 = 4 of a squared input.
 #[test]

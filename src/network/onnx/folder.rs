@@ -280,8 +280,23 @@ impl<'a> Folder<'a> {
                     let (groups, shape) =
                         reduce_groups(v.shape(), &axes, int_attr("keepdims", 1) != 0);
                     let count = groups.first().map_or(1, Vec::len).max(1);
-                    let scale = if op == "ReduceMean" { 1.0 / count as f64 } else { 1.0 };
-                    reduce(&v, &groups, scale, shape)
+                    // ONNX's mean of integers is an integer (the sum divided, truncating).
+                    let int_mean = op == "ReduceMean"
+                        && node.input.first().is_some_and(|n| self.ints.contains(n));
+                    let scale = if op == "ReduceMean" && !int_mean {
+                        1.0 / count as f64
+                    } else {
+                        1.0
+                    };
+                    match (reduce(&v, &groups, scale, shape), int_mean) {
+                        (Value::Const(sum), true) => Value::Const(
+                            int_divide(&sum, &scalar_tensor(count as f64)).map_err(err)?,
+                        ),
+                        (Value::Affine(_), true) => {
+                            return Err(err("integer mean of a network value".to_string()))
+                        }
+                        (r, false) => r,
+                    }
                 }
             }
             "Expand" => {
