@@ -177,6 +177,29 @@ fn bad_model_files() {
         &["tanh.onnx", "Tanh", "unsupported operator"],
     );
 
+    // Integer shape arithmetic that divides by zero: one error naming the file and the node.
+    let zero = f.write(
+        "zero.onnx",
+        &model(
+            &[None, Some(4)],
+            vec![
+                node("Shape", &["input"], "shape"),
+                node("Div", &["shape", "zero"], "q"),
+                node("Reshape", &["input", "q"], "r"),
+                node("MatMul", &["r", "w0"], "logits"),
+            ],
+            vec![
+                int_tensor("zero", &[], &[0]),
+                float_tensor("w0", &[4, 3], &[0.5; 12]),
+            ],
+            "logits",
+            13,
+        ),
+    );
+    let o = ppnn(&["verify", &zero, &x, "--radius", "0.1"]);
+    assert_bad(&o, &["zero.onnx", "Div_q", "integer division"]);
+    assert!(o.stdout.is_empty(), "partial output: {}", text(&o).0);
+
     // Gzipped models: read directly; a file that is not gzip, or a truncated archive, is an
     // error naming it.
     let gz = {
