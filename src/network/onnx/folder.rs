@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::network::proto::{data_type, GraphProto, NodeProto};
+use crate::network::proto::{data_type, NodeProto};
 use crate::network::tensor::{
     broadcast_map, broadcast_shape, concat, extent, flatten_axis, gather, normalize_axis, numel,
     reduce_groups, resolve_shape, shape_slice, slice_map, squeezed_shape, transpose_map, Tensor,
@@ -34,102 +34,6 @@ pub(in crate::network) struct Folder<'a> {
 pub(in crate::network) const MAX_INPUTS: usize = 1 << 14;
 
 impl<'a> Folder<'a> {
-    /// Declares the graph inputs (initializers excluded): the basis is their concatenation, in
-    /// graph order. Returns their names and shapes.
-    pub(super) fn declare_input(
-        &mut self,
-        graph: &GraphProto,
-    ) -> Result<Vec<(String, Vec<usize>)>, ImportError> {
-        let init: std::collections::HashSet<&str> =
-            graph.initializer.iter().map(|t| t.name.as_str()).collect();
-        self.ints = IntNames::from_initializers(&graph.initializer);
-        for t in &graph.initializer {
-            let tensor = self.tensor(t, "initializer", &t.name)?;
-            self.values.insert(t.name.clone(), Value::Const(tensor));
-        }
-        let inputs: Vec<_> = graph
-            .input
-            .iter()
-            .filter(|i| !init.contains(i.name.as_str()))
-            .collect();
-        if inputs.is_empty() || (self.classifier && inputs.len() != 1) {
-            return Err(ImportError::Model {
-                path: self.path.to_string(),
-                problem: format!(
-                    "the graph has {} inputs; a classifier here has exactly one",
-                    inputs.len()
-                ),
-            });
-        }
-        let mut shapes = Vec::new();
-        for input in &inputs {
-            let problem = |p: String| ImportError::Model {
-                path: self.path.to_string(),
-                problem: format!("input '{}': {p}", input.name),
-            };
-            let tt = input
-                .r#type
-                .as_ref()
-                .and_then(|t| t.tensor_type.as_ref())
-                .ok_or_else(|| problem("not a tensor".to_string()))?;
-            if tt.elem_type != data_type::FLOAT && tt.elem_type != data_type::DOUBLE {
-                return Err(problem(format!(
-                    "element type {} is not float or double",
-                    tt.elem_type
-                )));
-            }
-            let shape: Vec<usize> = tt
-                .shape
-                .as_ref()
-                .ok_or_else(|| problem("no declared shape".to_string()))?
-                .dim
-                .iter()
-                .map(|d| match d.dim_value {
-                    Some(v) if v > 0 => v as usize,
-                    _ => 1, // symbolic (batch) dimension: one sample
-                })
-                .collect();
-            let n = shape
-                .iter()
-                .try_fold(1usize, |a, &d| a.checked_mul(d))
-                .filter(|&n| n > 0 && n <= MAX_INPUTS)
-                .ok_or_else(|| {
-                    problem(format!(
-                        "shape {shape:?} is empty or has more than {MAX_INPUTS} elements"
-                    ))
-                })?;
-            shapes.push((input.name.clone(), shape, n));
-        }
-        let total: usize = shapes.iter().map(|s| s.2).sum();
-        if total > MAX_INPUTS {
-            return Err(ImportError::Model {
-                path: self.path.to_string(),
-                problem: format!("the inputs have more than {MAX_INPUTS} elements in all"),
-            });
-        }
-        self.basis_dim = total;
-        let mut offset = 0;
-        for (name, shape, n) in &shapes {
-            let mut a = vec![0.0; n * total];
-            for i in 0..*n {
-                a[i * total + offset + i] = 1.0;
-            }
-            offset += n;
-            self.values.insert(
-                name.clone(),
-                Value::Affine(Affine {
-                    shape: shape.clone(),
-                    basis: 0,
-                    n: total,
-                    a,
-                    b: vec![0.0; *n],
-                    after_softmax: None,
-                }),
-            );
-        }
-        Ok(shapes.into_iter().map(|(n, s, _)| (n, s)).collect())
-    }
-
     pub(super) fn node(&mut self, node: &NodeProto) -> Result<(), ImportError> {
         let name = if node.name.is_empty() {
             node.output.first().cloned().unwrap_or_default()

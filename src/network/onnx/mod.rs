@@ -15,6 +15,7 @@ use prost::Message;
 mod decode;
 mod dtype;
 mod folder;
+mod inputs;
 mod value;
 
 pub(super) use dtype::{int_divide, IntNames};
