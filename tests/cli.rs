@@ -178,24 +178,7 @@ fn bad_model_files() {
     );
 
     // Integer shape arithmetic that divides by zero: one error naming the file and the node.
-    let zero = f.write(
-        "zero.onnx",
-        &model(
-            &[None, Some(4)],
-            vec![
-                node("Shape", &["input"], "shape"),
-                node("Div", &["shape", "zero"], "q"),
-                node("Reshape", &["input", "q"], "r"),
-                node("MatMul", &["r", "w0"], "logits"),
-            ],
-            vec![
-                int_tensor("zero", &[], &[0]),
-                float_tensor("w0", &[4, 3], &[0.5; 12]),
-            ],
-            "logits",
-            13,
-        ),
-    );
+    let zero = f.write("zero.onnx", &int_div_by_zero_model());
     let o = ppnn(&["verify", &zero, &x, "--radius", "0.1"]);
     assert_bad(&o, &["zero.onnx", "Div_q", "integer division"]);
     assert!(o.stdout.is_empty(), "partial output: {}", text(&o).0);

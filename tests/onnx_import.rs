@@ -110,12 +110,8 @@ fn integer_division_in_shape_arithmetic_truncates() {
     let layers = random_layers(&mut rng(11), &[16, 5, 3], false);
     let net = Network::new(layers.clone(), vec![16]).unwrap();
     let (l0, l1) = (&layers[0], &layers[1]);
-    let nodes = vec![
-        node("Shape", &["input"], "shape"),
-        node("Gather", &["shape", "two_idx"], "d"),
-        node("Add", &["d", "one"], "d1"),
-        node("Div", &["d1", "two"], "half"),
-        node("Mul", &["half", "two"], "even"),
+    let (mut nodes, mut inits) = rounded_even_dim(2);
+    nodes.extend([
         with_int(
             node("Concat", &["batch", "even", "minus1"], "target"),
             "axis",
@@ -126,19 +122,16 @@ fn integer_division_in_shape_arithmetic_truncates() {
         with_int(node("Gemm", &["flat", "w0", "b0"], "g0"), "transB", 1),
         node("Relu", &["g0"], "r0"),
         with_int(node("Gemm", &["r0", "w1", "b1"], "g1"), "transB", 1),
-    ];
+    ]);
     let bias = |l: &Layer| l.bias.iter().map(|&v| v as f32).collect::<Vec<_>>();
-    let inits = vec![
-        int_tensor("two_idx", &[1], &[2]),
-        int_tensor("one", &[], &[1]),
-        int_tensor("two", &[], &[2]),
+    inits.extend([
         int_tensor("batch", &[1], &[1]),
         int_tensor("minus1", &[1], &[-1]),
         float_tensor("w0", &[5, 16], &gemm_weights(l0)),
         float_tensor("b0", &[5], &bias(l0)),
         float_tensor("w1", &[3, 5], &gemm_weights(l1)),
         float_tensor("b1", &[3], &bias(l1)),
-    ];
+    ]);
     let bytes = model(&[None, Some(1), Some(4), Some(4)], nodes, inits, "g1", 13);
     let parsed = parse_onnx(&bytes, "intdiv.onnx").unwrap();
     assert_same_function(&parsed, |x| net.forward(x), 12);
@@ -184,21 +177,12 @@ fn integer_mean_truncates() {
 /// reshape target (4 + 1) / 2 * 2 = 4 of a squared input.
 #[test]
 fn interval_graphs_truncate_integer_division_too() {
-    let nodes = vec![
-        node("Shape", &["input"], "shape"),
-        node("Gather", &["shape", "one_idx"], "d"),
-        node("Add", &["d", "one"], "d1"),
-        node("Div", &["d1", "two"], "half"),
-        node("Mul", &["half", "two"], "even"),
+    let (mut nodes, inits) = rounded_even_dim(1);
+    nodes.extend([
         with_int(node("Concat", &["even"], "target"), "axis", 0),
         node("Reshape", &["input", "target"], "r"),
         node("Mul", &["r", "r"], "y"),
-    ];
-    let inits = vec![
-        int_tensor("one_idx", &[1], &[1]),
-        int_tensor("one", &[], &[1]),
-        int_tensor("two", &[], &[2]),
-    ];
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let path = write_temp(
         dir.path(),
@@ -256,18 +240,7 @@ fn float_division_of_constants_is_not_truncated() {
 /// Integer division by zero in shape arithmetic is refused with the node named.
 #[test]
 fn integer_division_by_zero_is_refused() {
-    let nodes = vec![
-        node("Shape", &["input"], "shape"),
-        node("Div", &["shape", "zero"], "q"),
-        node("Reshape", &["input", "q"], "r"),
-        node("MatMul", &["r", "w0"], "logits"),
-    ];
-    let inits = vec![
-        int_tensor("zero", &[], &[0]),
-        float_tensor("w0", &[4, 3], &[0.5; 12]),
-    ];
-    let bytes = model(&[None, Some(4)], nodes, inits, "logits", 13);
-    let e = parse_onnx(&bytes, "zero.onnx").unwrap_err();
+    let e = parse_onnx(&int_div_by_zero_model(), "zero.onnx").unwrap_err();
     let msg = e.to_string();
     assert!(
         msg.contains("zero.onnx") && msg.contains("Div_q") && msg.contains("integer division"),

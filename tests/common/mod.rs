@@ -283,3 +283,36 @@ pub fn two_pieces_network() -> Network {
     )
     .unwrap()
 }
+
+/// Integer shape arithmetic as exporters write it: `even = (input.shape[axis] + 1) / 2 * 2`,
+/// with ONNX's truncating integer division (the nodes and their int64 initializers).
+pub fn rounded_even_dim(axis: i64) -> (Vec<NodeProto>, Vec<TensorProto>) {
+    let nodes = vec![
+        node("Shape", &["input"], "shape"),
+        node("Gather", &["shape", "axis_idx"], "d"),
+        node("Add", &["d", "one"], "d1"),
+        node("Div", &["d1", "two"], "half"),
+        node("Mul", &["half", "two"], "even"),
+    ];
+    let inits = vec![
+        int_tensor("axis_idx", &[1], &[axis]),
+        int_tensor("one", &[], &[1]),
+        int_tensor("two", &[], &[2]),
+    ];
+    (nodes, inits)
+}
+
+/// A 4-input model whose shape arithmetic divides by an integer zero (at node `Div_q`).
+pub fn int_div_by_zero_model() -> Vec<u8> {
+    let nodes = vec![
+        node("Shape", &["input"], "shape"),
+        node("Div", &["shape", "zero"], "q"),
+        node("Reshape", &["input", "q"], "r"),
+        node("MatMul", &["r", "w0"], "logits"),
+    ];
+    let inits = vec![
+        int_tensor("zero", &[], &[0]),
+        float_tensor("w0", &[4, 3], &[0.5; 12]),
+    ];
+    model(&[None, Some(4)], nodes, inits, "logits", 13)
+}
