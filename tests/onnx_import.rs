@@ -200,6 +200,54 @@ fn interval_graphs_truncate_integer_division_too() {
     }
 }
 
+/// The folder and the interval evaluator read the graph's input declarations alike: an input
+/// over the size limit, or with no declared shape, is refused by both with the same message
+/// (the interval path used to take a missing shape for a scalar).
+#[test]
+fn both_importers_refuse_the_same_input_declarations() {
+    use parallelepipedonn::network::interval::load_interval_graph;
+    use parallelepipedonn::network::proto::ModelProto;
+    use prost::Message;
+    let square = |dims: &[Option<i64>]| {
+        model(
+            dims,
+            vec![node("Mul", &["input", "input"], "y")],
+            vec![],
+            "y",
+            13,
+        )
+    };
+    let no_shape = {
+        let mut m = ModelProto::decode(square(&[Some(1), Some(4)]).as_slice()).unwrap();
+        let g = m.graph.as_mut().unwrap();
+        g.input[0]
+            .r#type
+            .as_mut()
+            .and_then(|t| t.tensor_type.as_mut())
+            .unwrap()
+            .shape = None;
+        m.encode_to_vec()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (bytes, problem) in [
+        (
+            square(&[Some(1), Some(20000)]),
+            "input 'input': shape [1, 20000] is empty or has more than 16384 elements",
+        ),
+        (no_shape, "input 'input': no declared shape"),
+    ] {
+        let path = write_temp(dir.path(), "m.onnx", &bytes);
+        let folded = parse_onnx(&bytes, &path.display().to_string()).unwrap_err();
+        let interval = load_interval_graph(&path).unwrap_err();
+        for e in [folded.to_string(), interval.to_string()] {
+            assert!(
+                e.contains(problem) && e.contains("m.onnx"),
+                "{e} (expected: {problem})"
+            );
+        }
+    }
+}
+
 /// A float `Div` of constants stays a float division (a scale computed in the graph).
 #[test]
 fn float_division_of_constants_is_not_truncated() {

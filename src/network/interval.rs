@@ -10,8 +10,8 @@ use std::path::Path;
 
 use prost::Message;
 
-use super::onnx::{int_divide, read_model, Folder, IntNames, MAX_INPUTS};
-use super::proto::{data_type, GraphProto, ModelProto, NodeProto};
+use super::onnx::{declared_inputs, int_divide, read_model, Folder, IntNames, MAX_INPUTS};
+use super::proto::{GraphProto, ModelProto, NodeProto};
 use super::tensor::{
     broadcast_map, broadcast_shape, concat, flatten_axis, gather, numel, resolve_shape,
     shape_slice, squeezed_shape, transpose_map, Tensor,
@@ -146,38 +146,10 @@ pub fn load_interval_graph(path: impl AsRef<Path>) -> Result<IntervalGraph, Impo
         .map(|o| o.version)
         .max()
         .unwrap_or(13);
-    let init: std::collections::HashSet<&str> =
-        graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let mut inputs = Vec::new();
-    for i in graph
-        .input
-        .iter()
-        .filter(|i| !init.contains(i.name.as_str()))
-    {
-        let tt = i
-            .r#type
-            .as_ref()
-            .and_then(|t| t.tensor_type.as_ref())
-            .filter(|t| t.elem_type == data_type::FLOAT || t.elem_type == data_type::DOUBLE)
-            .ok_or_else(|| model_err(format!("input '{}' is not a float tensor", i.name)))?;
-        let shape: Vec<usize> = tt
-            .shape
-            .as_ref()
-            .map(|s| {
-                s.dim
-                    .iter()
-                    .map(|d| match d.dim_value {
-                        Some(v) if v > 0 => v as usize,
-                        _ => 1,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if numel(&shape) > MAX_INPUTS {
-            return Err(model_err(format!("input '{}' is too large", i.name)));
-        }
-        inputs.push((i.name.clone(), shape));
-    }
+    let inputs = declared_inputs(&name, &graph)?
+        .into_iter()
+        .map(|(name, shape, _)| (name, shape))
+        .collect();
     let outputs = graph.output.iter().map(|o| o.name.clone()).collect();
     Ok(IntervalGraph {
         graph,

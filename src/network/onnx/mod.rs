@@ -20,6 +20,7 @@ mod value;
 
 pub(super) use dtype::{int_divide, IntNames};
 pub(super) use folder::{Folder, MAX_INPUTS};
+pub(super) use inputs::declared_inputs;
 use value::{Affine, Value};
 
 use super::proto::ModelProto;
