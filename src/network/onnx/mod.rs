@@ -16,6 +16,8 @@ mod decode;
 mod dtype;
 mod folder;
 mod inputs;
+mod ops;
+mod shapes;
 mod value;
 
 pub(super) use dtype::{int_divide, IntNames};
