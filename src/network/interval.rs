@@ -10,7 +10,7 @@ use std::path::Path;
 
 use prost::Message;
 
-use super::onnx::{declared_inputs, int_divide, read_model, Folder, IntNames, MAX_INPUTS};
+use super::onnx::{declared_inputs, int_divide, read_model, Folder, IntNames, Site, MAX_INPUTS};
 use super::proto::{GraphProto, ModelProto, NodeProto};
 use super::tensor::{
     broadcast_map, broadcast_shape, concat, flatten_axis, gather, numel, resolve_shape,
@@ -218,18 +218,9 @@ impl IntervalGraph {
         ints: &IntNames,
         node: &NodeProto,
     ) -> Result<It, ImportError> {
-        let name = if node.name.is_empty() {
-            node.output.first().cloned().unwrap_or_default()
-        } else {
-            node.name.clone()
-        };
-        let op = node.op_type.as_str();
-        let err = |problem: String| ImportError::Node {
-            path: self.path.clone(),
-            node: name.clone(),
-            op: op.to_string(),
-            problem,
-        };
+        let site = Site::new(node, &self.path);
+        let (name, op) = (&site.name, node.op_type.as_str());
+        let err = |problem: String| site.err(problem);
         let input = |i: usize| -> Result<&It, ImportError> {
             let key = node
                 .input
@@ -239,8 +230,8 @@ impl IntervalGraph {
             vals.get(key)
                 .ok_or_else(|| err(format!("input '{key}' is not produced by any earlier node")))
         };
-        let attr = |n: &str| node.attribute.iter().find(|a| a.name == n);
-        let int_attr = |n: &str, d: i64| attr(n).map(|a| a.i).unwrap_or(d);
+        let attr = |n: &str| site.attr(n);
+        let int_attr = |n: &str, d: i64| site.int_attr(n, d);
         let reshaped = |v: &It, shape: Vec<usize>| It {
             shape,
             lo: v.lo.clone(),
@@ -253,7 +244,7 @@ impl IntervalGraph {
                     .attribute
                     .first()
                     .ok_or_else(|| err("no value attribute".to_string()))?;
-                It::of(folder.constant_attr(a, &name, op)?)
+                It::of(folder.constant_attr(a, name, op)?)
             }
             "Relu" => {
                 let v = input(0)?;
@@ -506,7 +497,7 @@ impl IntervalGraph {
             _ => {
                 return Err(ImportError::Unsupported {
                     path: self.path.clone(),
-                    node: name,
+                    node: name.clone(),
                     op: op.to_string(),
                 })
             }

@@ -34,16 +34,31 @@ pub(in crate::network) const MAX_INPUTS: usize = 1 << 14;
 /// One node being folded: its name (its first output's when unnamed), its operator, and the
 /// lookups of attributes and constant operands that every operator uses. The operators live
 /// in `shapes.rs` (rearranging and indexing) and `ops.rs` (arithmetic and layers).
-pub(super) struct Site<'n> {
+pub(in crate::network) struct Site<'n> {
     pub(super) node: &'n NodeProto,
-    pub(super) name: String,
+    pub(in crate::network) name: String,
     pub(super) op: &'n str,
     path: String,
 }
 
-impl Site<'_> {
+impl<'n> Site<'n> {
+    /// The node in the file at `path` (for messages).
+    pub(in crate::network) fn new(node: &'n NodeProto, path: &str) -> Self {
+        let name = if node.name.is_empty() {
+            node.output.first().cloned().unwrap_or_default()
+        } else {
+            node.name.clone()
+        };
+        Site {
+            node,
+            name,
+            op: node.op_type.as_str(),
+            path: path.to_string(),
+        }
+    }
+
     /// An error about this node.
-    pub(super) fn err(&self, problem: String) -> ImportError {
+    pub(in crate::network) fn err(&self, problem: String) -> ImportError {
         ImportError::Node {
             path: self.path.clone(),
             node: self.name.clone(),
@@ -52,11 +67,11 @@ impl Site<'_> {
         }
     }
 
-    pub(super) fn attr(&self, n: &str) -> Option<&AttributeProto> {
+    pub(in crate::network) fn attr(&self, n: &str) -> Option<&AttributeProto> {
         self.node.attribute.iter().find(|a| a.name == n)
     }
 
-    pub(super) fn int_attr(&self, n: &str, default: i64) -> i64 {
+    pub(in crate::network) fn int_attr(&self, n: &str, default: i64) -> i64 {
         self.attr(n).map(|a| a.i).unwrap_or(default)
     }
 
@@ -95,25 +110,15 @@ impl<'a> Folder<'a> {
     }
 
     pub(super) fn node(&mut self, node: &NodeProto) -> Result<(), ImportError> {
-        let name = if node.name.is_empty() {
-            node.output.first().cloned().unwrap_or_default()
-        } else {
-            node.name.clone()
-        };
-        let op = node.op_type.as_str();
+        let s = Site::new(node, self.path);
+        let op = s.op;
         if !(node.domain.is_empty() || node.domain == "ai.onnx") {
             return Err(ImportError::Unsupported {
                 path: self.path.to_string(),
-                node: name,
+                node: s.name,
                 op: format!("{}::{}", node.domain, op),
             });
         }
-        let s = Site {
-            node,
-            name,
-            op,
-            path: self.path.to_string(),
-        };
         let err = |problem: String| s.err(problem);
 
         // Every consumed affine value must be in the current basis and before any dropped softmax.

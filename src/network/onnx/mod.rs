@@ -21,7 +21,7 @@ mod shapes;
 mod value;
 
 pub(super) use dtype::{int_divide, IntNames};
-pub(super) use folder::{Folder, MAX_INPUTS};
+pub(super) use folder::{Folder, Site, MAX_INPUTS};
 pub(super) use inputs::declared_inputs;
 use value::{Affine, Value};
 
