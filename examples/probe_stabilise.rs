@@ -12,7 +12,7 @@ use parallelepipedonn::bounds::NeuronBounds;
 use parallelepipedonn::milp::encode::{Encoding, LinExpr};
 use parallelepipedonn::milp::model::Limits;
 use parallelepipedonn::milp::query::satisfy;
-use parallelepipedonn::milp::tighten::tighten;
+use parallelepipedonn::milp::tighten::{tighten, Cuts};
 use parallelepipedonn::network::Network;
 use parallelepipedonn::{load_onnx, Hyperbox};
 
@@ -35,7 +35,7 @@ fn main() {
     let ball = Hyperbox::ball(&x, eps, &Hyperbox::unit(net.input_size()));
     let b = NeuronBounds::symbolic(&net, &ball);
     let stop = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
-    let (tb, st) = tighten(&net, &ball, &b, Some(stop), true);
+    let (tb, st) = tighten(&net, &ball, &b, Some(stop), Cuts::default());
     println!("tighten {:?}", st);
     let mut layers = net.layers()[..=k].to_vec();
     layers.last_mut().unwrap().relu = false;

@@ -1,7 +1,9 @@
 //! Dev probe: LP tightening's cost and effect on one box.
-//! `cargo run --release --example probe_tighten -- MODEL INPUT EPS [SECONDS] [nocuts]`
+//! `cargo run --release --example probe_tighten -- MODEL INPUT EPS [SECONDS] [nocuts]
+//! [rounds=N] [per_round=N] [idle=N]` (SECONDS `-`: no limit; the `key=N` options set the
+//! cut settings, `tighten::Cuts`, default `rounds=3 per_round=20 idle=6`).
 use parallelepipedonn::bounds::NeuronBounds;
-use parallelepipedonn::milp::tighten::tighten;
+use parallelepipedonn::milp::tighten::{tighten, Cuts};
 use parallelepipedonn::{load_onnx, Hyperbox};
 
 fn main() {
@@ -30,7 +32,22 @@ fn main() {
         .get(4)
         .and_then(|s| s.parse::<f64>().ok())
         .map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
-    let cuts = a.get(5).is_none_or(|s| s != "nocuts");
+    let mut cuts = Cuts::default();
+    for arg in a.iter().skip(5) {
+        let value = |k: &str| arg.strip_prefix(k).map(|v| v.parse().expect("a count"));
+        if arg == "nocuts" {
+            cuts = Cuts::none();
+        } else if let Some(n) = value("rounds=") {
+            cuts.rounds = n;
+        } else if let Some(n) = value("per_round=") {
+            cuts.per_round = n;
+        } else if let Some(n) = value("idle=") {
+            cuts.idle = n;
+        } else {
+            panic!("unknown option {arg}");
+        }
+    }
+    println!("{cuts:?}");
     let (tb, st) = tighten(&net, &ball, &b, stop_at, cuts);
     println!("tighten: {:.3} s, {:?}", t.elapsed().as_secs_f64(), st);
     println!("worst margin upper {:.4}", worst(&tb));

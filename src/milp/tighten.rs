@@ -48,14 +48,42 @@ const PER_LP_MIN: Duration = Duration::from_millis(200);
 const STALL_FACTOR: u32 = 10;
 const STALL_SAMPLES: usize = 1;
 
-/// Cut rounds per LP (each separates at the last optimum and re-solves).
-const CUT_ROUNDS: usize = 3;
-/// The most violated cuts added per round.
-const CUTS_PER_ROUND: usize = 20;
+/// How the tightening LPs are strengthened by cuts: the defaults are measured on
+/// 784-256×4-10 and 784-256-256-10 (README, "Tried, not kept: a cheaper tightening pass");
+/// they are settings rather than constants so that each trade-off can be measured again
+/// (`examples/probe_tighten.rs`) without editing the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cuts {
+    /// Cut rounds per LP (each separates at the last optimum and re-solves); 0: no cuts.
+    pub rounds: usize,
+    /// The most violated cuts added per round.
+    pub per_round: usize,
+    /// A cut not binding at any of the last this many optima is dropped.
+    pub idle: usize,
+}
+
+impl Default for Cuts {
+    fn default() -> Self {
+        Cuts {
+            rounds: 3,
+            per_round: 20,
+            idle: 6,
+        }
+    }
+}
+
+impl Cuts {
+    /// The triangle relaxation alone.
+    pub fn none() -> Self {
+        Cuts {
+            rounds: 0,
+            ..Cuts::default()
+        }
+    }
+}
+
 /// Violation below which a cut is not worth its row.
 const CUT_MIN_VIOLATION: f64 = 1e-5;
-/// A cut not binding at any of the last this many optima is dropped.
-const CUT_IDLE: usize = 6;
 /// Worker threads (each its own HiGHS instance).
 const MAX_WORKERS: usize = 2;
 
@@ -89,20 +117,23 @@ struct Pool {
     milp: Milp,
     base: usize,
     last_bound: Vec<usize>,
+    cuts: Cuts,
 }
 
 impl Pool {
-    fn new(milp: &Milp) -> Self {
+    fn new(milp: &Milp, cuts: Cuts) -> Self {
         Pool {
             milp: milp.clone(),
             base: milp.rows.len(),
             last_bound: Vec::new(),
+            cuts,
         }
     }
 
     /// Separates at `sol` and adds the most violated cuts; how many (0: none violated).
     fn separate(&mut self, lp: &mut Lp, sol: &[f64], solve: usize) -> Option<usize> {
-        let found = super::cuts::most_violated(&self.milp, sol, CUT_MIN_VIOLATION, CUTS_PER_ROUND);
+        let found =
+            super::cuts::most_violated(&self.milp, sol, CUT_MIN_VIOLATION, self.cuts.per_round);
         let n = found.len();
         for row in found {
             lp.add_row(row.lb, row.ub, &row.terms).ok()?;
@@ -113,7 +144,7 @@ impl Pool {
     }
 
     /// Notes which cuts bind at the LP's last optimum (solve number `solve`), then drops those
-    /// idle for `CUT_IDLE` solves. Their slacks are basic, so the basis stays valid.
+    /// idle for `cuts.idle` solves. Their slacks are basic, so the basis stays valid.
     fn age(&mut self, lp: &mut Lp, solve: usize) -> Option<()> {
         let act = lp.row_values();
         for (j, last) in self.last_bound.iter_mut().enumerate() {
@@ -126,7 +157,7 @@ impl Pool {
             }
         }
         let drop: Vec<usize> = (0..self.last_bound.len())
-            .filter(|&j| solve.saturating_sub(self.last_bound[j]) > CUT_IDLE)
+            .filter(|&j| solve.saturating_sub(self.last_bound[j]) > self.cuts.idle)
             .collect();
         if drop.is_empty() {
             return Some(());
@@ -172,7 +203,7 @@ struct LayerJob<'a> {
     lower: &'a [f64],
     upper: &'a [f64],
     stop_at: Option<Instant>,
-    cuts: bool,
+    cuts: Cuts,
     start: Option<&'a Basis>,
 }
 
@@ -189,7 +220,7 @@ fn tighten_share(job: &LayerJob, todo: &[usize]) -> Found {
     } = *job;
     let mut found = Found::default();
     let out_of_time = || stop_at.is_some_and(|t| Instant::now() >= t);
-    let mut pool = Pool::new(&enc.milp);
+    let mut pool = Pool::new(&enc.milp, cuts);
     let Ok(mut lp) = Lp::new(&enc.milp, Sense::Maximise) else {
         found.failed = true;
         return found;
@@ -270,7 +301,7 @@ fn tighten_share(job: &LayerJob, todo: &[usize]) -> Found {
                 break;
             };
             note(&pool, &lp, &out);
-            for _ in 0..if cuts { CUT_ROUNDS } else { 0 } {
+            for _ in 0..cuts.rounds {
                 let (Status::Optimal, Some(sol)) = (out.status, out.solution.as_ref()) else {
                     break;
                 };
@@ -370,14 +401,14 @@ fn feasible_basis(net: &Network, enc: &Encoding, stop_at: Option<Instant>) -> Op
 }
 
 /// Tightens the bounds of every unstable ReLU of the hidden layers after the first, until
-/// `stop_at` (if any), with cut rounds in each LP when `cuts`. Returns the new bounds (never
+/// `stop_at` (if any), with `cuts` in each LP. Returns the new bounds (never
 /// looser than `bounds`, valid over `region`) and what was done.
 pub fn tighten(
     net: &Network,
     region: &Hyperbox,
     bounds: &NeuronBounds,
     stop_at: Option<Instant>,
-    cuts: bool,
+    cuts: Cuts,
 ) -> (NeuronBounds, Tightening) {
     let mut b = bounds.clone();
     let mut stats = Tightening {
@@ -503,8 +534,8 @@ mod tests {
                 .collect();
             let region = Hyperbox::ball(&centre, 0.15, &Hyperbox::uniform(6, -1.0, 1.0).unwrap());
             let root = NeuronBounds::symbolic(&net, &region);
-            let (_, plain) = tighten(&net, &region, &root, None, false);
-            let (_, cut) = tighten(&net, &region, &root, None, true);
+            let (_, plain) = tighten(&net, &region, &root, None, Cuts::none());
+            let (_, cut) = tighten(&net, &region, &root, None, Cuts::default());
             assert!(!plain.truncated && !cut.truncated);
             assert_eq!(plain.cuts, 0);
             before += plain.unstable_before;
@@ -524,7 +555,17 @@ mod tests {
             let net = random_net(seed, &[5, 16, 16, 16, 4]);
             let region = Hyperbox::uniform(5, -1.0, 1.0).unwrap();
             let root = NeuronBounds::symbolic(&net, &region);
-            let (t, stats) = tighten(&net, &region, &root, None, seed % 2 == 0);
+            let (t, stats) = tighten(
+                &net,
+                &region,
+                &root,
+                None,
+                if seed % 2 == 0 {
+                    Cuts::default()
+                } else {
+                    Cuts::none()
+                },
+            );
             assert!(!stats.truncated);
             assert!(stats.unstable_after <= stats.unstable_before);
             let width = |b: &NeuronBounds| -> f64 {

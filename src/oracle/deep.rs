@@ -113,7 +113,11 @@ impl MilpOracle<'_> {
             region,
             &bounds,
             Some(stop_at),
-            self.settings.bab.cuts,
+            if self.settings.bab.cuts {
+                tighten::Cuts::default()
+            } else {
+                tighten::Cuts::none()
+            },
         );
         if std::env::var_os("PPNN_LOG_MILP").is_some() {
             eprintln!(

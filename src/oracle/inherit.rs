@@ -112,7 +112,7 @@ fn intersect(bounds: &mut NeuronBounds, other: &NeuronBounds) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::milp::tighten::tighten;
+    use crate::milp::tighten::{tighten, Cuts};
     use crate::network::random_net;
     use rand::{Rng, SeedableRng};
 
@@ -142,7 +142,7 @@ mod tests {
                 &outer,
                 &NeuronBounds::symbolic(&net, &outer),
                 None,
-                true,
+                Cuts::default(),
             );
             let memo = Tightened::default();
             memo.record(&outer, &tight);
