@@ -149,7 +149,7 @@ impl NeuronBounds {
 
     /// The lower-line slope `α` (`h >= α z`) that the linear bounds use for every neuron of every
     /// ReLU layer (empty for an affine layer): proofs name them so that the checker can redo the
-    /// back-substitution. Must follow [`Self::relax_row`]'s choice.
+    /// back-substitution. Must follow `relax_row`'s choice.
     pub fn lower_slopes(&self, net: &Network) -> Vec<Vec<f64>> {
         net.layers()
             .iter()

@@ -77,7 +77,7 @@ pub fn linear_dfs(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
 }
 
 /// `bu-d-dfs`: faces in order; each by bisection between its position and its bound, to δ.
-/// Moves are probed and proved in groups (see [`super::faces`]): the box is the one the
+/// Moves are probed and proved in groups (see `certify/faces.rs`): the box is the one the
 /// face-by-face bisection reaches with the same refusals, for far fewer proofs.
 pub fn dichotomic_dfs(ctx: &Ctx, start: Hyperbox, order: FaceOrder) -> Found {
     let mut g = Grow::new(ctx, start);
@@ -308,7 +308,7 @@ fn cut_towards(lo: f64, hi: f64, cut: Option<f64>) -> f64 {
 /// 1. if the near point of the starting cube touches the face, with the margin growing outward,
 ///    the face is blocked where it is (checked by a forward pass, no solver);
 /// 2. otherwise a bisection between its position and its bound, to the tolerance, whose moves
-///    are probed by cheap searches and proved in groups (see [`super::faces`]): each refused
+///    are probed by cheap searches and proved in groups (see `certify/faces.rs`): each refused
 ///    position comes with a point of margin at most τ in the box that the move would reach.
 ///
 /// Since boxes only grow, a blocked face stays blocked: maximality does not depend on the order.
