@@ -6,7 +6,7 @@
 //! a torn last line (a write cut short) is detected on the next run, reported and cut off.
 //!
 //! Clusters: a matrix splits into deterministic shards ([`shard`]), one results file each, and
-//! the files merge back into one result per pair ([`merge`]). Every line records the settings
+//! the files merge back into one result per pair ([`fn@merge`]). Every line records the settings
 //! that decide its answer and every file opens with a header naming its matrix ([`settings`]),
 //! so that neither a resume nor a merge mixes answers to different questions.
 

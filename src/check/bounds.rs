@@ -3,7 +3,7 @@
 //!
 //! The derivation of layer `k` reads only the region and the bounds of layers `< k` (the
 //! proof's claims, each already checked), so a claim is accepted exactly when it is implied by
-//! what came before. The solver's proof writer calls [`derive`] too, so the claims it writes are
+//! what came before. The solver's proof writer calls [`fn@derive`] too, so the claims it writes are
 //! the very numbers the checker derives; the MILP leaves are encoded over those same bounds.
 
 use rayon::prelude::*;

@@ -1,6 +1,6 @@
 //! The proof hook of the branch and bound (issue 15): the leaves a search closed, with a Farkas
-//! certificate each, for [`crate::proof::emit`]. The search calls [`LeafLog::close`] on every
-//! infeasible leaf and [`LeafLog::gap`] wherever it drops a subtree for another reason, only
+//! certificate each, for [`crate::proof::emit`]. The search calls `LeafLog::close` on every
+//! infeasible leaf and `LeafLog::gap` wherever it drops a subtree for another reason, only
 //! when the caller passed a log in [`Limits::leaves`].
 
 use std::sync::Mutex;

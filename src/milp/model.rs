@@ -174,7 +174,7 @@ impl Limits<'_> {
 /// What HiGHS reported, in our words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
-    /// Proved optimal (within the MIP gap tolerances set by [`solve`]).
+    /// Proved optimal (within the MIP gap tolerances set by `solve`).
     Optimal,
     /// Proved infeasible.
     Infeasible,

@@ -137,7 +137,7 @@ pub enum Verdict {
         method: Method,
         /// Time spent on the question.
         time: Duration,
-        /// With [`OracleSettings::proofs`] (soundness, completeness and property questions): the proof file's content
+        /// With [`crate::oracle::OracleSettings::proofs`] (soundness, completeness and property questions): the proof file's content
         /// (or why none could be written).
         proof: Option<crate::proof::emit::Emitted>,
     },
