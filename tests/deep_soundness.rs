@@ -258,6 +258,7 @@ fn every_robust_verdict_agrees_with_phase_enumeration() {
     let tau = parallelepipedonn::oracle::DEFAULT_MARGIN;
     let (mut robust, mut violated, mut total_regions) = (0usize, 0usize, 0usize);
     let mut by_milp = 0usize;
+    let mut tightening_lps = 0u64;
     for case in 0..36 {
         let widths = [2, 8, 10, 8, 3];
         let net = random_net(&mut rng, &widths);
@@ -269,6 +270,7 @@ fn every_robust_verdict_agrees_with_phase_enumeration() {
         let (truth, regions) = exact_max_margin(&net, &ball, c);
         total_regions += regions;
         for (name, settings) in deep_settings() {
+            let tightens = settings.lp_tightening;
             let oracle = MilpOracle::new(&net, domain.clone(), settings);
             let v = oracle.decide(&Question::Sound {
                 region: &ball,
@@ -276,6 +278,16 @@ fn every_robust_verdict_agrees_with_phase_enumeration() {
             });
             if v.method() == Some(parallelepipedonn::Method::Milp) {
                 by_milp += 1;
+            }
+            // What the run reports as LP tightening is what ran.
+            let lps = oracle.stats().tightening_lps;
+            if tightens {
+                tightening_lps += lps;
+            } else {
+                assert_eq!(
+                    lps, 0,
+                    "case {case} ({name}): tightening reported while off"
+                );
             }
             match v {
                 Verdict::Holds { .. } => {
@@ -320,6 +332,7 @@ fn every_robust_verdict_agrees_with_phase_enumeration() {
         by_milp >= 8,
         "the exact stages were hardly exercised: {by_milp} MILP verdicts"
     );
+    assert!(tightening_lps > 0, "no tightening LP was reported");
 }
 
 /// The apothem of deep networks: its bisection by time-limited soundness questions and its

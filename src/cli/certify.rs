@@ -124,7 +124,7 @@ pub fn summary(c: &Certificate) -> String {
     }
     let s = &c.oracle;
     out.push_str(&format!(
-        "oracle: {} calls (concrete {}, interval {}, attack {}, milp {}, unknown {}), {} MILP solves in {:.3} s\n",
+        "oracle: {} calls (concrete {}, interval {}, attack {}, milp {}, unknown {}), {} MILP solves in {:.3} s{}\n",
         s.calls,
         s.by_method.concrete,
         s.by_method.interval,
@@ -132,7 +132,8 @@ pub fn summary(c: &Certificate) -> String {
         s.by_method.milp,
         s.unknown,
         s.milp_solves,
-        s.milp_time_s
+        s.milp_time_s,
+        super::tightening_note(s)
     ));
     out.push_str(&format!(
         "safety margin τ = {:e}; total time {:.3} s\n",

@@ -245,6 +245,19 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
+/// The LP-tightening part of a time report (`", LP tightening N LPs in T s"`), empty when no
+/// pass ran: on a deep network most of a long run can be tightening, which the MILP time alone
+/// does not show.
+fn tightening_note(s: &crate::oracle::OracleStats) -> String {
+    if s.tightening_lps == 0 && s.tightening_time_s == 0.0 {
+        return String::new();
+    }
+    format!(
+        ", LP tightening {} LPs in {:.3} s",
+        s.tightening_lps, s.tightening_time_s
+    )
+}
+
 /// Loads a model with the file named in any error.
 pub fn load_model(path: &Path) -> Result<Network> {
     Ok(load_onnx(path)?)

@@ -180,8 +180,11 @@ pub(super) fn verify(args: VerifyArgs) -> Result<i32> {
             Verdict::Unknown { reason, .. } => println!("unknown: {reason}"),
         }
         println!(
-            "time: {time_s:.3} s (oracle calls {}, MILP solves {}, MILP time {:.3} s)",
-            stats.calls, stats.milp_solves, stats.milp_time_s
+            "time: {time_s:.3} s (oracle calls {}, MILP solves {}, MILP time {:.3} s{})",
+            stats.calls,
+            stats.milp_solves,
+            stats.milp_time_s,
+            super::tightening_note(&stats)
         );
     }
     if let Some(r) = proof_result {

@@ -129,6 +129,11 @@ impl MilpOracle<'_> {
                 now.elapsed().as_secs_f64()
             );
         }
+        {
+            let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+            s.tightening_lps += stats.lps as u64;
+            s.tightening_time_s += now.elapsed().as_secs_f64();
+        }
         self.tightened.record(region, &tight);
         tight
     }

@@ -40,6 +40,10 @@ pub struct OracleStats {
     pub milp_solves: u64,
     /// Wall-clock seconds inside HiGHS (summed over parallel solves).
     pub milp_time_s: f64,
+    /// LPs solved to tighten intermediate bounds (deep networks, `milp::tighten`).
+    pub tightening_lps: u64,
+    /// Wall-clock seconds of those tightening passes (each runs its LPs on worker threads).
+    pub tightening_time_s: f64,
     /// Wall-clock seconds spent answering questions.
     pub time_s: f64,
 }
@@ -57,6 +61,8 @@ impl OracleStats {
         self.falsifications += o.falsifications;
         self.milp_solves += o.milp_solves;
         self.milp_time_s += o.milp_time_s;
+        self.tightening_lps += o.tightening_lps;
+        self.tightening_time_s += o.tightening_time_s;
         self.time_s += o.time_s;
     }
 
