@@ -472,11 +472,12 @@ fn finish(
     printed: &AtomicBool,
 ) -> Result<i32> {
     eprintln!(
-        "{}: {} ({}); {} MILP solves, {:.3} s",
+        "{}: {} ({}); {} MILP solves{}, {:.3} s",
         args.query.display(),
         decision.answer.word(),
         decision.detail,
         decision.stats.milp_solves,
+        super::tightening_note(&decision.stats),
         start.elapsed().as_secs_f64()
     );
     let mut text = format!("{}\n", decision.answer.word());
