@@ -219,7 +219,7 @@ impl IntervalGraph {
         node: &NodeProto,
     ) -> Result<It, ImportError> {
         let site = Site::new(node, &self.path);
-        let (name, op) = (&site.name, node.op_type.as_str());
+        let (name, op) = (&site.name, site.op);
         let err = |problem: String| site.err(problem);
         let input = |i: usize| -> Result<&It, ImportError> {
             let key = node
@@ -230,8 +230,6 @@ impl IntervalGraph {
             vals.get(key)
                 .ok_or_else(|| err(format!("input '{key}' is not produced by any earlier node")))
         };
-        let attr = |n: &str| site.attr(n);
-        let int_attr = |n: &str, d: i64| site.int_attr(n, d);
         let reshaped = |v: &It, shape: Vec<usize>| It {
             shape,
             lo: v.lo.clone(),
@@ -324,10 +322,10 @@ impl IntervalGraph {
                     let (map, shape) = transpose_map(&v.shape, &[1, 0]);
                     Ok(v.pick(&map, shape))
                 };
-                if op == "Gemm" && int_attr("transA", 0) != 0 {
+                if op == "Gemm" && site.int_attr("transA", 0) != 0 {
                     a = t2(&a)?;
                 }
-                if op == "Gemm" && int_attr("transB", 0) != 0 {
+                if op == "Gemm" && site.int_attr("transB", 0) != 0 {
                     b = t2(&b)?;
                 }
                 let (m, k) = match a.shape.as_slice() {
@@ -360,7 +358,7 @@ impl IntervalGraph {
                 if m.saturating_mul(n).saturating_mul(k.max(1)) > 1 << 28 {
                     return Err(err("the product is too large".to_string()));
                 }
-                let alpha = attr("alpha").map(|a| a.f as f64).unwrap_or(1.0);
+                let alpha = site.float_attr("alpha", 1.0) as f64;
                 let (mut lo, mut hi) = (Vec::with_capacity(m * n), Vec::with_capacity(m * n));
                 for r in 0..m {
                     for c in 0..n {
@@ -389,7 +387,7 @@ impl IntervalGraph {
                 let mut y = It { shape, lo, hi };
                 if op == "Gemm" && node.input.len() > 2 && !node.input[2].is_empty() {
                     let c = input(2)?;
-                    let beta = attr("beta").map(|a| a.f as f64).unwrap_or(1.0);
+                    let beta = site.float_attr("beta", 1.0) as f64;
                     let shape = broadcast_shape(&y.shape, &c.shape)
                         .ok_or_else(|| err("C does not broadcast".to_string()))?;
                     let (my, mc) = (
@@ -409,7 +407,7 @@ impl IntervalGraph {
             }
             "Flatten" => {
                 let v = input(0)?;
-                let axis = flatten_axis(int_attr("axis", 1), v.shape.len())
+                let axis = flatten_axis(site.int_attr("axis", 1), v.shape.len())
                     .ok_or_else(|| err("axis out of range".to_string()))?;
                 reshaped(v, vec![numel(&v.shape[..axis]), numel(&v.shape[axis..])])
             }
@@ -420,8 +418,8 @@ impl IntervalGraph {
                         "the target shape depends on the network input".to_string()
                     ));
                 }
-                let s =
-                    resolve_shape(&v.shape, &t.lo, int_attr("allowzero", 0) != 0).map_err(err)?;
+                let s = resolve_shape(&v.shape, &t.lo, site.int_attr("allowzero", 0) != 0)
+                    .map_err(err)?;
                 reshaped(v, s)
             }
             "Squeeze" | "Unsqueeze" => {
@@ -429,7 +427,9 @@ impl IntervalGraph {
                 let axes: Vec<i64> = if self.opset >= 13 && node.input.len() > 1 {
                     input(1)?.lo.iter().map(|&x| x as i64).collect()
                 } else {
-                    attr("axes").map(|a| a.ints.clone()).unwrap_or_default()
+                    site.attr("axes")
+                        .map(|a| a.ints.clone())
+                        .unwrap_or_default()
                 };
                 let new = squeezed_shape(&v.shape, &axes, op == "Squeeze")
                     .ok_or_else(|| err("axis out of range".to_string()))?;
@@ -438,7 +438,7 @@ impl IntervalGraph {
             "Transpose" => {
                 let v = input(0)?;
                 let rank = v.shape.len();
-                let perm: Vec<usize> = match attr("perm") {
+                let perm: Vec<usize> = match site.attr("perm") {
                     Some(a) => a.ints.iter().map(|&p| p as usize).collect(),
                     None => (0..rank).rev().collect(),
                 };
@@ -453,8 +453,8 @@ impl IntervalGraph {
             "Shape" => {
                 let v = input(0)?;
                 // The same dimensions as the folder takes (opset 15's start/end).
-                let end = attr("end").map(|a| a.i);
-                let dims = shape_slice(&v.shape, int_attr("start", 0), end);
+                let end = site.attr("end").map(|a| a.i);
+                let dims = shape_slice(&v.shape, site.int_attr("start", 0), end);
                 It::of(Tensor {
                     shape: vec![dims.len()],
                     data: dims,
@@ -469,7 +469,7 @@ impl IntervalGraph {
                     shape: v.shape.clone(),
                     data: (0..v.lo.len()).map(|r| r as f64).collect(),
                 };
-                let picked = gather(&rows, &idx.tensor(), int_attr("axis", 0)).map_err(err)?;
+                let picked = gather(&rows, &idx.tensor(), site.int_attr("axis", 0)).map_err(err)?;
                 let map: Vec<usize> = picked.data.iter().map(|&r| r as usize).collect();
                 v.pick(&map, picked.shape)
             }
@@ -490,7 +490,7 @@ impl IntervalGraph {
                         data: (start..all.lo.len()).map(|r| r as f64).collect(),
                     });
                 }
-                let idx = concat(&parts, int_attr("axis", 0)).map_err(err)?;
+                let idx = concat(&parts, site.int_attr("axis", 0)).map_err(err)?;
                 let map: Vec<usize> = idx.data.iter().map(|&r| r as usize).collect();
                 all.pick(&map, idx.shape)
             }

@@ -119,6 +119,7 @@ impl MilpOracle<'_> {
                 tighten::Cuts::none()
             },
         );
+        let took = now.elapsed();
         if std::env::var_os("PPNN_LOG_MILP").is_some() {
             eprintln!(
                 "[tighten] {} LPs, unstable {} -> {}{}, {:.3} s",
@@ -126,14 +127,10 @@ impl MilpOracle<'_> {
                 stats.unstable_before,
                 stats.unstable_after,
                 if stats.truncated { " (truncated)" } else { "" },
-                now.elapsed().as_secs_f64()
+                took.as_secs_f64()
             );
         }
-        {
-            let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-            s.tightening_lps += stats.lps as u64;
-            s.tightening_time_s += now.elapsed().as_secs_f64();
-        }
+        self.add_tightening(stats.lps as u64, took);
         self.tightened.record(region, &tight);
         tight
     }

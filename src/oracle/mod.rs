@@ -217,6 +217,12 @@ impl<'a> MilpOracle<'a> {
         s.milp_time_s += t.as_secs_f64();
     }
 
+    pub(crate) fn add_tightening(&self, lps: u64, t: Duration) {
+        let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        s.tightening_lps += lps;
+        s.tightening_time_s += t.as_secs_f64();
+    }
+
     /// The limits of a solve this oracle starts: its engine and branch-and-bound stages, the
     /// solve's `time` and the run's deadline (callers add a stop flag or a cut-off).
     pub(crate) fn limits(&self, time: Option<Duration>) -> Limits<'static> {

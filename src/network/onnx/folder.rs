@@ -37,13 +37,13 @@ pub(in crate::network) const MAX_INPUTS: usize = 1 << 14;
 pub(in crate::network) struct Site<'n> {
     pub(super) node: &'n NodeProto,
     pub(in crate::network) name: String,
-    pub(super) op: &'n str,
-    path: String,
+    pub(in crate::network) op: &'n str,
+    path: &'n str,
 }
 
 impl<'n> Site<'n> {
     /// The node in the file at `path` (for messages).
-    pub(in crate::network) fn new(node: &'n NodeProto, path: &str) -> Self {
+    pub(in crate::network) fn new(node: &'n NodeProto, path: &'n str) -> Self {
         let name = if node.name.is_empty() {
             node.output.first().cloned().unwrap_or_default()
         } else {
@@ -53,14 +53,14 @@ impl<'n> Site<'n> {
             node,
             name,
             op: node.op_type.as_str(),
-            path: path.to_string(),
+            path,
         }
     }
 
     /// An error about this node.
     pub(in crate::network) fn err(&self, problem: String) -> ImportError {
         ImportError::Node {
-            path: self.path.clone(),
+            path: self.path.to_string(),
             node: self.name.clone(),
             op: self.op.to_string(),
             problem,
@@ -75,7 +75,7 @@ impl<'n> Site<'n> {
         self.attr(n).map(|a| a.i).unwrap_or(default)
     }
 
-    pub(super) fn float_attr(&self, n: &str, default: f32) -> f32 {
+    pub(in crate::network) fn float_attr(&self, n: &str, default: f32) -> f32 {
         self.attr(n).map(|a| a.f).unwrap_or(default)
     }
 
