@@ -166,7 +166,9 @@ impl MilpOracle<'_> {
         }
         match status {
             Status::Interrupted => ClassResult::Interrupted,
-            Status::TimeLimit => ClassResult::Unknown("MILP time limit reached".to_string()),
+            Status::TimeLimit => {
+                ClassResult::TimedOut(ans.outcome.dual_bound.filter(|b| b.is_finite()))
+            }
             Status::Optimal | Status::TargetReached => ClassResult::NearTie(
                 match class {
                     Some(_) => format!(

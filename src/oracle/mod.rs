@@ -154,6 +154,9 @@ enum ClassResult {
     RuledOut,
     Violated(Witness),
     Unknown(String),
+    /// The MILP reached its time limit; the branch and bound's bound on the disjunct's
+    /// satisfaction when it had one.
+    TimedOut(Option<f64>),
     NearTie(String, Option<Vec<f64>>),
     Interrupted,
 }

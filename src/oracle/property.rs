@@ -133,6 +133,33 @@ impl Open {
     }
 }
 
+/// Why a question whose MILPs reached their time limit is undecided: how many disjuncts stayed
+/// open and, when the branch and bound had one, the largest bound on their satisfaction (for
+/// "does the class lose?", the largest `y_j - y_c` not yet excluded). MIPVerify reports the
+/// same (its objective bound): it tells a user how far from a proof the run ended, and so
+/// whether more time is worth trying. The bound is the solver's, not rounded outward, so it is
+/// stated as what the search had reached, not as a proved fact.
+fn timed_out_reason(bounds: &[Option<f64>], tau: f64, class: bool) -> String {
+    let n = bounds.len();
+    // A class question has one disjunct per competitor j, whose satisfaction is y_j - y_c.
+    let (one, many, value) = if class {
+        ("competitor", "competitors", "y_j - y_c")
+    } else {
+        ("disjunct", "disjuncts", "the satisfaction")
+    };
+    let what = if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    };
+    match bounds.iter().flatten().copied().reduce(f64::max) {
+        Some(b) => format!(
+            "MILP time limit reached with {what} open (the branch and bound's bound on {value} had come down to {b:.4}; a proof needs it below -τ, τ = {tau:.0e})"
+        ),
+        None => format!("MILP time limit reached with {what} open"),
+    }
+}
+
 /// The rows of a disjunct (constraints its box does not express exactly).
 fn rows(d: &Disjunct) -> Vec<Constraint> {
     d.rows().cloned().collect()
@@ -408,6 +435,7 @@ impl MilpOracle<'_> {
         }
         let results = self.milp_pass(p, class, &open, &boxes, time_limit, None);
         let mut unknown = Vec::new();
+        let mut timed_out = Vec::new();
         let mut near_tie: Option<Option<Vec<f64>>> = Some(None);
         for r in results {
             match r {
@@ -415,6 +443,10 @@ impl MilpOracle<'_> {
                 ClassResult::Unknown(why) => {
                     near_tie = None;
                     unknown.push(why)
+                }
+                ClassResult::TimedOut(bound) => {
+                    near_tie = None;
+                    timed_out.push(bound)
                 }
                 ClassResult::NearTie(why, point) => {
                     if let Some(slot) = near_tie.as_mut() {
@@ -431,6 +463,9 @@ impl MilpOracle<'_> {
                 ClassResult::RuledOut => {}
             }
         }
+        if !timed_out.is_empty() {
+            unknown.push(timed_out_reason(&timed_out, tau, class.is_some()));
+        }
         if unknown.is_empty() {
             Verdict::Holds {
                 method: Method::Milp,
@@ -446,5 +481,32 @@ impl MilpOracle<'_> {
                 time: start.elapsed(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timed_out_reason;
+
+    /// The reason names how many disjuncts (competitors, for a class question) stayed open
+    /// and the largest bound among those that have one; without any bound, only the count.
+    #[test]
+    fn a_timed_out_reason_states_the_open_disjuncts_and_their_largest_bound() {
+        let r = timed_out_reason(&[Some(6.11459), None, Some(-0.5)], 1e-4, false);
+        assert!(
+            r.starts_with("MILP time limit reached with 3 disjuncts open"),
+            "{r}"
+        );
+        assert!(r.contains("6.1146") && r.contains("1e-4"), "{r}");
+        assert_eq!(
+            timed_out_reason(&[None], 1e-4, false),
+            "MILP time limit reached with 1 disjunct open"
+        );
+        let r = timed_out_reason(&[Some(0.25)], 1e-4, true);
+        assert!(
+            r.starts_with("MILP time limit reached with 1 competitor open"),
+            "{r}"
+        );
+        assert!(r.contains("y_j - y_c had come down to 0.2500"), "{r}");
     }
 }
