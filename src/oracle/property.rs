@@ -154,7 +154,7 @@ fn timed_out_reason(bounds: &[Option<f64>], tau: f64, class: bool) -> String {
     };
     match bounds.iter().flatten().copied().reduce(f64::max) {
         Some(b) => format!(
-            "MILP time limit reached with {what} open (the branch and bound's bound on {value} had come down to {b:.4}; a proof needs it below -τ, τ = {tau:.0e})"
+            "MILP time limit reached with {what} open (the branch and bound's bound on {value} had come down to {b:.4}; a proof needs it below -τ, τ = {tau:e})"
         ),
         None => format!("MILP time limit reached with {what} open"),
     }
@@ -502,11 +502,13 @@ mod tests {
             timed_out_reason(&[None], 1e-4, false),
             "MILP time limit reached with 1 disjunct open"
         );
-        let r = timed_out_reason(&[Some(0.25)], 1e-4, true);
+        let r = timed_out_reason(&[Some(0.25)], 2.5e-5, true);
         assert!(
             r.starts_with("MILP time limit reached with 1 competitor open"),
             "{r}"
         );
         assert!(r.contains("y_j - y_c had come down to 0.2500"), "{r}");
+        // τ as given, not rounded to one digit.
+        assert!(r.contains("τ = 2.5e-5"), "{r}");
     }
 }
