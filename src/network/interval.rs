@@ -437,16 +437,7 @@ impl IntervalGraph {
             }
             "Transpose" => {
                 let v = input(0)?;
-                let rank = v.shape.len();
-                let perm: Vec<usize> = match site.attr("perm") {
-                    Some(a) => a.ints.iter().map(|&p| p as usize).collect(),
-                    None => (0..rank).rev().collect(),
-                };
-                let mut sorted = perm.clone();
-                sorted.sort_unstable();
-                if sorted != (0..rank).collect::<Vec<_>>() {
-                    return Err(err(format!("perm {perm:?} is not a permutation")));
-                }
+                let perm = site.perm(v.shape.len())?;
                 let (map, shape) = transpose_map(&v.shape, &perm);
                 v.pick(&map, shape)
             }

@@ -79,6 +79,22 @@ impl<'n> Site<'n> {
         self.attr(n).map(|a| a.f).unwrap_or(default)
     }
 
+    /// A `Transpose`'s permutation of `rank` axes: its `perm` attribute (by default the axes
+    /// reversed), refused unless it is a permutation of `0..rank`. Both the folder and the
+    /// interval evaluator read it here, so they accept the same models.
+    pub(in crate::network) fn perm(&self, rank: usize) -> Result<Vec<usize>, ImportError> {
+        let perm: Vec<usize> = match self.attr("perm") {
+            Some(a) => a.ints.iter().map(|&p| p as usize).collect(),
+            None => (0..rank).rev().collect(),
+        };
+        let mut sorted = perm.clone();
+        sorted.sort_unstable();
+        if sorted != (0..rank).collect::<Vec<_>>() {
+            return Err(self.err(format!("perm {perm:?} is not a permutation of 0..{rank}")));
+        }
+        Ok(perm)
+    }
+
     /// Whether optional input `i` is given.
     pub(super) fn opt_input(&self, i: usize) -> bool {
         self.node.input.get(i).filter(|s| !s.is_empty()).is_some()

@@ -170,16 +170,7 @@ impl Folder<'_> {
             }
             "Transpose" => {
                 let v = self.input(s, 0)?.clone();
-                let rank = v.shape().len();
-                let perm: Vec<usize> = match s.attr("perm") {
-                    Some(a) => a.ints.iter().map(|&p| p as usize).collect(),
-                    None => (0..rank).rev().collect(),
-                };
-                let mut sorted = perm.clone();
-                sorted.sort_unstable();
-                if sorted != (0..rank).collect::<Vec<_>>() {
-                    return Err(s.err(format!("perm {perm:?} is not a permutation of 0..{rank}")));
-                }
+                let perm = s.perm(v.shape().len())?;
                 let (map, shape) = transpose_map(v.shape(), &perm);
                 match v {
                     Value::Const(t) => Value::Const(Tensor {
