@@ -8,7 +8,7 @@
 //! Every `robust` verdict, whatever stages are switched on, must agree with the enumeration
 //! (true maximum below −τ plus the LP tolerance); every counterexample is re-checked.
 
-use parallelepipedonn::milp::solver::{solve, BabOptions, Limits, Milp, Sense, Status};
+use parallelepipedonn::milp::solver::{solve, BabOptions, Limits, Milp, Sense, Status, Workers};
 use parallelepipedonn::network::{margin_of, Layer, Network};
 use parallelepipedonn::{Hyperbox, MilpOracle, Oracle, OracleSettings, Question, Verdict};
 use rand::{Rng, SeedableRng};
@@ -219,6 +219,7 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
                     cuts: false,
                     node_bounds: false,
                     dual_branching: false,
+                    workers: Workers::One,
                 },
                 lp_tightening: false,
                 pgd: None,
@@ -232,8 +233,21 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
                     cuts: true,
                     node_bounds: false,
                     dual_branching: true,
+                    workers: Workers::One,
                 },
                 lp_tightening: false,
+                ..all_on.clone()
+            },
+        ),
+        (
+            // Two workers on every tree from its first node (normally a helper joins only
+            // when a core is free): the shared tree must prove what one worker proves.
+            "all stages, two workers per tree",
+            OracleSettings {
+                bab: BabOptions {
+                    workers: Workers::Two,
+                    ..BabOptions::default()
+                },
                 ..all_on.clone()
             },
         ),
@@ -244,6 +258,7 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
                     cuts: false,
                     node_bounds: true,
                     dual_branching: false,
+                    workers: Workers::One,
                 },
                 lp_tightening: true,
                 ..all_on
@@ -350,52 +365,71 @@ fn deep_apothem_bracket_agrees_with_phase_enumeration() {
         let net = random_net(&mut rng, &[2, 8, 10, 8, 3]);
         let x: Vec<f64> = (0..2).map(|_| rng.gen_range(0.2..0.8)).collect();
         let Some(c) = net.classify(&x) else { continue };
-        let oracle = MilpOracle::new(&net, domain.clone(), OracleSettings::default());
-        let params = Params {
-            deadline: Some(std::time::Instant::now() + std::time::Duration::from_secs(20)),
-            ..Params::default()
-        };
-        let cert = certify(
-            Algorithm::from_name("apothem").unwrap(),
-            &oracle,
-            &x,
-            c,
-            &params,
-            None,
-        );
-        let lo = cert.apothem.unwrap_or(0.0);
-        runs += 1;
-        if lo > 0.0 {
-            let ball = Hyperbox::ball(&x, lo, &domain);
-            let (truth, _) = exact_max_margin(&net, &ball, c);
-            assert!(
-                truth < -tau + 1e-7,
-                "case {case}: radius {lo} proved, but the enumeration reaches margin {truth}"
+        // The default, and two workers on every tree (optimisations share incumbents and
+        // cut-offs between them): both must be sound, and agree where both close.
+        let mut exact: Vec<f64> = Vec::new();
+        for workers in [Workers::WhileCoresFree, Workers::Two] {
+            let settings = OracleSettings {
+                bab: BabOptions {
+                    workers,
+                    ..BabOptions::default()
+                },
+                ..OracleSettings::default()
+            };
+            let oracle = MilpOracle::new(&net, domain.clone(), settings);
+            let params = Params {
+                deadline: Some(std::time::Instant::now() + std::time::Duration::from_secs(20)),
+                ..Params::default()
+            };
+            let cert = certify(
+                Algorithm::from_name("apothem").unwrap(),
+                &oracle,
+                &x,
+                c,
+                &params,
+                None,
             );
-        }
-        if let Some(hi) = cert.apothem_upper {
-            assert!(lo <= hi, "case {case}: bracket [{lo}, {hi}] inverted");
-            let w = cert
-                .counterexample
-                .as_ref()
-                .expect("a confirmed counterexample behind r_hi");
-            let d =
-                w.x.iter()
-                    .zip(&x)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0, f64::max);
-            assert!(
-                (d - hi).abs() <= 1e-12 * (1.0 + hi),
-                "case {case}: r_hi {hi} but the counterexample lies at {d}"
-            );
-            let (m, _) = margin_of(&net.forward(&w.x), c);
-            assert!(m <= 0.0, "case {case}: the counterexample keeps the class");
-            if hi - lo < 1e-4 {
-                closed += 1;
+            let lo = cert.apothem.unwrap_or(0.0);
+            runs += 1;
+            if lo > 0.0 {
+                let ball = Hyperbox::ball(&x, lo, &domain);
+                let (truth, _) = exact_max_margin(&net, &ball, c);
+                assert!(
+                    truth < -tau + 1e-7,
+                    "case {case}: radius {lo} proved, but the enumeration reaches margin {truth}"
+                );
+            }
+            if let Some(hi) = cert.apothem_upper {
+                assert!(lo <= hi, "case {case}: bracket [{lo}, {hi}] inverted");
+                let w = cert
+                    .counterexample
+                    .as_ref()
+                    .expect("a confirmed counterexample behind r_hi");
+                let d =
+                    w.x.iter()
+                        .zip(&x)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0, f64::max);
+                assert!(
+                    (d - hi).abs() <= 1e-12 * (1.0 + hi),
+                    "case {case}: r_hi {hi} but the counterexample lies at {d}"
+                );
+                let (m, _) = margin_of(&net.forward(&w.x), c);
+                assert!(m <= 0.0, "case {case}: the counterexample keeps the class");
+                if hi - lo < 1e-4 {
+                    closed += 1;
+                    exact.push(lo);
+                }
             }
         }
+        if let [a, b] = exact[..] {
+            assert!(
+                (a - b).abs() < 1e-4,
+                "case {case}: exact apothems {a} (default) and {b} (two workers) differ"
+            );
+        }
     }
-    assert!(runs >= 8, "too few runs: {runs}");
+    assert!(runs >= 16, "too few runs: {runs}");
     assert!(
         closed * 2 >= runs,
         "only {closed} of {runs} brackets closed"

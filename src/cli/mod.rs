@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::certificate::Certificate;
 use crate::certify::{Algorithm, Params, Progress};
 use crate::io::{format_rows, read_input_file, write_files, InputFile};
-use crate::milp::solver::Engine;
+use crate::milp::solver::{Engine, Workers};
 use crate::network::{load_onnx, margin_of, Network};
 use crate::oracle::{MilpOracle, MilpStrategy, Oracle, OracleSettings, Question, Verdict};
 use crate::region::Hyperbox;
@@ -125,7 +125,8 @@ pub struct OracleArgs {
     /// (the strong attack of deep networks), lp-tightening (LP bounds, with ideal-formulation
     /// cuts, of deep networks' later layers before each MILP: after a first MILP pass with 10%
     /// of the time limit, within 30% of what is left), cuts (the root's and those of LP
-    /// tightening), node-bounds, dual-branching,
+    /// tightening), node-bounds, dual-branching, helpers (a second branch-and-bound worker
+    /// on a tree while a core is free),
     /// memo (reuse of competitors a MILP proved out on a box containing the question's), slide
     /// (linear-region LPs that move `maximal`'s refusing points towards their face),
     /// influence-order (`maximal`'s first pass in order of each face's influence on the
@@ -381,12 +382,13 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "cuts" => settings.bab.cuts = false,
             "node-bounds" => settings.bab.node_bounds = false,
             "dual-branching" => settings.bab.dual_branching = false,
+            "helpers" => settings.bab.workers = Workers::One,
             "memo" => settings.memo = false,
             "slide" => settings.slide = false,
             // A stage of `maximal` itself, read by `params_from`.
             "influence-order" => {}
             other => bail!(
-                "--disable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, memo, slide, influence-order; got '{other}'"
+                "--disable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, helpers, memo, slide, influence-order; got '{other}'"
             ),
         }
     }
@@ -398,11 +400,12 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "cuts" => settings.bab.cuts = true,
             "node-bounds" => settings.bab.node_bounds = true,
             "dual-branching" => settings.bab.dual_branching = true,
+            "helpers" => settings.bab.workers = Workers::WhileCoresFree,
             "memo" => settings.memo = true,
             "slide" => settings.slide = true,
             "influence-order" => {}
             other => bail!(
-                "--enable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, memo, slide, influence-order; got '{other}'"
+                "--enable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, helpers, memo, slide, influence-order; got '{other}'"
             ),
         }
     }

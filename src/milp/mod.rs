@@ -8,6 +8,7 @@
 pub mod bab;
 pub mod cuts;
 pub mod encode;
+mod explore;
 pub mod leaflog;
 pub mod lp;
 pub mod model;
@@ -16,3 +17,4 @@ pub mod query;
 pub mod safe;
 pub mod solver;
 pub mod tighten;
+mod tree;

@@ -141,6 +141,21 @@ pub struct BabOptions {
     /// Branch on the ReLU whose relaxation the node LP's duals say is worth the most to its
     /// bound; off: the widest triangle relaxation the LP exploits.
     pub dual_branching: bool,
+    /// How many workers explore one tree ([`super::tree`]).
+    pub workers: Workers,
+}
+
+/// How many workers explore one branch-and-bound tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Workers {
+    /// The solve's own thread only.
+    One,
+    /// A helper joins while a core is free (no other solve's worker on it), once the solve is
+    /// half a second old; it leaves when another solve needs the core.
+    #[default]
+    WhileCoresFree,
+    /// A helper joins at once and stays, whatever the other solves (tests, measurements).
+    Two,
 }
 
 impl Default for BabOptions {
@@ -149,6 +164,7 @@ impl Default for BabOptions {
             cuts: true,
             node_bounds: true,
             dual_branching: true,
+            workers: Workers::WhileCoresFree,
         }
     }
 }

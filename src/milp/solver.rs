@@ -15,7 +15,7 @@ use highs_sys as sys;
 
 pub use super::lp::{Basis, Lp};
 pub use super::model::{
-    BabOptions, Engine, Limits, Milp, Outcome, ReluCols, Row, Sense, SolverError, Status,
+    BabOptions, Engine, Limits, Milp, Outcome, ReluCols, Row, Sense, SolverError, Status, Workers,
 };
 
 /// Tolerances used for every solve, tighter than HiGHS's defaults: margins are checked against
