@@ -241,13 +241,17 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
         ),
         (
             // Two workers on every tree from its first node (normally a helper joins only
-            // when a core is free): the shared tree must prove what one worker proves.
-            "all stages, two workers per tree",
+            // when a core is free): the shared tree must prove what one worker proves. No
+            // cuts and no tightening, so that the trees have more than a root.
+            "two workers per tree, node bounds",
             OracleSettings {
                 bab: BabOptions {
+                    cuts: false,
                     workers: Workers::Two,
                     ..BabOptions::default()
                 },
+                lp_tightening: false,
+                pgd: None,
                 ..all_on.clone()
             },
         ),

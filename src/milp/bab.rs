@@ -292,7 +292,7 @@ fn explore(search: &Search, tree: &Tree<Node>, own: &mut Worker) -> Result<u64, 
             if helpers.len() >= most
                 || search.start.elapsed() < after
                 || polite && !Slot::free(cores)
-                || tree.open() < 2
+                || tree.open() < if polite { 2 } else { 1 }
             {
                 return;
             }
