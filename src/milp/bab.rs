@@ -1,7 +1,7 @@
 //! Depth-first branch and bound over the binaries of a MILP, with HiGHS solving each node's LP
 //! relaxation in one persistent, warm-started instance per worker. The solve's own thread
-//! explores the tree ([`super::explore`]); when a core is free, a helper with its own LP
-//! shares the open nodes ([`super::tree`]).
+//! explores the tree (module `explore`); when a core is free, a helper with its own LP
+//! shares the open nodes (module `tree`).
 //!
 //! Why our own: verification MILPs have few binaries (one per unstable ReLU) and dense rows
 //! (the first layer sees every pixel). HiGHS's MIP solver spends most of its time on root cut

@@ -141,7 +141,7 @@ pub struct BabOptions {
     /// Branch on the ReLU whose relaxation the node LP's duals say is worth the most to its
     /// bound; off: the widest triangle relaxation the LP exploits.
     pub dual_branching: bool,
-    /// How many workers explore one tree ([`super::tree`]).
+    /// How many workers explore one tree.
     pub workers: Workers,
 }
 
