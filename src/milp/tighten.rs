@@ -474,7 +474,12 @@ pub fn tighten(
                 .iter()
                 .map(|share| {
                     let job = &job;
-                    s.spawn(move || tighten_share(job, share))
+                    s.spawn(move || {
+                        // Counted with the branch-and-bound workers, so that no helper
+                        // crowds a core this pass uses.
+                        let _slot = super::tree::Slot::own();
+                        tighten_share(job, share)
+                    })
                 })
                 .collect();
             handles

@@ -16,7 +16,8 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use super::model::Status;
 
-/// Branch-and-bound workers running in this process, over all solves.
+/// Branch-and-bound workers running in this process, over all solves (and the workers of LP
+/// tightening passes, which use cores the same way).
 static WORKERS: AtomicUsize = AtomicUsize::new(0);
 
 /// A worker's place in [`WORKERS`], given back when dropped.
