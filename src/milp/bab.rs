@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use super::explore::{Node, Search, Worker, GAP};
 use super::model::Workers;
 use super::solver::{log_solve, Limits, Lp, Milp, Outcome, Row, Sense, SolverError, Status};
-use super::tree::{Slot, Tree};
+use super::tree::{Slot, State, Tree};
 
 /// Root cut rounds, cuts added per round, and the least violation worth a cut.
 const CUT_ROUNDS: usize = 10;
@@ -90,10 +90,6 @@ pub fn branch_and_bound(
     for r in &milp.relus {
         is_relu[r.a] = true;
     }
-    // The LP's current column bounds, to move it from node to node by differences. Managed
-    // columns: the binaries, and with node bounds the ReLUs' pre-activation and output columns.
-    let cur_lb = milp.col_lb.clone();
-    let cur_ub = milp.col_ub.clone();
     // Proof mode (a leaf log) solves the plain encoding: its leaves are what the checker
     // rebuilds from the network, so neither cuts nor node bounds may shape them.
     let proof_mode = limits.leaves.is_some();
@@ -101,6 +97,8 @@ pub fn branch_and_bound(
         .refiner
         .clone()
         .filter(|_| limits.bab.node_bounds && !proof_mode);
+    // Columns whose bounds move from node to node: the binaries, and with node bounds the
+    // ReLUs' pre-activation and output columns.
     let mut managed: Vec<usize> = ints.clone();
     if refiner.is_some() {
         for r in &milp.relus {
@@ -223,23 +221,16 @@ pub fn branch_and_bound(
         neurons: refiner.as_ref().map(|r| r.root()),
         basis: None,
     });
-    let mut own_worker = Worker {
-        lp,
-        cur_lb,
-        cur_ub,
-        last_solved: 0,
-        closed_by_bounds: 0,
-    };
-    let closed_by_bounds = explore(&search, &tree, &mut own_worker)?;
-    let state = tree.into_state();
-    let (incumbent, cut_bound, unresolved, nodes, stopped, stack) = (
-        state.incumbent,
-        state.cut_bound,
-        state.unresolved,
-        state.nodes,
-        state.stopped,
-        state.stack,
-    );
+    let closed_by_bounds = explore(&search, &tree, &mut search.worker(lp))?;
+    let State {
+        incumbent,
+        cut_bound,
+        unresolved,
+        nodes,
+        stopped,
+        stack,
+        ..
+    } = tree.into_state();
     let own = incumbent.as_ref().map_or(f64::NEG_INFINITY, |i| i.0);
     let open = stack
         .iter()
@@ -278,17 +269,20 @@ pub fn branch_and_bound(
 fn explore(search: &Search, tree: &Tree<Node>, own: &mut Worker) -> Result<u64, SolverError> {
     let _slot = Slot::own();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let single = search.limits.leaves.is_some() || search.limits.max_nodes.is_some();
+    let workers = if search.limits.leaves.is_some() || search.limits.max_nodes.is_some() {
+        Workers::One
+    } else {
+        search.limits.bab.workers
+    };
     // (at most this many helpers, after this long, taken only when a core is free)
-    let (most, after, polite) = match search.limits.bab.workers {
-        _ if single => (0, Duration::ZERO, true),
+    let (most, after, polite) = match workers {
         Workers::One => (0, Duration::ZERO, true),
         Workers::WhileCoresFree => (cores.saturating_sub(1), HELPER_AFTER, true),
         Workers::Two => (1, Duration::ZERO, false),
     };
     std::thread::scope(|scope| {
         let mut helpers = Vec::new();
-        let mut each = |_: &Tree<Node>| {
+        let mut each = || {
             if helpers.len() >= most
                 || search.start.elapsed() < after
                 || polite && !Slot::free(cores)
@@ -305,8 +299,8 @@ fn explore(search: &Search, tree: &Tree<Node>, own: &mut Worker) -> Result<u64, 
                 let leave = polite.then_some(cores);
                 helpers.push(scope.spawn(move || -> Result<u64, SolverError> {
                     let _slot = slot;
-                    let mut w = search.worker()?;
-                    search.explore(tree, &mut w, leave, &mut |_| {})?;
+                    let mut w = search.worker(search.fresh_lp()?);
+                    search.explore(tree, &mut w, leave, &mut || {})?;
                     Ok(w.closed_by_bounds)
                 }));
             }

@@ -83,15 +83,16 @@ impl Search<'_> {
         Ok(lp)
     }
 
-    /// A helper worker.
-    pub fn worker(&self) -> Result<Worker, SolverError> {
-        Ok(Worker {
-            lp: self.fresh_lp()?,
+    /// A worker on `lp`, which holds the relaxation with the root cuts at the model's bounds
+    /// (the solve's own LP after its cut rounds, or [`Search::fresh_lp`]).
+    pub fn worker(&self, lp: Lp) -> Worker {
+        Worker {
+            lp,
             cur_lb: self.milp.col_lb.clone(),
             cur_ub: self.milp.col_ub.clone(),
             last_solved: 0,
             closed_by_bounds: 0,
-        })
+        }
     }
 
     /// The shared cut-off in the internal sense (`-inf` when none).
@@ -133,11 +134,11 @@ impl Search<'_> {
         tree: &Tree<Node>,
         w: &mut Worker,
         cores: Option<usize>,
-        each: &mut dyn FnMut(&Tree<Node>),
+        each: &mut dyn FnMut(),
     ) -> Result<(), SolverError> {
         while cores.is_none_or(|n| !Slot::crowded(n)) {
             let Some(node) = tree.next() else { break };
-            each(tree);
+            each();
             if let Err(e) = self.node(tree, w, node) {
                 tree.stop(None, Status::Other(-1));
                 return Err(e);
