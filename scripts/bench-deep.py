@@ -5,7 +5,10 @@ Instances: 15 MNIST test inputs (the first bundled input of every class, then th
 classes 0-4) x eps in {0.03, 0.05}: the L-inf box around the input intersected with [0,1]^784,
 "does every point keep the input's class?". One instance at a time, each with its own
 `--timeout`. Prints one line per instance and a markdown table per network: decided
-(robust/violated), unsolved (unknown), median and max wall time.
+(robust/violated), unsolved (unknown), median and max wall time. An unknown instance's line
+also gives its bracket on the box's least margin y_c - y_j (`verify --json`'s `closest` and
+`reached`): at most the margin at the closest point the attacks found, at least minus the bound
+the proof attempt reached; the gap between the two is what the run left open.
 
   scripts/bench-deep.py [--bin PATH] [--timeout 120] [--networks NAME,...] [--eps 0.03,0.05]
                         [--inputs 15] [--jsonl FILE]
@@ -46,15 +49,30 @@ def main():
         model = os.path.join(ROOT, "data/networks", net + ".onnx")
         for eps in a.eps.split(","):
             for inp in inputs(a.inputs):
-                cmd = [a.bin, "verify", model, inp, "--radius", eps, "--timeout", str(a.timeout)] + a.extra.split()
+                cmd = [a.bin, "verify", model, inp, "--radius", eps, "--timeout", str(a.timeout), "--json"] + a.extra.split()
                 t = time.monotonic()
                 p = subprocess.run(cmd, capture_output=True, text=True)
                 dt = time.monotonic() - t
-                first = (p.stdout.strip().splitlines() or [p.stderr.strip()])[0]
-                verdict = first.split(":")[0]
+                try:
+                    d = json.loads(p.stdout)
+                except ValueError:
+                    d = {"verdict": "error", "reason": p.stderr.strip()}
+                verdict = d.get("verdict", "error")
                 rec = {"network": net, "eps": float(eps), "input": os.path.basename(inp),
-                       "verdict": verdict, "exit": p.returncode, "time_s": round(dt, 3), "line": first}
-                print(f"{net} eps={eps} {os.path.basename(inp)}: {verdict} {dt:.2f} s", flush=True)
+                       "verdict": verdict, "exit": p.returncode, "time_s": round(dt, 3),
+                       "reason": d.get("reason")}
+                # An unknown's bracket on the box's least margin y_c - y_j: at most the margin
+                # at the closest point found, at least minus the bound reached.
+                bracket = ""
+                if d.get("closest"):
+                    rec["margin_at_most"] = -d["closest"]["value"]
+                    bracket += f" least margin <= {rec['margin_at_most']:.4f}"
+                if d.get("reached"):
+                    rec["margin_at_least"] = -d["reached"]["value"]
+                    rec["bound_proved"] = d["reached"]["proved"]
+                    bracket += f", >= {rec['margin_at_least']:.4f}"
+                print(f"{net} eps={eps} {os.path.basename(inp)}: {verdict} {dt:.2f} s"
+                      + (bracket if verdict == "unknown" else ""), flush=True)
                 if out:
                     out.write(json.dumps(rec) + "\n")
                     out.flush()

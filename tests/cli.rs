@@ -465,3 +465,55 @@ fn closed_stdout_is_not_a_panic() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// An `unknown` box carries its bracket: the least margin is at most the margin at the closest
+/// point found (a point of the box) and at least minus the bound reached; text and JSON agree.
+#[test]
+fn unknown_verify_reports_its_margin_bracket() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = root.join("data/networks/mnist-784-32-10.onnx");
+    let input = root.join("data/inputs/mnist/7-1.csv");
+    let (model, input) = (model.to_str().unwrap(), input.to_str().unwrap());
+    // Robust at 0.0145, but no MILP gets the time to prove it.
+    let args = [
+        "verify",
+        model,
+        input,
+        "--radius",
+        "0.0145",
+        "--query-timeout",
+        "0.000001",
+    ];
+    let o = ppnn(&args);
+    assert_eq!(o.status.code(), Some(20), "{:?}", text(&o));
+    let (out, _) = text(&o);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("least margin y_c - y_j over the box: at most "))
+        .unwrap_or_else(|| panic!("no bracket line in: {out}"));
+    assert!(line.contains("at least -"), "{line}");
+    let o = ppnn(&[&args[..], &["--json"]].concat());
+    let v: serde_json::Value = serde_json::from_str(text(&o).0.trim()).unwrap();
+    assert_eq!(v["verdict"], "unknown");
+    let closest = v["closest"]["value"].as_f64().expect("a closest point");
+    let reached = v["reached"]["value"].as_f64().expect("a bound reached");
+    // The box is robust: the closest point keeps the class, and the bound lies above it.
+    assert!(closest < 0.0 && reached >= closest, "{closest} {reached}");
+    let x: Vec<f64> = std::fs::read_to_string(input)
+        .unwrap()
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse().unwrap())
+        .collect();
+    let p: Vec<f64> = v["closest"]["x"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_f64().unwrap())
+        .collect();
+    assert_eq!(p.len(), x.len());
+    assert!(x
+        .iter()
+        .zip(&p)
+        .all(|(a, b)| (a - b).abs() <= 0.0145 + 1e-12));
+}

@@ -541,3 +541,89 @@ fn memo_of_proved_competitors_agrees_with_phase_enumeration() {
         "the memo saved nothing: {solves_on} solves with it, {solves_off} without"
     );
 }
+
+/// An `unknown`'s bracket (`closest.rs`): the closest point the searches found lies in the box
+/// and its value (the largest `y_j - y_c` there) is at most the enumerated maximum; the bound
+/// reached is at least that maximum, whether it comes from rigorous bounds (a run stopped
+/// before its MILPs) or from a branch and bound stopped by its time limit (the LP solver's
+/// bound, checked here up to its tolerance).
+#[test]
+fn an_unknown_bracket_contains_the_enumerated_maximum() {
+    use std::time::{Duration, Instant};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(77);
+    let (mut with_point, mut proved_ends, mut search_ends) = (0usize, 0usize, 0usize);
+    for case in 0..30 {
+        let net = random_net(&mut rng, &[2, 12, 12, 12, 3]);
+        let x: Vec<f64> = (0..2).map(|_| rng.gen_range(0.2..0.8)).collect();
+        let Some(c) = net.classify(&x) else { continue };
+        let r = rng.gen_range(0.1..0.4);
+        let domain = Hyperbox::unit(2);
+        let ball = Hyperbox::ball(&x, r, &domain);
+        let (truth, _) = exact_max_margin(&net, &ball, c);
+        let stopped = [
+            // No time for any MILP: the attack's point and the bounds' end.
+            OracleSettings {
+                deadline: Some(Instant::now()),
+                lp_tightening: false,
+                ..OracleSettings::default()
+            },
+            // MILPs stopped early, without the attacks or cuts: the branch and bound's end.
+            OracleSettings {
+                query_timeout: Some(Duration::from_millis(3)),
+                bab: BabOptions {
+                    cuts: false,
+                    workers: Workers::One,
+                    ..BabOptions::default()
+                },
+                attack: None,
+                pgd: None,
+                lp_tightening: false,
+                ..OracleSettings::default()
+            },
+        ];
+        for (k, settings) in stopped.into_iter().enumerate() {
+            let oracle = MilpOracle::new(&net, domain.clone(), settings);
+            let v = oracle.decide(&Question::Sound {
+                region: &ball,
+                class: c,
+            });
+            let Verdict::Unknown {
+                closest, reached, ..
+            } = v
+            else {
+                continue;
+            };
+            if let Some(p) = closest {
+                with_point += 1;
+                assert!(ball.contains(&p.x), "case {case}/{k}: point outside");
+                let (m, _) = margin_of(&net.forward(&p.x), c);
+                assert!((p.value + m).abs() < 1e-12, "case {case}/{k}: value");
+                assert!(
+                    p.value <= truth + 1e-9,
+                    "case {case}/{k}: a point with value {} above the maximum {truth}",
+                    p.value
+                );
+            }
+            if let Some(e) = reached {
+                let slack = if e.proved {
+                    proved_ends += 1;
+                    1e-9
+                } else {
+                    search_ends += 1;
+                    1e-6 * (1.0 + truth.abs())
+                };
+                assert!(
+                    e.value >= truth - slack,
+                    "case {case}/{k}: bound {} (proved {}) below the maximum {truth}",
+                    e.value,
+                    e.proved
+                );
+            }
+        }
+    }
+    eprintln!("points {with_point}, proved ends {proved_ends}, search ends {search_ends}");
+    assert!(
+        with_point >= 5 && proved_ends >= 5,
+        "too few brackets: points {with_point}, proved ends {proved_ends}"
+    );
+}

@@ -388,6 +388,8 @@ pub fn certify(
     } else {
         Verdict::Unknown {
             near_tie: None,
+            closest: None,
+            reached: None,
             reason: String::new(),
             time: Default::default(),
         }

@@ -140,9 +140,14 @@ pub(super) fn verify(args: VerifyArgs) -> Result<i32> {
     let stats = oracle.stats();
     let time_s = start.elapsed().as_secs_f64();
     if args.json {
-        let reason = match &verdict {
-            Verdict::Unknown { reason, .. } => Some(reason.clone()),
-            _ => None,
+        let (reason, closest, reached) = match &verdict {
+            Verdict::Unknown {
+                reason,
+                closest,
+                reached,
+                ..
+            } => (Some(reason.clone()), closest.as_ref(), *reached),
+            _ => (None, None, None),
         };
         println!(
             "{}",
@@ -157,6 +162,8 @@ pub(super) fn verify(args: VerifyArgs) -> Result<i32> {
                 "time_s": time_s,
                 "witness": verdict.witness(),
                 "reason": reason,
+                "closest": closest,
+                "reached": reached,
                 "oracle": stats,
             })
         );
@@ -177,7 +184,17 @@ pub(super) fn verify(args: VerifyArgs) -> Result<i32> {
                     println!("witness written to {}", p.display());
                 }
             }
-            Verdict::Unknown { reason, .. } => println!("unknown: {reason}"),
+            Verdict::Unknown {
+                reason,
+                closest,
+                reached,
+                ..
+            } => {
+                println!("unknown: {reason}");
+                if let Some(b) = margin_bracket(class, closest.as_ref(), *reached) {
+                    println!("{b}");
+                }
+            }
         }
         println!(
             "time: {time_s:.3} s (oracle calls {}, MILP solves {}, MILP time {:.3} s{})",
@@ -200,4 +217,21 @@ pub(super) fn verify(args: VerifyArgs) -> Result<i32> {
         Verdict::Violated { .. } => EXIT_VIOLATED,
         Verdict::Unknown { .. } => EXIT_UNKNOWN,
     })
+}
+
+/// An `unknown` box's bracket in margins: its least margin `y_c - y_j` is at most the margin
+/// at the closest point the searches found and at least minus the bound reached on `y_j - y_c`.
+fn margin_bracket(
+    class: usize,
+    closest: Option<&crate::oracle::Closest>,
+    reached: Option<crate::oracle::Reached>,
+) -> Option<String> {
+    let high = closest.map(|c| {
+        let (m, j) = crate::network::margin_of(&c.logits, class);
+        let (m32, _) = crate::network::margin_of(&c.logits_f32, class);
+        format!("at most {m:.6} (at a point the attacks found, against class {j}; f32: {m32:.6})")
+    });
+    let low = reached.map(|r| format!("at least {:.6} ({})", -r.value, r.source()));
+    let ends: Vec<String> = high.into_iter().chain(low).collect();
+    (!ends.is_empty()).then(|| format!("least margin y_c - y_j over the box: {}", ends.join(", ")))
 }

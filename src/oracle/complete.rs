@@ -118,6 +118,8 @@ impl MilpOracle<'_> {
             return Verdict::Unknown {
                 reason: "malformed question".to_string(),
                 near_tie: None,
+                closest: None,
+                reached: None,
                 time: start.elapsed(),
             };
         }
@@ -183,6 +185,8 @@ impl MilpOracle<'_> {
             Verdict::Unknown {
                 reason: unknown.join("; "),
                 near_tie: None,
+                closest: None,
+                reached: None,
                 time: start.elapsed(),
             }
         }

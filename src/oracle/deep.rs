@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::closest::Tracker;
 use super::{MilpOracle, Witness};
 use crate::attack;
 use crate::bounds::NeuronBounds;
@@ -37,6 +38,7 @@ impl MilpOracle<'_> {
         c: usize,
         js: &[usize],
         time_limit: Option<Duration>,
+        closest: Option<&mut Tracker>,
     ) -> Option<Witness> {
         let settings = self.settings.pgd.as_ref()?;
         if !self.deep() {
@@ -49,6 +51,9 @@ impl MilpOracle<'_> {
         }
         let hints = self.pool_hints(region, c);
         let (x, v) = attack::pgd(self.net, region, c, js, &hints, settings, Some(stop_at));
+        if let Some(t) = closest {
+            t.offer(&x);
+        }
         if v >= 0.0 {
             Witness::confirm(self.net, &x, c)
         } else {

@@ -34,6 +34,7 @@ use crate::network::Network;
 use crate::property::Property;
 use crate::region::Hyperbox;
 
+mod closest;
 pub(crate) mod complete;
 mod confirm;
 mod deep;
@@ -51,6 +52,7 @@ mod verdict;
 pub use settings::{ByMethod, MilpStrategy, OracleSettings, OracleStats, DEFAULT_MARGIN};
 pub use verdict::{Extremum, Method, Optimum, Question, Verdict, Witness};
 
+pub use closest::{describe, Closest, Reached};
 pub use confirm::confirm;
 
 /// Anything that answers box questions. Search algorithms are written against this trait only.
@@ -311,8 +313,8 @@ impl<'a> MilpOracle<'a> {
         let p = Property::class_loses(&region, self.net.output_size(), c);
         let w = self
             .concrete_in(&p, Some(c))
-            .or_else(|| self.attack_in(&p, Some(c), None))
-            .or_else(|| self.strong_attack(&region, c, &[], Some(FALSIFY_PGD_TIME)))?;
+            .or_else(|| self.attack_in(&p, Some(c), None, None))
+            .or_else(|| self.strong_attack(&region, c, &[], Some(FALSIFY_PGD_TIME), None))?;
         self.remember(c, &w.x);
         Some(w)
     }
@@ -322,6 +324,8 @@ impl<'a> MilpOracle<'a> {
         if region.dim() != net.input_size() || c >= net.output_size() {
             return Verdict::Unknown {
                 near_tie: None,
+                closest: None,
+                reached: None,
                 reason: format!(
                     "malformed question: box of dimension {} for a network with {} inputs, class {c} of {}",
                     region.dim(),
@@ -347,6 +351,8 @@ impl<'a> MilpOracle<'a> {
         if p.n_in != net.input_size() || p.n_out != net.output_size() {
             return Verdict::Unknown {
                 near_tie: None,
+                closest: None,
+                reached: None,
                 reason: format!(
                     "malformed question: a property over {} inputs and {} outputs for a network with {} and {}",
                     p.n_in,

@@ -20,6 +20,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::closest::{Reached, Tracker};
 use super::confirm::confirm;
 use super::{ClassResult, Method, MilpOracle, Verdict, Witness};
 use crate::attack;
@@ -152,9 +153,17 @@ fn timed_out_reason(bounds: &[Option<f64>], tau: f64, class: bool) -> String {
     } else {
         format!("{n} {many}")
     };
+    // When some searches had no bound yet (not started, or stopped in their root LP), the
+    // largest bound speaks only for the others: say so.
+    let with = bounds.iter().flatten().count();
+    let on = if with < n {
+        format!(" on the {with} of {n} that had one")
+    } else {
+        String::new()
+    };
     match bounds.iter().flatten().copied().reduce(f64::max) {
         Some(b) => format!(
-            "MILP time limit reached with {what} open (the branch and bound's bound on {value} had come down to {b:.4}; a proof needs it below -τ, τ = {tau:e})"
+            "MILP time limit reached with {what} open (the branch and bound's bound on {value} had come down to {b:.4}{on}; a proof needs it below -τ, τ = {tau:e})"
         ),
         None => format!("MILP time limit reached with {what} open"),
     }
@@ -204,6 +213,7 @@ impl MilpOracle<'_> {
         p: &Property,
         class: Option<usize>,
         open: Option<&[usize]>,
+        mut closest: Option<&mut Tracker>,
     ) -> Option<Witness> {
         let settings = self.settings.attack.as_ref()?;
         let all: Vec<usize> = (0..p.disjuncts.len()).collect();
@@ -223,6 +233,9 @@ impl MilpOracle<'_> {
         }
         for (region, goals) in &groups {
             let (x, value) = attack::attack_goals(self.net, region, goals, settings);
+            if let Some(t) = closest.as_deref_mut() {
+                t.offer(&x);
+            }
             if value >= 0.0 {
                 if let Some(w) = confirm(self.net, p, class, &x) {
                     return Some(w);
@@ -242,6 +255,9 @@ impl MilpOracle<'_> {
             }
             for g in goals {
                 let (x, value) = attack::attack_goals(self.net, region, &[g], &targeted);
+                if let Some(t) = closest.as_deref_mut() {
+                    t.offer(&x);
+                }
                 if value >= 0.0 {
                     if let Some(w) = confirm(self.net, p, class, &x) {
                         return Some(w);
@@ -329,26 +345,34 @@ impl MilpOracle<'_> {
         // Most dangerous disjuncts first: they set the pace for the others.
         open.sort_by(|a, b| b.hi().total_cmp(&a.hi()));
 
-        // 3. Attack.
+        // 3. Attack. From here on, the points the searches reach are kept for an `unknown`'s
+        // bracket (`closest.rs`).
+        let mut closest = Tracker::new(net, p);
         let idx: Vec<usize> = open.iter().map(|o| o.index).collect();
-        if let Some(w) = self.attack_in(p, class, Some(&idx)) {
+        if let Some(w) = self.attack_in(p, class, Some(&idx), Some(&mut closest)) {
             return violated(w, Method::Attack);
         }
 
         // 4. MILP (the run's deadline may pass before any step of it).
-        let timed_out = || Verdict::Unknown {
-            near_tie: None,
-            reason: "the run's time limit was reached".to_string(),
-            time: start.elapsed(),
+        let out_of_time = |closest: Tracker, open: &[Open]| {
+            undecided(
+                TIME_LIMIT.to_string(),
+                None,
+                closest,
+                proved_end(open),
+                start,
+            )
         };
         let Some(time_limit) = self.milp_time_limit() else {
-            return timed_out();
+            return out_of_time(closest, &open);
         };
         // Deep networks: the strong attack, then (when enabled) LP-tightened bounds, which may
         // close disjuncts by themselves (see `deep.rs`).
         if let (Some(c), [first, rest @ ..]) = (class, &p.disjuncts[..]) {
             if rest.iter().all(|d| d.region == first.region) {
-                if let Some(w) = self.strong_attack(&first.region, c, &[], time_limit) {
+                if let Some(w) =
+                    self.strong_attack(&first.region, c, &[], time_limit, Some(&mut closest))
+                {
                     return violated(w, Method::Attack);
                 }
             }
@@ -383,7 +407,7 @@ impl MilpOracle<'_> {
         }
         if self.settings.lp_tightening {
             let Some(time_limit) = self.milp_time_limit() else {
-                return timed_out();
+                return out_of_time(closest, &open);
             };
             for (r, b) in boxes.iter_mut() {
                 *b = self.tightened(r, std::mem::take(b), time_limit);
@@ -416,7 +440,7 @@ impl MilpOracle<'_> {
             }
         }
         let Some(time_limit) = self.milp_time_limit() else {
-            return timed_out();
+            return out_of_time(closest, &open);
         };
         if let Some(o) = open
             .iter()
@@ -424,20 +448,32 @@ impl MilpOracle<'_> {
         {
             // Only box bounds, and neither centre nor corners satisfied them exactly: strict
             // bounds around an empty interior, or float32 rounding. No MILP decides that.
-            return Verdict::Unknown {
-                near_tie: None,
-                reason: format!(
-                    "disjunct {} is a box whose centre and corners do not satisfy its (strict or float32) bounds exactly",
-                    o.index
-                ),
-                time: start.elapsed(),
-            };
+            let reason = format!(
+                "disjunct {} is a box whose centre and corners do not satisfy its (strict or float32) bounds exactly",
+                o.index
+            );
+            return undecided(reason, None, closest, proved_end(&open), start);
         }
         let results = self.milp_pass(p, class, &open, &boxes, time_limit, None);
         let mut unknown = Vec::new();
         let mut timed_out = Vec::new();
         let mut near_tie: Option<Option<Vec<f64>>> = Some(None);
-        for r in results {
+        // The upper end: each disjunct left open contributes its branch and bound's bound when
+        // that is below its rigorous one.
+        let mut ends: Vec<Reached> = Vec::new();
+        for (o, r) in open.iter().zip(results) {
+            let proved = Reached {
+                value: o.hi(),
+                proved: true,
+            };
+            match &r {
+                ClassResult::TimedOut(Some(b)) if *b < proved.value => ends.push(Reached {
+                    value: *b,
+                    proved: false,
+                }),
+                ClassResult::RuledOut | ClassResult::Violated(_) => {}
+                _ => ends.push(proved),
+            }
             match r {
                 ClassResult::Violated(w) => return violated(w, Method::Milp),
                 ClassResult::Unknown(why) => {
@@ -475,13 +511,50 @@ impl MilpOracle<'_> {
         } else {
             unknown.sort();
             unknown.dedup();
-            Verdict::Unknown {
-                reason: unknown.join("; "),
-                near_tie: near_tie.flatten(),
-                time: start.elapsed(),
-            }
+            let reason = unknown.join("; ");
+            undecided(reason, near_tie.flatten(), closest, largest(&ends), start)
         }
     }
+}
+
+/// Why a question the run's time limit stopped before its MILPs is undecided.
+const TIME_LIMIT: &str = "the run's time limit was reached";
+
+/// An undecided verdict with how far the question got.
+fn undecided(
+    reason: String,
+    near_tie: Option<Vec<f64>>,
+    closest: Tracker,
+    reached: Option<Reached>,
+    start: Instant,
+) -> Verdict {
+    Verdict::Unknown {
+        reason,
+        near_tie,
+        closest: closest.into_closest(),
+        reached,
+        time: start.elapsed(),
+    }
+}
+
+/// The rigorous upper end of the disjuncts still open: the largest of their bounds.
+fn proved_end(open: &[Open]) -> Option<Reached> {
+    let ends: Vec<Reached> = open
+        .iter()
+        .map(|o| Reached {
+            value: o.hi(),
+            proved: true,
+        })
+        .collect();
+    largest(&ends)
+}
+
+/// The largest of some upper ends; `None` for none, or when one is not a number (no bound).
+fn largest(ends: &[Reached]) -> Option<Reached> {
+    if ends.iter().any(|e| e.value.is_nan()) {
+        return None;
+    }
+    ends.iter().copied().reduce(Reached::max)
 }
 
 #[cfg(test)]
@@ -498,6 +571,7 @@ mod tests {
             "{r}"
         );
         assert!(r.contains("6.1146") && r.contains("1e-4"), "{r}");
+        assert!(r.contains("6.1146 on the 2 of 3 that had one"), "{r}");
         assert_eq!(
             timed_out_reason(&[None], 1e-4, false),
             "MILP time limit reached with 1 disjunct open"

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::closest::{Closest, Reached};
 use crate::network::{margin_of, Network};
 use crate::property::Property;
 use crate::region::Hyperbox;
@@ -158,6 +159,11 @@ pub enum Verdict {
         /// the safety margin τ (the box touches the decision boundary to within τ), not a limit
         /// or solver trouble — a point of the box where it does.
         near_tie: Option<Vec<f64>>,
+        /// The point of the box nearest to a violation that the searches met, when they met
+        /// one: the property's largest value over the box is at least its value (`closest.rs`).
+        closest: Option<Closest>,
+        /// How far down the proof attempt had brought the upper end of that largest value.
+        reached: Option<Reached>,
         /// Time spent on the question.
         time: Duration,
     },

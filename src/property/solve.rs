@@ -160,14 +160,22 @@ pub fn decide(
             stats,
             f32_values,
         },
-        Verdict::Unknown { reason, .. } => Decision {
+        Verdict::Unknown {
+            reason,
+            closest,
+            reached,
+            ..
+        } => Decision {
             answer: if late {
                 Answer::TimedOut
             } else {
                 Answer::Unknown
             },
             witness: None,
-            detail: reason,
+            detail: match crate::oracle::describe(closest.as_ref(), reached) {
+                Some(bracket) => format!("{reason}; {bracket}"),
+                None => reason,
+            },
             stats,
             f32_values,
         },
