@@ -72,7 +72,7 @@ impl Reached {
 
 /// The bracket of an `unknown` in the property's terms (its largest satisfaction over the
 /// boxes, `>= 0` meaning violated), for a reader; `None` when neither end is known.
-pub fn describe(closest: Option<&Closest>, reached: Option<Reached>) -> Option<String> {
+pub fn describe_bracket(closest: Option<&Closest>, reached: Option<Reached>) -> Option<String> {
     let low = closest.map(|c| {
         format!(
             "at least {:.6} (disjunct {} at a point the searches found; f32: {:.6})",
@@ -207,15 +207,15 @@ mod tests {
             value: 0.125,
             proved: false,
         };
-        let d = describe(c.as_ref(), Some(r)).expect("a description");
+        let d = describe_bracket(c.as_ref(), Some(r)).expect("a description");
         assert!(d.contains("at least -0.500000 (disjunct 0"), "{d}");
         assert!(
             d.contains("at most 0.125000 (the branch and bound's bound"),
             "{d}"
         );
-        let d = describe(None, Some(Reached { proved: true, ..r })).expect("a description");
+        let d = describe_bracket(None, Some(Reached { proved: true, ..r })).expect("a description");
         assert!(d.contains("at most 0.125000 (proved by bounds)") && !d.contains("least"));
-        assert!(describe(None, None).is_none());
+        assert!(describe_bracket(None, None).is_none());
     }
 
     #[test]

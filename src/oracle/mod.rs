@@ -52,7 +52,7 @@ mod verdict;
 pub use settings::{ByMethod, MilpStrategy, OracleSettings, OracleStats, DEFAULT_MARGIN};
 pub use verdict::{Extremum, Method, Optimum, Question, Verdict, Witness};
 
-pub use closest::{describe, Closest, Reached};
+pub use closest::{describe_bracket, Closest, Reached};
 pub use confirm::confirm;
 
 /// Anything that answers box questions. Search algorithms are written against this trait only.

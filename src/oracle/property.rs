@@ -485,6 +485,9 @@ impl MilpOracle<'_> {
                     timed_out.push(bound)
                 }
                 ClassResult::NearTie(why, point) => {
+                    if let Some(x) = &point {
+                        closest.offer(x);
+                    }
                     if let Some(slot) = near_tie.as_mut() {
                         if slot.is_none() {
                             *slot = point;

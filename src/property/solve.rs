@@ -172,7 +172,7 @@ pub fn decide(
                 Answer::Unknown
             },
             witness: None,
-            detail: match crate::oracle::describe(closest.as_ref(), reached) {
+            detail: match crate::oracle::describe_bracket(closest.as_ref(), reached) {
                 Some(bracket) => format!("{reason}; {bracket}"),
                 None => reason,
             },
