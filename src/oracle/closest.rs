@@ -48,14 +48,22 @@ pub struct Reached {
 }
 
 impl Reached {
-    /// The larger of two upper ends (the weaker statement), proved only when it comes from a
-    /// proved one.
-    pub(super) fn max(self, other: Reached) -> Reached {
-        if other.value > self.value || self.value.is_nan() {
-            other
-        } else {
-            self
+    /// The upper end over several open disjuncts, each given by its rigorous bound and, when a
+    /// branch and bound stopped with one, that search's bound: the largest over them of the
+    /// smaller of the two. It is proved only when no disjunct's rigorous bound exceeds it (a
+    /// search's bound below a rigorous one is not proved, and a larger proved end of another
+    /// disjunct does not make it so). `None` for no disjunct, or when a rigorous bound is not
+    /// a number.
+    pub(super) fn over(ends: &[(f64, Option<f64>)]) -> Option<Reached> {
+        if ends.is_empty() || ends.iter().any(|e| e.0.is_nan()) {
+            return None;
         }
+        let value = ends
+            .iter()
+            .map(|&(hi, search)| search.filter(|b| !b.is_nan()).map_or(hi, |b| b.min(hi)))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let proved = ends.iter().all(|e| e.0 <= value);
+        Some(Reached { value, proved })
     }
 }
 
@@ -219,16 +227,21 @@ mod tests {
     }
 
     #[test]
-    fn the_weaker_of_two_reached_bounds_is_kept_with_its_kind() {
-        let a = Reached {
-            value: 1.0,
-            proved: true,
-        };
-        let b = Reached {
-            value: 2.0,
-            proved: false,
-        };
-        assert_eq!(a.max(b), b);
-        assert_eq!(b.max(a), b);
+    fn an_upper_end_is_proved_only_when_no_rigorous_bound_exceeds_it() {
+        // A search's bound below its disjunct's rigorous bound is the end, not proved.
+        let r = Reached::over(&[(10.0, Some(2.0))]).expect("an end");
+        assert_eq!((r.value, r.proved), (2.0, false));
+        // Another disjunct's larger rigorous end: proved, and the search's 3 is below it.
+        let r = Reached::over(&[(10.0, None), (4.0, Some(3.0))]).expect("an end");
+        assert_eq!((r.value, r.proved), (10.0, true));
+        // A larger proved end elsewhere does not prove a disjunct whose own rigorous bound
+        // (20) lies above it while its search reached 5.
+        let r = Reached::over(&[(20.0, Some(5.0)), (10.0, None)]).expect("an end");
+        assert_eq!((r.value, r.proved), (10.0, false));
+        // A search's bound above the rigorous one changes nothing.
+        let r = Reached::over(&[(1.0, Some(7.0))]).expect("an end");
+        assert_eq!((r.value, r.proved), (1.0, true));
+        assert!(Reached::over(&[]).is_none());
+        assert!(Reached::over(&[(f64::NAN, None), (1.0, None)]).is_none());
     }
 }

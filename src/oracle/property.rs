@@ -458,21 +458,13 @@ impl MilpOracle<'_> {
         let mut unknown = Vec::new();
         let mut timed_out = Vec::new();
         let mut near_tie: Option<Option<Vec<f64>>> = Some(None);
-        // The upper end: each disjunct left open contributes its branch and bound's bound when
-        // that is below its rigorous one.
-        let mut ends: Vec<Reached> = Vec::new();
+        // The upper end: each disjunct left open, with its branch and bound's bound if any.
+        let mut ends: Vec<(f64, Option<f64>)> = Vec::new();
         for (o, r) in open.iter().zip(results) {
-            let proved = Reached {
-                value: o.hi(),
-                proved: true,
-            };
             match &r {
-                ClassResult::TimedOut(Some(b)) if *b < proved.value => ends.push(Reached {
-                    value: *b,
-                    proved: false,
-                }),
+                ClassResult::TimedOut(b) => ends.push((o.hi(), *b)),
                 ClassResult::RuledOut | ClassResult::Violated(_) => {}
-                _ => ends.push(proved),
+                _ => ends.push((o.hi(), None)),
             }
             match r {
                 ClassResult::Violated(w) => return violated(w, Method::Milp),
@@ -515,7 +507,13 @@ impl MilpOracle<'_> {
             unknown.sort();
             unknown.dedup();
             let reason = unknown.join("; ");
-            undecided(reason, near_tie.flatten(), closest, largest(&ends), start)
+            undecided(
+                reason,
+                near_tie.flatten(),
+                closest,
+                Reached::over(&ends),
+                start,
+            )
         }
     }
 }
@@ -542,22 +540,8 @@ fn undecided(
 
 /// The rigorous upper end of the disjuncts still open: the largest of their bounds.
 fn proved_end(open: &[Open]) -> Option<Reached> {
-    let ends: Vec<Reached> = open
-        .iter()
-        .map(|o| Reached {
-            value: o.hi(),
-            proved: true,
-        })
-        .collect();
-    largest(&ends)
-}
-
-/// The largest of some upper ends; `None` for none, or when one is not a number (no bound).
-fn largest(ends: &[Reached]) -> Option<Reached> {
-    if ends.iter().any(|e| e.value.is_nan()) {
-        return None;
-    }
-    ends.iter().copied().reduce(Reached::max)
+    let ends: Vec<(f64, Option<f64>)> = open.iter().map(|o| (o.hi(), None)).collect();
+    Reached::over(&ends)
 }
 
 #[cfg(test)]
