@@ -22,7 +22,10 @@ from onnx import numpy_helper
 
 
 def layers_of(path):
-    m = onnx.load(path)
+    try:
+        m = onnx.load(path)
+    except Exception as e:  # a missing or malformed file: one message, no traceback
+        sys.exit(f"error: {path}: cannot read the ONNX model ({e})")
     init = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in m.graph.initializer}
     layers = []
     for n in m.graph.node:
@@ -63,7 +66,15 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     layers = layers_of(a.model)
-    x0 = np.array(open(a.input).read().replace(",", " ").split(), dtype=np.float64)
+    try:
+        x0 = np.array(open(a.input).read().replace(",", " ").split(), dtype=np.float64)
+    except (OSError, ValueError) as e:
+        sys.exit(f"error: {a.input}: cannot read the input ({e})")
+    if x0.size != layers[0][0].shape[0] or not np.all(np.isfinite(x0)):
+        sys.exit(f"error: {a.input}: {x0.size} values; the network takes "
+                 f"{layers[0][0].shape[0]} finite ones")
+    if not (a.eps >= 0 and np.isfinite(a.eps)):
+        sys.exit(f"error: eps must be a finite number >= 0, got {a.eps}")
     y, _ = forward(layers, x0[None])
     c = int(np.argmax(y))
     lo, hi = np.maximum(x0 - a.eps, 0), np.minimum(x0 + a.eps, 1)
