@@ -78,13 +78,16 @@ def main():
                     out.flush()
                 rows.setdefault(net, []).append(rec)
     print()
-    print("| network | instances | robust | violated | unsolved | median s | max s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| network | instances | robust | violated | unsolved | median s | max s | unsolved: median bracket width |")
+    print("|---|---|---|---|---|---|---|---|")
     for net, rs in rows.items():
         ts = [r["time_s"] for r in rs]
         n = lambda v: sum(1 for r in rs if r["verdict"] == v)
+        widths = [r["margin_at_most"] - r["margin_at_least"] for r in rs
+                  if r["verdict"] == "unknown" and "margin_at_most" in r and "margin_at_least" in r]
+        width = f"{statistics.median(widths):.3f}" if widths else "–"
         print(f"| {net} | {len(rs)} | {n('robust')} | {n('violated')} | {len(rs) - n('robust') - n('violated')} "
-              f"| {statistics.median(ts):.2f} | {max(ts):.2f} |")
+              f"| {statistics.median(ts):.2f} | {max(ts):.2f} | {width} |")
 
 
 if __name__ == "__main__":
