@@ -124,7 +124,7 @@ pub struct OracleArgs {
     /// Switch stages off, to measure each on its own: attack (the quick gradient attack), pgd
     /// (the strong attack of deep networks), lp-tightening (LP bounds, with ideal-formulation
     /// cuts, of deep networks' later layers before each MILP: after a first MILP pass with 10%
-    /// of the time limit, within 30% of what is left), cuts (the root's and those of LP
+    /// of the time limit, within half of what is left), cuts (the root's and those of LP
     /// tightening), node-bounds, dual-branching, helpers (a second branch-and-bound worker
     /// on a tree while a core is free),
     /// memo (reuse of competitors a MILP proved out on a box containing the question's), slide
