@@ -162,9 +162,10 @@ mod tests {
     use super::*;
     use crate::region::Hyperbox;
 
-    /// y = (x, 1 - x) on [0, 1]: the value of "class 0 loses" at x is y_1 - y_0 = 1 - 2x.
-    fn net() -> Network {
-        Network::new(
+    /// y = (x, 1 - x), and "class 0 loses" on [0.6, 1], where its value at x is
+    /// y_1 - y_0 = 1 - 2x.
+    fn setup() -> (Network, Property) {
+        let net = Network::new(
             vec![crate::network::Layer {
                 n_in: 1,
                 n_out: 2,
@@ -174,13 +175,15 @@ mod tests {
             }],
             vec![1],
         )
-        .expect("a valid network")
+        .expect("a valid network");
+        let region = Hyperbox::new(vec![0.6], vec![1.0]).expect("a valid box");
+        let p = Property::class_loses(&region, 2, 0);
+        (net, p)
     }
 
     #[test]
     fn keeps_the_point_with_the_largest_value_inside_the_box() {
-        let n = net();
-        let p = Property::class_loses(&Hyperbox::new(vec![0.6], vec![1.0]).unwrap(), 2, 0);
+        let (n, p) = setup();
         let mut t = Tracker::new(&n, &p);
         t.offer(&[0.9]);
         t.offer(&[0.7]);
@@ -197,8 +200,7 @@ mod tests {
 
     #[test]
     fn nothing_offered_inside_means_no_point() {
-        let n = net();
-        let p = Property::class_loses(&Hyperbox::new(vec![0.6], vec![1.0]).unwrap(), 2, 0);
+        let (n, p) = setup();
         let mut t = Tracker::new(&n, &p);
         t.offer(&[0.1]);
         assert!(t.into_closest().is_none());
@@ -206,8 +208,7 @@ mod tests {
 
     #[test]
     fn the_description_names_both_ends_and_the_kind_of_bound() {
-        let n = net();
-        let p = Property::class_loses(&Hyperbox::new(vec![0.6], vec![1.0]).unwrap(), 2, 0);
+        let (n, p) = setup();
         let mut t = Tracker::new(&n, &p);
         t.offer(&[0.75]);
         let c = t.into_closest();

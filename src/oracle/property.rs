@@ -461,10 +461,12 @@ impl MilpOracle<'_> {
         // The upper end: each disjunct left open, with its branch and bound's bound if any.
         let mut ends: Vec<(f64, Option<f64>)> = Vec::new();
         for (o, r) in open.iter().zip(results) {
-            match &r {
-                ClassResult::TimedOut(b) => ends.push((o.hi(), *b)),
-                ClassResult::RuledOut | ClassResult::Violated(_) => {}
-                _ => ends.push((o.hi(), None)),
+            let search = match &r {
+                ClassResult::TimedOut(b) => *b,
+                _ => None,
+            };
+            if !matches!(r, ClassResult::RuledOut) {
+                ends.push((o.hi(), search));
             }
             match r {
                 ClassResult::Violated(w) => return violated(w, Method::Milp),
