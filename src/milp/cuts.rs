@@ -6,7 +6,8 @@
 //! ideal formulation relaxes it over the box of the neuron's *inputs*, which is much tighter in
 //! deep networks where a layer's inputs vary jointly. It has one inequality per subset `I` of the
 //! inputs, and the most violated one for an LP point is found in linear time, so the cuts are
-//! added in rounds at the root of the branch and bound.
+//! added in rounds at the root of the branch and bound, and in the LPs of bound tightening,
+//! which keep them across solves in a [`Pool`].
 //!
 //! For `z = Σ w_i v_i + b`, `v ∈ [L, U]`, `h = max(z, 0)`, phase binary `a`, with
 //! `L̆_i, Ŭ_i` the ends of `[L_i, U_i]` that minimise / maximise `w_i v_i`:
@@ -19,7 +20,11 @@
 //! slack), so each cut holds for every real execution in the box; its right side is further
 //! widened by a bound on the rounding of its own evaluation.
 
+use super::lp::Lp;
 use super::solver::{Milp, ReluCols, Row};
+
+/// Violation below which a cut is not worth its row.
+const CUT_MIN_VIOLATION: f64 = 1e-5;
 
 /// The most violated ideal-formulation inequality of `relu` at the LP point `sol`, when it cuts
 /// `sol` off by more than `min_violation`; with its violation.
@@ -97,6 +102,89 @@ pub fn most_violated(milp: &Milp, sol: &[f64], min_violation: f64, max: usize) -
 /// later solve.
 pub fn binds(cut: &Row, activity: f64) -> bool {
     activity >= cut.ub - 1e-7 * (1.0 + cut.ub.abs())
+}
+
+/// The cuts of one LP that is re-solved many times (a worker of LP tightening): their rows are
+/// appended to `milp` (so that the LP's duals line up with `milp`'s rows for
+/// [`super::safe::upper_bound`]) and to the LP; `last_bound[j]` is the last solve at which cut
+/// `j` bound. Why a pool: most cuts bind for many objectives of one layer, so they are kept
+/// across solves, and one idle for a while is dropped, since dense rows slow every solve.
+pub(super) struct Pool {
+    /// The model with the pool's cuts as its last rows.
+    pub milp: Milp,
+    base: usize,
+    last_bound: Vec<usize>,
+    /// The most violated cuts added per round.
+    per_round: usize,
+    /// A cut not binding at any of the last this many optima is dropped.
+    idle: usize,
+}
+
+impl Pool {
+    /// An empty pool over `milp`, adding up to `per_round` cuts per round and dropping a cut
+    /// idle for `idle` solves.
+    pub fn new(milp: &Milp, per_round: usize, idle: usize) -> Self {
+        Pool {
+            milp: milp.clone(),
+            base: milp.rows.len(),
+            last_bound: Vec::new(),
+            per_round,
+            idle,
+        }
+    }
+
+    /// The cuts in the pool.
+    pub fn count(&self) -> usize {
+        self.last_bound.len()
+    }
+
+    /// Separates at `sol` and adds the most violated cuts; how many (0: none violated).
+    pub fn separate(&mut self, lp: &mut Lp, sol: &[f64], solve: usize) -> Option<usize> {
+        let found = most_violated(&self.milp, sol, CUT_MIN_VIOLATION, self.per_round);
+        let n = found.len();
+        for row in found {
+            lp.add_row(row.lb, row.ub, &row.terms).ok()?;
+            self.milp.rows.push(row);
+            self.last_bound.push(solve);
+        }
+        Some(n)
+    }
+
+    /// Notes which cuts bind at the LP's last optimum (solve number `solve`), then drops those
+    /// idle for `cuts.idle` solves. Their slacks are basic, so the basis stays valid.
+    pub fn age(&mut self, lp: &mut Lp, solve: usize) -> Option<()> {
+        let act = lp.row_values();
+        for (j, last) in self.last_bound.iter_mut().enumerate() {
+            let cut = &self.milp.rows[self.base + j];
+            if act.get(self.base + j).is_some_and(|&a| binds(cut, a)) {
+                *last = solve;
+            }
+        }
+        let drop: Vec<usize> = (0..self.last_bound.len())
+            .filter(|&j| solve.saturating_sub(self.last_bound[j]) > self.idle)
+            .collect();
+        if drop.is_empty() {
+            return Some(());
+        }
+        lp.delete_rows(&drop.iter().map(|j| self.base + j).collect::<Vec<_>>())
+            .ok()?;
+        let keep = |j: usize| drop.binary_search(&j).is_err();
+        let cuts = self.milp.rows.split_off(self.base);
+        self.milp.rows.extend(
+            cuts.into_iter()
+                .enumerate()
+                .filter(|(j, _)| keep(*j))
+                .map(|(_, r)| r),
+        );
+        let ages = std::mem::take(&mut self.last_bound);
+        self.last_bound = ages
+            .into_iter()
+            .enumerate()
+            .filter(|(j, _)| keep(*j))
+            .map(|(_, a)| a)
+            .collect();
+        Some(())
+    }
 }
 
 #[cfg(test)]

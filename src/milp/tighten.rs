@@ -13,7 +13,7 @@
 //! 784-256-256-10), while the cuts relax each ReLU over the box of its *inputs*, which on the
 //! first layer is the convex hull of the neuron: with them, the same LPs move bounds by 20–30 %
 //! and turn many unstable neurons stable. The cuts are kept in a pool across the layer's LPs
-//! (most bind for many neurons) and a cut that has not bound at the last few optima is dropped,
+//! ([`super::cuts::Pool`]: most bind for many neurons) and a cut that has not bound at the last few optima is dropped,
 //! since dense rows slow every solve.
 //!
 //! After a cut round the LP is re-solved by the dual simplex (the basis stays dual feasible,
@@ -28,9 +28,10 @@
 
 use std::time::{Duration, Instant};
 
+use super::cuts::Pool;
 use super::encode::Encoding;
 use super::safe;
-use super::solver::{Basis, Limits, Lp, Milp, Outcome, Sense, Status};
+use super::solver::{Basis, Limits, Lp, Outcome, Sense, Status};
 use crate::bounds::NeuronBounds;
 use crate::network::Network;
 use crate::region::Hyperbox;
@@ -82,8 +83,6 @@ impl Cuts {
     }
 }
 
-/// Violation below which a cut is not worth its row.
-const CUT_MIN_VIOLATION: f64 = 1e-5;
 /// Worker threads (each its own HiGHS instance).
 const MAX_WORKERS: usize = 2;
 
@@ -108,79 +107,6 @@ fn prefix(net: &Network, k: usize) -> Option<Network> {
     let mut layers: Vec<_> = net.layers()[..=k].to_vec();
     layers.last_mut()?.relu = false;
     Network::new(layers, net.input_shape().to_vec()).ok()
-}
-
-/// The cuts of one worker's LP: their rows are appended to `milp` (so that the LP's duals line
-/// up with `milp`'s rows for [`safe::upper_bound`]) and to the LP; `last_bound[j]` is the last
-/// solve at which cut `j` bound.
-struct Pool {
-    milp: Milp,
-    base: usize,
-    last_bound: Vec<usize>,
-    cuts: Cuts,
-}
-
-impl Pool {
-    fn new(milp: &Milp, cuts: Cuts) -> Self {
-        Pool {
-            milp: milp.clone(),
-            base: milp.rows.len(),
-            last_bound: Vec::new(),
-            cuts,
-        }
-    }
-
-    /// Separates at `sol` and adds the most violated cuts; how many (0: none violated).
-    fn separate(&mut self, lp: &mut Lp, sol: &[f64], solve: usize) -> Option<usize> {
-        let found =
-            super::cuts::most_violated(&self.milp, sol, CUT_MIN_VIOLATION, self.cuts.per_round);
-        let n = found.len();
-        for row in found {
-            lp.add_row(row.lb, row.ub, &row.terms).ok()?;
-            self.milp.rows.push(row);
-            self.last_bound.push(solve);
-        }
-        Some(n)
-    }
-
-    /// Notes which cuts bind at the LP's last optimum (solve number `solve`), then drops those
-    /// idle for `cuts.idle` solves. Their slacks are basic, so the basis stays valid.
-    fn age(&mut self, lp: &mut Lp, solve: usize) -> Option<()> {
-        let act = lp.row_values();
-        for (j, last) in self.last_bound.iter_mut().enumerate() {
-            let cut = &self.milp.rows[self.base + j];
-            if act
-                .get(self.base + j)
-                .is_some_and(|&a| super::cuts::binds(cut, a))
-            {
-                *last = solve;
-            }
-        }
-        let drop: Vec<usize> = (0..self.last_bound.len())
-            .filter(|&j| solve.saturating_sub(self.last_bound[j]) > self.cuts.idle)
-            .collect();
-        if drop.is_empty() {
-            return Some(());
-        }
-        lp.delete_rows(&drop.iter().map(|j| self.base + j).collect::<Vec<_>>())
-            .ok()?;
-        let keep = |j: usize| drop.binary_search(&j).is_err();
-        let cuts = self.milp.rows.split_off(self.base);
-        self.milp.rows.extend(
-            cuts.into_iter()
-                .enumerate()
-                .filter(|(j, _)| keep(*j))
-                .map(|(_, r)| r),
-        );
-        let ages = std::mem::take(&mut self.last_bound);
-        self.last_bound = ages
-            .into_iter()
-            .enumerate()
-            .filter(|(j, _)| keep(*j))
-            .map(|(_, a)| a)
-            .collect();
-        Some(())
-    }
 }
 
 /// What one worker found for its share of a layer's neurons: `(neuron, lower, upper)` bounds
@@ -220,7 +146,7 @@ fn tighten_share(job: &LayerJob, todo: &[usize]) -> Found {
     } = *job;
     let mut found = Found::default();
     let out_of_time = || stop_at.is_some_and(|t| Instant::now() >= t);
-    let mut pool = Pool::new(&enc.milp, cuts);
+    let mut pool = Pool::new(&enc.milp, cuts.per_round, cuts.idle);
     let Ok(mut lp) = Lp::new(&enc.milp, Sense::Maximise) else {
         found.failed = true;
         return found;
@@ -336,7 +262,7 @@ fn tighten_share(job: &LayerJob, todo: &[usize]) -> Found {
                     "[tighten] layer {k} neuron {i} {side}: {:?} in {:.3} s, {} cuts, {:?}",
                     out.status,
                     now.elapsed().as_secs_f64(),
-                    pool.last_bound.len(),
+                    pool.count(),
                     best.map(|v| v / coef.abs() * if upper_side { 1.0 } else { -1.0 })
                 );
             }
