@@ -7,7 +7,7 @@
 //! deep networks where a layer's inputs vary jointly. It has one inequality per subset `I` of the
 //! inputs, and the most violated one for an LP point is found in linear time, so the cuts are
 //! added in rounds at the root of the branch and bound, and in the LPs of bound tightening,
-//! which keep them across solves in a [`Pool`].
+//! which keep them across solves in a `Pool`.
 //!
 //! For `z = Σ w_i v_i + b`, `v ∈ [L, U]`, `h = max(z, 0)`, phase binary `a`, with
 //! `L̆_i, Ŭ_i` the ends of `[L_i, U_i]` that minimise / maximise `w_i v_i`:
@@ -151,7 +151,7 @@ impl Pool {
     }
 
     /// Notes which cuts bind at the LP's last optimum (solve number `solve`), then drops those
-    /// idle for `cuts.idle` solves. Their slacks are basic, so the basis stays valid.
+    /// idle for more than `idle` solves. Their slacks are basic, so the basis stays valid.
     pub fn age(&mut self, lp: &mut Lp, solve: usize) -> Option<()> {
         let act = lp.row_values();
         for (j, last) in self.last_bound.iter_mut().enumerate() {

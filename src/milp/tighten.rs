@@ -13,8 +13,8 @@
 //! 784-256-256-10), while the cuts relax each ReLU over the box of its *inputs*, which on the
 //! first layer is the convex hull of the neuron: with them, the same LPs move bounds by 20–30 %
 //! and turn many unstable neurons stable. The cuts are kept in a pool across the layer's LPs
-//! ([`super::cuts::Pool`]: most bind for many neurons) and a cut that has not bound at the last few optima is dropped,
-//! since dense rows slow every solve.
+//! (`cuts::Pool`: most bind for many neurons) and a cut that has not bound at the last few
+//! optima is dropped, since dense rows slow every solve.
 //!
 //! After a cut round the LP is re-solved by the dual simplex (the basis stays dual feasible,
 //! the new rows make it primal infeasible), after an objective change by the primal simplex:
