@@ -517,3 +517,41 @@ fn unknown_verify_reports_its_margin_bracket() {
         .zip(&p)
         .all(|(a, b)| (a - b).abs() <= 0.0145 + 1e-12));
 }
+
+/// `PPNN_LOG_PROGRESS=1` puts `certify`'s progress messages, timed, on stderr (where a batch
+/// job or a pipe has no spinner), and leaves stdout's JSON alone.
+#[test]
+fn certify_logs_its_progress_on_request() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = root.join("data/networks/mnist-784-32-10.onnx");
+    let input = root.join("data/inputs/mnist/7-1.csv");
+    let run = |log: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ppnn"));
+        c.args([
+            "certify",
+            model.to_str().unwrap(),
+            input.to_str().unwrap(),
+            "--json",
+        ]);
+        if log {
+            c.env("PPNN_LOG_PROGRESS", "1");
+        } else {
+            c.env_remove("PPNN_LOG_PROGRESS");
+        }
+        c.output().expect("run ppnn")
+    };
+    let o = run(true);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(serde_json::from_str::<serde_json::Value>(stdout.trim()).is_ok());
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("[progress "))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("apothem:")),
+        "no progress lines in: {stderr}"
+    );
+    let (_, quiet) = text(&run(false));
+    assert!(!quiet.contains("[progress "), "{quiet}");
+}

@@ -70,6 +70,13 @@ impl Spinner {
 
 impl Progress for Spinner {
     fn update(&self, message: &str) {
+        // Diagnostics: every step of the search, timed, where no terminal shows the spinner.
+        if std::env::var_os("PPNN_LOG_PROGRESS").is_some() {
+            eprintln!(
+                "[progress {:.3} s] {message}",
+                self.start.elapsed().as_secs_f64()
+            );
+        }
         if !self.enabled || self.start.elapsed() < Duration::from_secs(1) {
             return;
         }
