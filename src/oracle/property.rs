@@ -122,6 +122,10 @@ const PROBE_MAX: Duration = Duration::from_secs(15);
 pub(super) struct Open {
     pub(super) index: usize,
     pub(super) sat_bounds: Vec<(f64, f64)>,
+    /// The bound an earlier MILP pass's branch and bound reached on this disjunct before its
+    /// time ran out (the solver's, not rounded outward): the bracket's upper end when the last
+    /// pass does not reach it.
+    pub(super) searched: Option<f64>,
 }
 
 impl Open {
@@ -318,7 +322,11 @@ impl MilpOracle<'_> {
                 .collect();
             // Closed only when every bound proves it (`hi < -τ`): a NaN bound keeps it open.
             if sat_bounds.iter().all(|&(_, hi)| hi >= -tau || hi.is_nan()) {
-                open.push(Open { index, sat_bounds });
+                open.push(Open {
+                    index,
+                    sat_bounds,
+                    searched: None,
+                });
             }
         }
         if open.is_empty() {
@@ -355,13 +363,7 @@ impl MilpOracle<'_> {
 
         // 4. MILP (the run's deadline may pass before any step of it).
         let out_of_time = |closest: Tracker, open: &[Open]| {
-            undecided(
-                TIME_LIMIT.to_string(),
-                None,
-                closest,
-                proved_end(open),
-                start,
-            )
+            undecided(TIME_LIMIT.to_string(), None, closest, open_end(open), start)
         };
         let Some(time_limit) = self.milp_time_limit() else {
             return out_of_time(closest, &open);
@@ -389,6 +391,7 @@ impl MilpOracle<'_> {
                 match r {
                     ClassResult::Violated(w) => return violated(w, Method::Milp),
                     ClassResult::RuledOut => settled[i] = true,
+                    ClassResult::TimedOut(Some(b)) => open[i].searched = Some(b),
                     _ => {}
                 }
             }
@@ -452,7 +455,7 @@ impl MilpOracle<'_> {
                 "disjunct {} is a box whose centre and corners do not satisfy its (strict or float32) bounds exactly",
                 o.index
             );
-            return undecided(reason, None, closest, proved_end(&open), start);
+            return undecided(reason, None, closest, open_end(&open), start);
         }
         let results = self.milp_pass(p, class, &open, &boxes, time_limit, None);
         let mut unknown = Vec::new();
@@ -461,9 +464,11 @@ impl MilpOracle<'_> {
         // The upper end: each disjunct left open, with its branch and bound's bound if any.
         let mut ends: Vec<(f64, Option<f64>)> = Vec::new();
         for (o, r) in open.iter().zip(results) {
+            // The lower of this pass's bound and an earlier pass's: both bound the same
+            // disjunct's satisfaction over the same box.
             let search = match &r {
-                ClassResult::TimedOut(b) => *b,
-                _ => None,
+                ClassResult::TimedOut(Some(b)) => Some(o.searched.map_or(*b, |s| s.min(*b))),
+                _ => o.searched,
             };
             if !matches!(r, ClassResult::RuledOut) {
                 ends.push((o.hi(), search));
@@ -540,15 +545,38 @@ fn undecided(
     }
 }
 
-/// The rigorous upper end of the disjuncts still open: the largest of their bounds.
-fn proved_end(open: &[Open]) -> Option<Reached> {
-    let ends: Vec<(f64, Option<f64>)> = open.iter().map(|o| (o.hi(), None)).collect();
+/// The upper end of the disjuncts still open, before the last MILP pass: each one's rigorous
+/// bound, or the bound an earlier pass's search reached on it when lower.
+fn open_end(open: &[Open]) -> Option<Reached> {
+    let ends: Vec<(f64, Option<f64>)> = open.iter().map(|o| (o.hi(), o.searched)).collect();
     Reached::over(&ends)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::timed_out_reason;
+    use super::{open_end, timed_out_reason, Open};
+
+    /// Before the last MILP pass, an open disjunct's end is its rigorous bound, or the lower
+    /// bound an earlier pass's search reached on it (then not a proved end).
+    #[test]
+    fn an_earlier_search_lowers_the_open_end() {
+        let open = |hi: f64, searched: Option<f64>| Open {
+            index: 0,
+            sat_bounds: vec![(-10.0, hi), (-10.0, hi + 1.0)],
+            searched,
+        };
+        let r = open_end(&[open(5.0, Some(2.0)), open(3.0, None)]).expect("an end");
+        assert_eq!(r.value, 3.0);
+        assert!(!r.proved, "a rigorous bound of 5 exceeds it");
+        let r = open_end(&[open(5.0, Some(2.0))]).expect("an end");
+        assert_eq!(r.value, 2.0);
+        assert!(!r.proved);
+        let r = open_end(&[open(5.0, None), open(3.0, None)]).expect("an end");
+        assert_eq!((r.value, r.proved), (5.0, true));
+        // A search bound above the rigorous one changes nothing.
+        let r = open_end(&[open(4.0, Some(6.0))]).expect("an end");
+        assert_eq!((r.value, r.proved), (4.0, true));
+    }
 
     /// The reason names how many disjuncts (competitors, for a class question) stayed open
     /// and the largest bound among those that have one; without any bound, only the count.
