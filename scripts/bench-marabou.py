@@ -5,8 +5,14 @@ keep the input's class?" One worker, exact property: the box is robust iff no co
 reaches y_j >= y_c; each j is one Marabou query (sat stops the instance), sharing the
 instance's timeout. Prints one line per instance and a markdown table like bench-deep.py.
 
+Every `sat` is checked before it counts: Marabou's input values, clipped into the box, are
+run through onnxruntime (f32, the model file as written). A point where y_j < y_c there is
+not a counterexample: the instance is reported `wrong-sat` (Marabou's own output values at
+that point are printed beside onnxruntime's) and counted apart, neither robust nor violated.
+
   python3 -m pip install maraboupy==2.0.0 onnx onnxruntime
   scripts/bench-marabou.py [--timeout 120] [--networks NAME,...] [--eps 0.03,0.05] [--inputs 15]
+                           [--only 7-1,...]
 """
 import argparse
 import os
@@ -30,7 +36,18 @@ def read_input(path):
     return np.array([float(v) for v in open(path).read().replace(",", " ").split()])
 
 
+def check_sat(sess, x_sat, lo, hi, c, j):
+    """onnxruntime's outputs at Marabou's point (clipped into the box) and whether the
+    competitor j reaches the class c there."""
+    inp = sess.get_inputs()[0]
+    shape = [d if isinstance(d, int) else 1 for d in inp.shape]
+    p = np.clip(x_sat, lo, hi)
+    y = sess.run(None, {inp.name: p.astype(np.float32).reshape(shape)})[0].flatten()
+    return y, bool(y[j] >= y[c])
+
+
 def main():
+    import onnxruntime as ort
     from maraboupy import Marabou
 
     ap = argparse.ArgumentParser()
@@ -38,12 +55,17 @@ def main():
     ap.add_argument("--networks", default=",".join(NETS))
     ap.add_argument("--eps", default="0.03,0.05")
     ap.add_argument("--inputs", type=int, default=15)
+    ap.add_argument("--only", default=None, help="only these inputs among them, e.g. 7-1,3-2")
     a = ap.parse_args()
+    only = set(a.only.split(",")) if a.only else None
     rows = {}
     for net in a.networks.split(","):
         model = os.path.join(ROOT, "data/networks", net + ".onnx")
+        sess = ort.InferenceSession(model)
         for eps in [float(e) for e in a.eps.split(",")]:
             for inp in inputs(a.inputs):
+                if only is not None and os.path.basename(inp)[:-4] not in only:
+                    continue
                 x = read_input(inp)
                 t0 = time.monotonic()
                 network = Marabou.read_onnx(model)
@@ -68,7 +90,17 @@ def main():
                     opts = Marabou.createOptions(verbosity=0, timeoutInSeconds=max(1, int(left)), numWorkers=1)
                     res, vals, _ = n.solve(options=opts, verbose=False)
                     if res == "sat":
-                        verdict = "violated"
+                        lo = np.maximum(0.0, x - eps)
+                        hi = np.minimum(1.0, x + eps)
+                        x_sat = np.array([vals[v] for v in iv])
+                        y_ort, real = check_sat(sess, x_sat, lo, hi, c, j)
+                        if real:
+                            verdict = "violated"
+                        else:
+                            verdict = "wrong-sat"
+                            print(f"  {net} eps={eps} {os.path.basename(inp)}: Marabou's sat for class {j} is not a "
+                                  f"counterexample: onnxruntime y_{c} = {y_ort[c]:.6f}, y_{j} = {y_ort[j]:.6f} "
+                                  f"(Marabou's outputs: {vals[ov[c]]:.6f}, {vals[ov[j]]:.6f})", flush=True)
                         break
                     if res != "unsat":
                         verdict = "unknown"
@@ -77,12 +109,13 @@ def main():
                 print(f"{net} eps={eps} {os.path.basename(inp)}: {verdict} {dt:.2f} s", flush=True)
                 rows.setdefault(net, []).append((verdict, dt))
     print()
-    print("| network | instances | robust | violated | unsolved | median s | max s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| network | instances | robust | violated | wrong sat | unsolved | median s | max s |")
+    print("|---|---|---|---|---|---|---|---|")
     for net, rs in rows.items():
         ts = [t for _, t in rs]
         n = lambda v: sum(1 for r in rs if r[0] == v)
-        print(f"| {net} (Marabou) | {len(rs)} | {n('robust')} | {n('violated')} | {len(rs) - n('robust') - n('violated')} "
+        unsolved = len(rs) - n('robust') - n('violated') - n('wrong-sat')
+        print(f"| {net} (Marabou) | {len(rs)} | {n('robust')} | {n('violated')} | {n('wrong-sat')} | {unsolved} "
               f"| {statistics.median(ts):.2f} | {max(ts):.2f} |")
 
 
