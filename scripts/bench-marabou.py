@@ -72,6 +72,9 @@ def main():
                 if only is not None and os.path.basename(inp)[:-4] not in only:
                     continue
                 x = read_input(inp)
+                # The box, once: Marabou's bounds and the check of its points.
+                lo = np.maximum(0.0, x - eps)
+                hi = np.minimum(1.0, x + eps)
                 t0 = time.monotonic()
                 network = Marabou.read_onnx(model)
                 y = network.evaluateWithoutMarabou([x.reshape(network.inputVars[0].shape)])[0].flatten()
@@ -88,15 +91,13 @@ def main():
                     iv = n.inputVars[0].flatten()
                     ov = n.outputVars[0].flatten()
                     for i, v in enumerate(iv):
-                        n.setLowerBound(v, max(0.0, x[i] - eps))
-                        n.setUpperBound(v, min(1.0, x[i] + eps))
+                        n.setLowerBound(v, float(lo[i]))
+                        n.setUpperBound(v, float(hi[i]))
                     # y_c - y_j <= 0: class c does not strictly win against j.
                     n.addInequality([ov[c], ov[j]], [1.0, -1.0], 0.0)
                     opts = Marabou.createOptions(verbosity=0, timeoutInSeconds=max(1, int(left)), numWorkers=1)
                     res, vals, _ = n.solve(options=opts, verbose=False)
                     if res == "sat":
-                        lo = np.maximum(0.0, x - eps)
-                        hi = np.minimum(1.0, x + eps)
                         x_sat = np.array([vals[v] for v in iv])
                         y_ort, real = check_sat(sess, x_sat, lo, hi, c, j)
                         if real:
