@@ -12,13 +12,21 @@ on the decision boundary to within f32 rounding, but the class still wins there)
 `wrong-sat`; Marabou's own output values at the point are printed beside onnxruntime's. Both
 are counted apart, neither robust nor violated.
 
+With `--referee PPNN` every `robust` is checked too: `PPNN verify` (the ppnn binary given, at
+most `--referee-timeout` seconds) looks for a counterexample in the same box; when it finds
+one and onnxruntime agrees that the point lies in the box with the competitor at or above
+the class, Marabou's `robust` is reported `wrong-unsat` and counted apart. A `robust` that
+survives the check is not thereby proved (ppnn may only have run out of time).
+
   python3 -m pip install maraboupy==2.0.0 onnx onnxruntime
   scripts/bench-marabou.py [--timeout 120] [--networks NAME,...] [--eps 0.03,0.05] [--inputs 15]
-                           [--only 7-1,...]
+                           [--only 7-1,...] [--referee target/release/ppnn [--referee-timeout 10]]
 """
 import argparse
 import os
+import json
 import statistics
+import subprocess
 import sys
 import time
 
@@ -51,6 +59,27 @@ def check_sat(sess, x_sat, lo, hi, c, j):
     return y, bool(y[j] >= y[c])
 
 
+def check_unsat(sess, ppnn, timeout, model, inp, eps, lo, hi, c):
+    """A counterexample to Marabou's `robust`: ppnn's witness in the box, confirmed by
+    onnxruntime (f32), as (competitor, y) or None when ppnn finds none."""
+    out = subprocess.run([ppnn, "verify", model, inp, "--radius", str(eps), "--timeout", str(timeout), "--json"],
+                         capture_output=True, text=True)
+    try:
+        d = json.loads(out.stdout)
+    except json.JSONDecodeError:
+        sys.exit(f"referee {ppnn} gave no JSON on {inp} at eps {eps}: {out.stderr.strip()}")
+    if d.get("verdict") != "violated":
+        return None
+    w = np.array(d["witness"]["x"])
+    j = d["witness"]["competitor"]
+    if d["class"] != c or not (np.all(w >= lo) and np.all(w <= hi)):
+        return None
+    inp0 = sess.get_inputs()[0]
+    shape = [k if isinstance(k, int) else 1 for k in inp0.shape]
+    y = sess.run(None, {inp0.name: w.astype(np.float32).reshape(shape)})[0].flatten()
+    return (j, y) if y[j] >= y[c] else None
+
+
 def main():
     import onnxruntime as ort
     from maraboupy import Marabou
@@ -61,6 +90,8 @@ def main():
     ap.add_argument("--eps", default="0.03,0.05")
     ap.add_argument("--inputs", type=int, default=15)
     ap.add_argument("--only", default=None, help="only these inputs among them, e.g. 7-1,3-2")
+    ap.add_argument("--referee", default=None, help="a ppnn binary that checks every Marabou robust")
+    ap.add_argument("--referee-timeout", type=float, default=10)
     a = ap.parse_args()
     only = set(a.only.split(",")) if a.only else None
     rows = {}
@@ -112,16 +143,25 @@ def main():
                         verdict = "unknown"
                         break
                 dt = time.monotonic() - t0
+                if verdict == "robust" and a.referee:
+                    found = check_unsat(sess, a.referee, a.referee_timeout, model, inp, eps, lo, hi, c)
+                    if found is not None:
+                        j, y_ort = found
+                        verdict = "wrong-unsat"
+                        print(f"  {net} eps={eps} {os.path.basename(inp)}: Marabou's robust is refuted: ppnn's "
+                              f"witness, in the box, gives onnxruntime y_{c} = {y_ort[c]:.6f}, y_{j} = {y_ort[j]:.6f}",
+                              flush=True)
                 print(f"{net} eps={eps} {os.path.basename(inp)}: {verdict} {dt:.2f} s", flush=True)
                 rows.setdefault(net, []).append((verdict, dt))
     print()
-    print("| network | instances | robust | violated | sat at a tie | wrong sat | unsolved | median s | max s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| network | instances | robust | violated | sat at a tie | wrong sat | wrong robust | unsolved | median s | max s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for net, rs in rows.items():
         ts = [t for _, t in rs]
         n = lambda v: sum(1 for r in rs if r[0] == v)
-        unsolved = len(rs) - n('robust') - n('violated') - n('tie-sat') - n('wrong-sat')
-        print(f"| {net} (Marabou) | {len(rs)} | {n('robust')} | {n('violated')} | {n('tie-sat')} | {n('wrong-sat')} | {unsolved} "
+        unsolved = len(rs) - n('robust') - n('violated') - n('tie-sat') - n('wrong-sat') - n('wrong-unsat')
+        print(f"| {net} (Marabou) | {len(rs)} | {n('robust')} | {n('violated')} | {n('tie-sat')} | {n('wrong-sat')} "
+              f"| {n('wrong-unsat')} | {unsolved} "
               f"| {statistics.median(ts):.2f} | {max(ts):.2f} |")
 
 
