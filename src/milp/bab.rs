@@ -126,6 +126,8 @@ pub fn branch_and_bound(
     // move the bound; then the cuts that do not bind are dropped (dense rows slow every node's
     // LP). They are globally valid, so every node's LP keeps the rest.
     let mut cuts: Vec<Row> = Vec::new();
+    // The root LP's last optimum: the relaxation's point when no node LP gets solved.
+    let mut root_point: Option<Vec<f64>> = None;
     if limits.bab.cuts && !proof_mode && !milp.relus.is_empty() {
         let mut first_gain: Option<f64> = None;
         let mut last = f64::INFINITY;
@@ -160,6 +162,7 @@ pub fn branch_and_bound(
             }
             last = v;
             let found = super::cuts::most_violated(milp, &sol, CUT_MIN_VIOLATION, CUTS_PER_ROUND);
+            root_point = Some(sol);
             if found.is_empty() {
                 break;
             }
@@ -229,6 +232,7 @@ pub fn branch_and_bound(
         nodes,
         stopped,
         stack,
+        deepest,
         ..
     } = tree.into_state();
     let own = incumbent.as_ref().map_or(f64::NEG_INFINITY, |i| i.0);
@@ -255,6 +259,7 @@ pub fn branch_and_bound(
         dual_bound: bound_internal.is_finite().then_some(sign * bound_internal),
         time: start.elapsed(),
         nodes,
+        relaxed: deepest.map(|(_, sol)| sol).or(root_point),
     };
     log_solve("bab", milp, &out);
     if closed_by_bounds > 0 && std::env::var_os("PPNN_LOG_MILP").is_some() {
@@ -326,4 +331,51 @@ fn explore(search: &Search, tree: &Tree<Node>, own: &mut Worker) -> Result<u64, 
             None => Ok(closed),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bounds::NeuronBounds;
+    use crate::milp::encode::Encoding;
+    use crate::milp::query;
+    use crate::network::random_net;
+    use crate::region::Hyperbox;
+
+    /// A search stopped by its node limit reports the relaxation's point of its deepest node
+    /// (what the oracle's attack starts from): a full column vector, whose input part lies in
+    /// the box.
+    #[test]
+    fn a_stopped_search_reports_its_deepest_relaxation_point() {
+        let mut stopped = 0;
+        for seed in 0..20u64 {
+            let net = random_net(seed, &[5, 16, 16, 16, 3]);
+            let centre: Vec<f64> = (0..5).map(|i| ((seed + i) % 7) as f64 / 7.0).collect();
+            let region = Hyperbox::ball(&centre, 0.4, &Hyperbox::unit(5));
+            let c = net.classify(&centre).unwrap_or(0);
+            let j = (c + 1) % 3;
+            let bounds = NeuronBounds::symbolic(&net, &region);
+            let enc = Encoding::new(&net, &region, &bounds);
+            let limits = Limits {
+                max_nodes: Some(3),
+                ..Limits::default()
+            };
+            let ans = query::satisfy(&enc, &[enc.margin(c, j)], 1e-4, &limits).unwrap();
+            if ans.outcome.status != Status::NodeLimit {
+                continue;
+            }
+            stopped += 1;
+            let relaxed = ans.outcome.relaxed.as_ref().expect("a relaxation's point");
+            assert_eq!(relaxed.len(), enc.milp.num_cols(), "seed {seed}");
+            let x = ans.relaxed_point.expect("its input part");
+            assert_eq!(x.len(), 5);
+            for (i, v) in x.iter().enumerate() {
+                assert!(
+                    *v >= region.lb()[i] - 1e-7 && *v <= region.ub()[i] + 1e-7,
+                    "seed {seed}: coordinate {i} = {v} outside the box"
+                );
+            }
+        }
+        assert!(stopped >= 3, "only {stopped} searches hit their node limit");
+    }
 }

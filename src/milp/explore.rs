@@ -325,6 +325,12 @@ impl Search<'_> {
             tree.done([]);
             return Ok(());
         }
+        {
+            let mut s = tree.lock();
+            if s.deepest.as_ref().is_none_or(|(d, _)| node.fix.len() >= *d) {
+                s.deepest = Some((node.fix.len(), sol.clone()));
+            }
+        }
         let mut sol = sol;
         match self.branch(w, &mut sol, has_incumbent) {
             None => {

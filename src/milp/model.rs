@@ -227,6 +227,11 @@ pub struct Outcome {
     pub time: Duration,
     /// Branch-and-bound nodes explored.
     pub nodes: i64,
+    /// Branch and bound only: the LP solution (column values) of the most deeply fixed node it
+    /// solved. Not a solution of the MILP: a point of the relaxation near the real points the
+    /// search was heading for, from which an attack may start (the issue's "relaxation's
+    /// points as starts").
+    pub relaxed: Option<Vec<f64>>,
 }
 
 impl Outcome {
@@ -239,6 +244,7 @@ impl Outcome {
             dual_bound: None,
             time: Duration::ZERO,
             nodes: 0,
+            relaxed: None,
         }
     }
 }

@@ -29,11 +29,18 @@ pub struct Answer {
     pub outcome: Outcome,
     /// The input part of the solution, if there is one.
     pub point: Option<Vec<f64>>,
+    /// The input part of the relaxation's point ([`Outcome::relaxed`]), if there is one.
+    pub relaxed_point: Option<Vec<f64>>,
 }
 
 fn answer(enc: &Encoding, outcome: Outcome) -> Answer {
     let point = outcome.solution.as_deref().map(|s| enc.input_point(s));
-    Answer { outcome, point }
+    let relaxed_point = outcome.relaxed.as_deref().map(|s| enc.input_point(s));
+    Answer {
+        outcome,
+        point,
+        relaxed_point,
+    }
 }
 
 /// A property constraint's *satisfaction* `-value(x, y)` as a linear expression over the

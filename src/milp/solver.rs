@@ -357,6 +357,7 @@ pub(super) fn run(
         dual_bound,
         time,
         nodes,
+        relaxed: None,
     })
 }
 

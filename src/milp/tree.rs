@@ -78,6 +78,9 @@ pub(super) struct State<N> {
     pub unresolved: usize,
     /// Node LPs solved, by every worker; also each solve's number.
     pub nodes: i64,
+    /// The LP solution of the most deeply fixed node solved so far, with its number of
+    /// fixings (the latest of equally deep ones).
+    pub deepest: Option<(usize, Vec<f64>)>,
 }
 
 /// The shared tree.
@@ -98,6 +101,7 @@ impl<N> Tree<N> {
                 cut_bound: f64::NEG_INFINITY,
                 unresolved: 0,
                 nodes: 0,
+                deepest: None,
             }),
             wake: Condvar::new(),
         }

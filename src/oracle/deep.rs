@@ -66,6 +66,64 @@ impl MilpOracle<'_> {
         }
     }
 
+    /// The strong attack from the points of the branch and bound's relaxations only (its
+    /// own starts ran before the MILP): each of `starts` is a MILP's relaxation point (the
+    /// most deeply fixed node LP's input point of a MILP that ran out of time) with the
+    /// competitors of class `c` that MILP was about, and one ascent per competitor starts
+    /// there. Where a counterexample sits in a narrow region, the relaxation's optimum under
+    /// the dive's fixings can lie next to it while the centre, random points and vertices do
+    /// not. A confirmed counterexample or `None` (which proves nothing).
+    pub(super) fn relaxation_attack(
+        &self,
+        region: &Hyperbox,
+        c: usize,
+        starts: &[(Vec<usize>, Vec<f64>)],
+        time_limit: Option<Duration>,
+        mut closest: Option<&mut Tracker>,
+    ) -> Option<Witness> {
+        let settings = self.settings.pgd.as_ref()?;
+        if !self.deep() {
+            return None;
+        }
+        let budget = time_limit.map_or(PGD_MAX, |t| t.mul_f64(PGD_SHARE).min(PGD_MAX));
+        let mut stop_at = Instant::now() + budget;
+        if let Some(d) = self.settings.deadline {
+            stop_at = stop_at.min(d);
+        }
+        let only_starts = attack::PgdSettings {
+            starts: 0,
+            ..*settings
+        };
+        let now = Instant::now();
+        let mut best = f64::NEG_INFINITY;
+        let mut found = None;
+        for (js, x) in starts.iter().filter(|(js, _)| !js.is_empty()) {
+            let hint = [region.clamp(x)];
+            let (x, v) = attack::pgd(self.net, region, c, js, &hint, &only_starts, Some(stop_at));
+            best = best.max(v);
+            if let Some(t) = closest.as_deref_mut() {
+                t.offer(&x);
+            }
+            if v >= 0.0 {
+                found = Witness::confirm(self.net, &x, c);
+                if found.is_some() {
+                    break;
+                }
+            }
+            if Instant::now() >= stop_at {
+                break;
+            }
+        }
+        if std::env::var_os("PPNN_LOG_MILP").is_some() {
+            eprintln!(
+                "[relaxation-attack] {} starts: best y_j - y_c {best:.4}, {:.3} s",
+                starts.len(),
+                now.elapsed().as_secs_f64()
+            );
+        }
+        found
+    }
+
     /// Starts for the strong attack: the most recent counterexamples of class `c` in the pool,
     /// clamped into `region`. Searches that shrink a box around a known counterexample (the
     /// apothem's upper end) then start next to it, where a fresh start rarely lands on a deep
@@ -143,5 +201,50 @@ impl MilpOracle<'_> {
         self.add_tightening(stats.lps as u64, took);
         self.tightened.record(region, &tight);
         tight
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::random_net;
+    use crate::oracle::OracleSettings;
+
+    /// The relaxation attack starts only from the points it is given: from a counterexample
+    /// it confirms one (of one of the start's competitors), from no point it returns nothing.
+    #[test]
+    fn the_relaxation_attack_starts_from_its_points_only() {
+        let mut found = 0;
+        for seed in 0..40u64 {
+            let net = random_net(seed, &[4, 12, 12, 3]);
+            let centre: Vec<f64> = (0..4).map(|i| ((seed + 3 * i) % 9) as f64 / 9.0).collect();
+            let Some(c) = net.classify(&centre) else {
+                continue;
+            };
+            let region = Hyperbox::ball(&centre, 0.3, &Hyperbox::unit(4));
+            let oracle = MilpOracle::new(&net, Hyperbox::unit(4), OracleSettings::default());
+            assert!(oracle
+                .relaxation_attack(&region, c, &[], None, None)
+                .is_none());
+            // A counterexample in the box, by the full attack.
+            let s = attack::PgdSettings::default();
+            let (x, v) = attack::pgd(&net, &region, c, &[], &[], &s, None);
+            if v <= 0.0 {
+                continue;
+            }
+            let y = net.forward(&x);
+            let js: Vec<usize> = (0..3).filter(|&j| j != c && y[j] >= y[c]).collect();
+            let w = oracle
+                .relaxation_attack(&region, c, &[(js.clone(), x)], None, None)
+                .expect("a counterexample from a counterexample");
+            let yw = net.forward(&w.x);
+            assert!(
+                js.iter().any(|&j| yw[j] >= yw[c]),
+                "seed {seed}: not a counterexample"
+            );
+            assert!(region.contains(&w.x), "seed {seed}: outside the box");
+            found += 1;
+        }
+        assert!(found >= 5, "only {found} boxes had a counterexample");
     }
 }

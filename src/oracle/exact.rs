@@ -167,7 +167,10 @@ impl MilpOracle<'_> {
         match status {
             Status::Interrupted => ClassResult::Interrupted,
             Status::TimeLimit => {
-                ClassResult::TimedOut(ans.outcome.dual_bound.filter(|b| b.is_finite()))
+                ClassResult::TimedOut(
+                    ans.outcome.dual_bound.filter(|b| b.is_finite()),
+                    ans.relaxed_point.as_ref().map(|pt| region.clamp(pt)),
+                )
             }
             Status::Optimal | Status::TargetReached => ClassResult::NearTie(
                 match class {

@@ -157,8 +157,9 @@ enum ClassResult {
     Violated(Witness),
     Unknown(String),
     /// The MILP reached its time limit; the branch and bound's bound on the disjunct's
-    /// satisfaction when it had one.
-    TimedOut(Option<f64>),
+    /// satisfaction when it had one, and its relaxation's point (the input part of
+    /// [`crate::milp::solver::Outcome::relaxed`], in the box) as a start for attacks.
+    TimedOut(Option<f64>, Option<Vec<f64>>),
     NearTie(String, Option<Vec<f64>>),
     Interrupted,
 }

@@ -387,12 +387,48 @@ impl MilpOracle<'_> {
             let until = Some(Instant::now() + probe);
             let results = self.milp_pass(p, class, &open, &boxes, Some(probe), until);
             let mut settled = vec![false; open.len()];
+            // The relaxations' points of the MILPs that ran out of time, and their disjuncts.
+            let mut points: Vec<(usize, Vec<f64>)> = Vec::new();
             for (i, r) in results.into_iter().enumerate() {
                 match r {
                     ClassResult::Violated(w) => return violated(w, Method::Milp),
                     ClassResult::RuledOut => settled[i] = true,
-                    ClassResult::TimedOut(Some(b)) => open[i].searched = Some(b),
+                    ClassResult::TimedOut(bound, point) => {
+                        if bound.is_some() {
+                            open[i].searched = bound;
+                        }
+                        points.extend(point.map(|x| (open[i].index, x)));
+                    }
                     _ => {}
+                }
+            }
+            // Those points as starts of the strong attack, before tightening takes its time.
+            if let (Some(c), [first, rest @ ..]) = (class, &p.disjuncts[..]) {
+                if !points.is_empty() && rest.iter().all(|d| d.region == first.region) {
+                    // Each point with the competitors of its disjunct (the outputs its rows
+                    // name besides the class).
+                    let starts: Vec<(Vec<usize>, Vec<f64>)> = points
+                        .into_iter()
+                        .map(|(k, x)| {
+                            let mut js: Vec<usize> = p.disjuncts[k]
+                                .rows()
+                                .flat_map(|r| r.y.iter().map(|&(j, _)| j))
+                                .filter(|&j| j != c)
+                                .collect();
+                            js.sort_unstable();
+                            js.dedup();
+                            (js, x)
+                        })
+                        .collect();
+                    if let Some(w) = self.relaxation_attack(
+                        &first.region,
+                        c,
+                        &starts,
+                        time_limit,
+                        Some(&mut closest),
+                    ) {
+                        return violated(w, Method::Attack);
+                    }
                 }
             }
             let mut i = 0;
@@ -467,7 +503,7 @@ impl MilpOracle<'_> {
             // The lower of this pass's bound and an earlier pass's: both bound the same
             // disjunct's satisfaction over the same box.
             let search = match &r {
-                ClassResult::TimedOut(Some(b)) => Some(o.searched.map_or(*b, |s| s.min(*b))),
+                ClassResult::TimedOut(Some(b), _) => Some(o.searched.map_or(*b, |s| s.min(*b))),
                 _ => o.searched,
             };
             if !matches!(r, ClassResult::RuledOut) {
@@ -479,7 +515,7 @@ impl MilpOracle<'_> {
                     near_tie = None;
                     unknown.push(why)
                 }
-                ClassResult::TimedOut(bound) => {
+                ClassResult::TimedOut(bound, _) => {
                     near_tie = None;
                     timed_out.push(bound)
                 }
