@@ -228,9 +228,9 @@ pub struct Outcome {
     /// Branch-and-bound nodes explored.
     pub nodes: i64,
     /// Branch and bound only: the LP solution (column values) of the most deeply fixed node it
-    /// solved. Not a solution of the MILP: a point of the relaxation near the real points the
-    /// search was heading for, from which an attack may start (the issue's "relaxation's
-    /// points as starts").
+    /// solved, or when it solved none, the root LP's last optimum of its cut rounds. Not a
+    /// solution of the MILP: a point of the relaxation near the real points the search was
+    /// heading for, from which an attack may start.
     pub relaxed: Option<Vec<f64>>,
 }
 
