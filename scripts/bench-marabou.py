@@ -93,6 +93,8 @@ def main():
     ap.add_argument("--referee", default=None, help="a ppnn binary that checks every Marabou robust")
     ap.add_argument("--referee-timeout", type=float, default=10)
     a = ap.parse_args()
+    if a.referee and not (os.path.isfile(a.referee) and os.access(a.referee, os.X_OK)):
+        sys.exit(f"--referee {a.referee}: not an executable file (build ppnn with cargo build --release)")
     only = set(a.only.split(",")) if a.only else None
     rows = {}
     for net in a.networks.split(","):
