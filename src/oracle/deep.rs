@@ -49,11 +49,7 @@ impl MilpOracle<'_> {
         if !self.deep() {
             return None;
         }
-        let budget = time_limit.map_or(PGD_MAX, |t| t.mul_f64(PGD_SHARE).min(PGD_MAX));
-        let mut stop_at = Instant::now() + budget;
-        if let Some(d) = self.settings.deadline {
-            stop_at = stop_at.min(d);
-        }
+        let stop_at = self.attack_stop(time_limit);
         let hints = self.pool_hints(region, c);
         let (x, v) = attack::pgd(self.net, region, c, js, &hints, settings, Some(stop_at));
         if let Some(t) = closest {
@@ -85,11 +81,7 @@ impl MilpOracle<'_> {
         if !self.deep() {
             return None;
         }
-        let budget = time_limit.map_or(PGD_MAX, |t| t.mul_f64(PGD_SHARE).min(PGD_MAX));
-        let mut stop_at = Instant::now() + budget;
-        if let Some(d) = self.settings.deadline {
-            stop_at = stop_at.min(d);
-        }
+        let stop_at = self.attack_stop(time_limit);
         let only_starts = attack::PgdSettings {
             starts: 0,
             ..*settings
@@ -122,6 +114,14 @@ impl MilpOracle<'_> {
             );
         }
         found
+    }
+
+    /// When an attack of a question with `time_limit` must stop: its share of the limit (at
+    /// most `PGD_MAX`), and never after the run's deadline.
+    fn attack_stop(&self, time_limit: Option<Duration>) -> Instant {
+        let budget = time_limit.map_or(PGD_MAX, |t| t.mul_f64(PGD_SHARE).min(PGD_MAX));
+        let stop_at = Instant::now() + budget;
+        self.settings.deadline.map_or(stop_at, |d| stop_at.min(d))
     }
 
     /// Starts for the strong attack: the most recent counterexamples of class `c` in the pool,

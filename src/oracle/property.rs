@@ -394,9 +394,7 @@ impl MilpOracle<'_> {
                     ClassResult::Violated(w) => return violated(w, Method::Milp),
                     ClassResult::RuledOut => settled[i] = true,
                     ClassResult::TimedOut(bound, point) => {
-                        if bound.is_some() {
-                            open[i].searched = bound;
-                        }
+                        open[i].searched = bound;
                         points.extend(point.map(|x| (open[i].index, x)));
                     }
                     _ => {}
@@ -405,20 +403,9 @@ impl MilpOracle<'_> {
             // Those points as starts of the strong attack, before tightening takes its time.
             if let (Some(c), [first, rest @ ..]) = (class, &p.disjuncts[..]) {
                 if !points.is_empty() && rest.iter().all(|d| d.region == first.region) {
-                    // Each point with the competitors of its disjunct (the outputs its rows
-                    // name besides the class).
                     let starts: Vec<(Vec<usize>, Vec<f64>)> = points
                         .into_iter()
-                        .map(|(k, x)| {
-                            let mut js: Vec<usize> = p.disjuncts[k]
-                                .rows()
-                                .flat_map(|r| r.y.iter().map(|&(j, _)| j))
-                                .filter(|&j| j != c)
-                                .collect();
-                            js.sort_unstable();
-                            js.dedup();
-                            (js, x)
-                        })
+                        .map(|(k, x)| (competitors(&p.disjuncts[k], c), x))
                         .collect();
                     if let Some(w) = self.relaxation_attack(
                         &first.region,
@@ -579,6 +566,18 @@ fn undecided(
         reached,
         time: start.elapsed(),
     }
+}
+
+/// The competitors of class `c` a disjunct is about: the outputs its rows name besides `c`.
+fn competitors(d: &Disjunct, c: usize) -> Vec<usize> {
+    let mut js: Vec<usize> = d
+        .rows()
+        .flat_map(|r| r.y.iter().map(|&(j, _)| j))
+        .filter(|&j| j != c)
+        .collect();
+    js.sort_unstable();
+    js.dedup();
+    js
 }
 
 /// The upper end of the disjuncts still open, before the last MILP pass: each one's rigorous
