@@ -47,6 +47,7 @@ mod property;
 mod ruled;
 mod settings;
 mod slide;
+mod value;
 mod verdict;
 
 pub use settings::{ByMethod, MilpStrategy, OracleSettings, OracleStats, DEFAULT_MARGIN};

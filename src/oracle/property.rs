@@ -2,7 +2,7 @@
 //! the cascade. "Class c keeps winning" is [`Property::class_loses`] asked here too: one path.
 //!
 //! 1. **concrete**: remembered counterexamples (class questions), each box's centre and corners;
-//! 2. **bounds**: a disjunct is ruled out when one of its constraints has `value > τ` on the
+//! 2. **bounds** (`value.rs`): a disjunct is ruled out when one of its constraints has `value > τ` on the
 //!    whole box, bounding each linear output expression as a whole (back-substitution of its
 //!    coefficient vector), not output by output; and a disjunct that a MILP already proved
 //!    empty on a box containing this one's is dropped (the memo, `ruled.rs`: searches ask many
@@ -22,93 +22,12 @@ use std::time::{Duration, Instant};
 
 use super::closest::{Reached, Tracker};
 use super::confirm::confirm;
+use super::value::value_bounds;
 use super::{ClassResult, Method, MilpOracle, Verdict, Witness};
 use crate::attack;
-use crate::bounds::{BoundMethod, NeuronBounds};
-use crate::network::Network;
+use crate::bounds::NeuronBounds;
 use crate::property::{Constraint, Disjunct, Property};
 use crate::region::Hyperbox;
-
-/// Lower and upper bounds of one constraint's `value` over the box of `bounds`.
-fn value_bounds(
-    net: &Network,
-    bounds: &NeuronBounds,
-    method: BoundMethod,
-    region: &Hyperbox,
-    c: &Constraint,
-) -> (f64, f64) {
-    // The input part, over the box (rounding-widened like every bound).
-    let (mut xl, mut xu, mut abs) = (0.0, 0.0, 0.0);
-    for &(i, a) in &c.x {
-        let (l, u) = (region.lb()[i], region.ub()[i]);
-        xl += if a >= 0.0 { a * l } else { a * u };
-        xu += if a >= 0.0 { a * u } else { a * l };
-        abs += a.abs() * l.abs().max(u.abs());
-    }
-    let widen = (c.x.len() as f64 + 2.0) * f64::EPSILON * (abs + c.constant.abs());
-    let (yl, yu) = output_bounds(net, bounds, method, region, &c.y);
-    (xl + yl + c.constant - widen, xu + yu + c.constant + widen)
-}
-
-/// Bounds of `Σ b_j y_j` over the box. A difference of two outputs uses the classification
-/// margin bounds (the same numbers the class questions always used); any other combination is
-/// bounded as one linear function (back-substitution) and by the output intervals.
-fn output_bounds(
-    net: &Network,
-    bounds: &NeuronBounds,
-    method: BoundMethod,
-    region: &Hyperbox,
-    y: &[(usize, f64)],
-) -> (f64, f64) {
-    if y.is_empty() {
-        return (0.0, 0.0);
-    }
-    if let [(a, pa), (b, pb)] = *y {
-        // a - b (or b - a): y_a - y_b is the margin "y_j - y_c" with j = a, c = b.
-        let diff = |j: usize, c: usize| match method {
-            BoundMethod::Interval => (
-                -bounds.margin_upper_interval_in(net, j, c, Some(region)),
-                bounds.margin_upper_interval_in(net, c, j, Some(region)),
-            ),
-            BoundMethod::Symbolic => (
-                -bounds.margin_upper(net, j, c, region),
-                bounds.margin_upper(net, c, j, region),
-            ),
-        };
-        if pa == 1.0 && pb == -1.0 {
-            return diff(a, b);
-        }
-        if pa == -1.0 && pb == 1.0 {
-            return diff(b, a);
-        }
-    }
-    // Output intervals (rectified when the output layer has a ReLU).
-    let last = net.layers().len() - 1;
-    let relu = net.layers()[last].relu;
-    let (lo, hi) = (&bounds.lower[last], &bounds.upper[last]);
-    let f = |v: f64| if relu { v.max(0.0) } else { v };
-    let (mut il, mut iu, mut abs) = (0.0, 0.0, 0.0);
-    for &(j, b) in y {
-        let (l, u) = (f(lo[j]), f(hi[j]));
-        il += if b >= 0.0 { b * l } else { b * u };
-        iu += if b >= 0.0 { b * u } else { b * l };
-        abs += b.abs() * l.abs().max(u.abs());
-    }
-    let w = (y.len() as f64 + 2.0) * f64::EPSILON * abs;
-    let (mut il, mut iu) = (il - w, iu + w);
-    if method == BoundMethod::Symbolic {
-        let n = net.output_size();
-        let mut up = vec![0.0; n];
-        let mut down = vec![0.0; n];
-        for &(j, b) in y {
-            up[j] += b;
-            down[j] -= b;
-        }
-        iu = iu.min(bounds.output_linear_upper(net, &up, 0.0, region));
-        il = il.max(-bounds.output_linear_upper(net, &down, 0.0, region));
-    }
-    (il, iu)
-}
 
 /// Deep networks with LP tightening: the share of a question's time its first, untightened
 /// MILP pass may take, and at most `PROBE_MAX`. The pass is for the disjuncts that settle
