@@ -1,7 +1,8 @@
 //! Dev probe: LP tightening's cost and effect on one box.
 //! `cargo run --release --example probe_tighten -- MODEL INPUT EPS [SECONDS] [nocuts]
-//! [rounds=N] [per_round=N] [idle=N]` (SECONDS `-`: no limit; the `key=N` options set the
-//! cut settings, `tighten::Cuts`, default `rounds=3 per_round=20 idle=6`).
+//! [rounds=N] [per_round=N] [idle=N] [pair_top=N]` (SECONDS `-`: no limit; the `key=N` options
+//! set the cut settings, `tighten::Cuts`, default `rounds=3 per_round=20 idle=6 pair_top=16`;
+//! `pair_top=0`: no pair cuts).
 use parallelepipedonn::bounds::NeuronBounds;
 use parallelepipedonn::milp::tighten::{tighten, Cuts};
 use parallelepipedonn::{load_onnx, Hyperbox};
@@ -43,6 +44,8 @@ fn main() {
             cuts.per_round = n;
         } else if let Some(n) = value("idle=") {
             cuts.idle = n;
+        } else if let Some(n) = value("pair_top=") {
+            cuts.pair_top = n;
         } else {
             panic!("unknown option {arg}");
         }

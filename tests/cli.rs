@@ -424,7 +424,12 @@ fn certify_bad_options() {
     );
     assert_bad(
         &ppnn(&["certify", &model, &x, "--disable", "influence-orders"]),
-        &["--disable", "influence-order", "influence-orders"],
+        &[
+            "--disable",
+            "influence-order",
+            "pair-cuts",
+            "influence-orders",
+        ],
     );
     // The switch itself is accepted, by `maximal` as by every other algorithm.
     for algo in ["maximal", "c-bu-d"] {
@@ -435,7 +440,7 @@ fn certify_bad_options() {
             "--algo",
             algo,
             "--disable",
-            "slide,influence-order",
+            "slide,influence-order,pair-cuts",
         ]);
         let (stdout, stderr) = text(&o);
         assert_eq!(o.status.code(), Some(0), "{algo}: {stderr}");

@@ -217,6 +217,7 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
             OracleSettings {
                 bab: BabOptions {
                     cuts: false,
+                    pair_cuts: false,
                     node_bounds: false,
                     dual_branching: false,
                     workers: Workers::One,
@@ -231,6 +232,7 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
             OracleSettings {
                 bab: BabOptions {
                     cuts: true,
+                    pair_cuts: true,
                     node_bounds: false,
                     dual_branching: true,
                     workers: Workers::One,
@@ -260,6 +262,7 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
             OracleSettings {
                 bab: BabOptions {
                     cuts: false,
+                    pair_cuts: false,
                     node_bounds: true,
                     dual_branching: false,
                     workers: Workers::One,

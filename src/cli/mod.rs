@@ -125,7 +125,8 @@ pub struct OracleArgs {
     /// (the strong attack of deep networks), lp-tightening (LP bounds, with ideal-formulation
     /// cuts, of deep networks' later layers before each MILP: after a first MILP pass with 10%
     /// of the time limit, within half of what is left), cuts (the root's and those of LP
-    /// tightening), node-bounds, dual-branching, helpers (a second branch-and-bound worker
+    /// tightening), pair-cuts (the root's multi-neuron cuts over pairs of one layer's ReLUs, on
+    /// networks with two or more ReLU layers), node-bounds, dual-branching, helpers (a second branch-and-bound worker
     /// on a tree while a core is free),
     /// memo (reuse of competitors a MILP proved out on a box containing the question's), slide
     /// (linear-region LPs that move `maximal`'s refusing points towards their face),
@@ -380,6 +381,7 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "pgd" => settings.pgd = None,
             "lp-tightening" => settings.lp_tightening = false,
             "cuts" => settings.bab.cuts = false,
+            "pair-cuts" => settings.bab.pair_cuts = false,
             "node-bounds" => settings.bab.node_bounds = false,
             "dual-branching" => settings.bab.dual_branching = false,
             "helpers" => settings.bab.workers = Workers::One,
@@ -388,7 +390,7 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             // A stage of `maximal` itself, read by `params_from`.
             "influence-order" => {}
             other => bail!(
-                "--disable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, helpers, memo, slide, influence-order; got '{other}'"
+                "--disable takes stages among attack, pgd, lp-tightening, cuts, pair-cuts, node-bounds, dual-branching, helpers, memo, slide, influence-order; got '{other}'"
             ),
         }
     }
@@ -398,6 +400,7 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "pgd" => settings.pgd = Some(Default::default()),
             "lp-tightening" => settings.lp_tightening = true,
             "cuts" => settings.bab.cuts = true,
+            "pair-cuts" => settings.bab.pair_cuts = true,
             "node-bounds" => settings.bab.node_bounds = true,
             "dual-branching" => settings.bab.dual_branching = true,
             "helpers" => settings.bab.workers = Workers::WhileCoresFree,
@@ -405,7 +408,7 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "slide" => settings.slide = true,
             "influence-order" => {}
             other => bail!(
-                "--enable takes stages among attack, pgd, lp-tightening, cuts, node-bounds, dual-branching, helpers, memo, slide, influence-order; got '{other}'"
+                "--enable takes stages among attack, pgd, lp-tightening, cuts, pair-cuts, node-bounds, dual-branching, helpers, memo, slide, influence-order; got '{other}'"
             ),
         }
     }

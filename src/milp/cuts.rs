@@ -118,6 +118,9 @@ pub(super) struct Pool {
     per_round: usize,
     /// A cut not binding at any of the last this many optima is dropped.
     idle: usize,
+    /// Pair cuts ([`super::pairs`]) separated with the ideal ones, over the pairs among this
+    /// many neurons per layer.
+    pairs: Option<(std::sync::Arc<super::pairs::PairCuts>, usize)>,
 }
 
 impl Pool {
@@ -130,7 +133,15 @@ impl Pool {
             last_bound: Vec::new(),
             per_round,
             idle,
+            pairs: None,
         }
+    }
+
+    /// Also separates pair cuts, over the pairs among the `top` neurons per layer that the LP
+    /// point exploits most (up to `per_round` of them per round, besides the ideal cuts).
+    pub fn with_pairs(mut self, pairs: std::sync::Arc<super::pairs::PairCuts>, top: usize) -> Self {
+        self.pairs = Some((pairs, top));
+        self
     }
 
     /// The cuts in the pool.
@@ -140,7 +151,10 @@ impl Pool {
 
     /// Separates at `sol` and adds the most violated cuts; how many (0: none violated).
     pub fn separate(&mut self, lp: &mut Lp, sol: &[f64], solve: usize) -> Option<usize> {
-        let found = most_violated(&self.milp, sol, CUT_MIN_VIOLATION, self.per_round);
+        let mut found = most_violated(&self.milp, sol, CUT_MIN_VIOLATION, self.per_round);
+        if let Some((pairs, top)) = &self.pairs {
+            found.extend(pairs.most_violated(sol, *top, self.per_round, None));
+        }
         let n = found.len();
         for row in found {
             lp.add_row(row.lb, row.ub, &row.terms).ok()?;

@@ -9,6 +9,7 @@
 //! how tight the bounds are. Questions (`query`) add an objective and a few rows on top.
 
 use super::nodes::PhaseRefiner;
+use super::pairs::PairCuts;
 use super::solver::{Basis, Milp, ReluCols};
 use crate::bounds::NeuronBounds;
 use crate::network::Network;
@@ -244,6 +245,18 @@ impl Encoding {
                 .map(|(b, r)| (b.layer, b.neuron, *r))
                 .collect();
             milp.refiner = Some(std::sync::Arc::new(PhaseRefiner::new(net, bounds, sites)));
+        }
+        // Pair cuts need two ReLUs of one layer that the relaxation can exploit jointly; on
+        // one-hidden-layer networks the MILPs are fast as they are, so they start at two.
+        if net.relu_layers() >= 2 && binaries.len() >= 2 {
+            let sites: Vec<(usize, usize, ReluCols)> = binaries
+                .iter()
+                .zip(&milp.relus)
+                .map(|(b, r)| (b.layer, b.neuron, *r))
+                .collect();
+            milp.pairs = Some(std::sync::Arc::new(PairCuts::new(
+                net, bounds, region, sites,
+            )));
         }
         Encoding {
             milp,

@@ -55,6 +55,9 @@ pub(super) struct Search<'a> {
     pub managed: &'a [usize],
     /// The rows `h <= z - l (1 - a)` and `h <= u a` of each ReLU (bound-effect branching).
     pub dual_rows: Option<&'a [Option<(usize, usize)>]>,
+    /// For each ReLU, the root pair cuts (LP row, coefficient of its `h`) that hold its `h`
+    /// up: their multipliers price its relaxation too.
+    pub cut_rows: &'a [Vec<(usize, f64)>],
     pub ints: &'a [usize],
     pub is_relu: &'a [bool],
     /// The root cuts every worker's LP carries.
@@ -402,7 +405,11 @@ impl Search<'_> {
                 // two upper rows price the objective's gain per unit of `h` above its true
                 // value; times the relaxation's height, what splitting can take away.
                 if let (Some(d), Some(Some((rl, ru)))) = (&duals, self.dual_rows.map(|v| v[k])) {
-                    let effect = (d[rl].abs() + d[ru].abs()) * height;
+                    let on_cuts: f64 = self.cut_rows[k]
+                        .iter()
+                        .map(|&(row, coef)| d.get(row).map_or(0.0, |y| y.abs() * coef))
+                        .sum();
+                    let effect = (d[rl].abs() + d[ru].abs() + on_cuts) * height;
                     if effect > 0.0 && best_effect.is_none_or(|(_, e)| effect > e) {
                         best_effect = Some((r.a, effect));
                     }

@@ -13,6 +13,7 @@ pub mod leaflog;
 pub mod lp;
 pub mod model;
 pub mod nodes;
+pub mod pairs;
 pub mod query;
 pub mod safe;
 pub mod solver;

@@ -27,6 +27,8 @@ pub struct Milp {
     /// Node bounds for deep networks: our branch and bound re-propagates each node's ReLU
     /// fixings through the network and tightens the node's LP (HiGHS's MIP ignores it).
     pub refiner: Option<std::sync::Arc<super::nodes::PhaseRefiner>>,
+    /// Multi-neuron (pair) cuts for deep networks, separated at our branch and bound's root.
+    pub pairs: Option<std::sync::Arc<super::pairs::PairCuts>>,
 }
 
 /// The columns of one encoded ReLU `h = max(z, 0)` with phase binary `a`.
@@ -136,6 +138,9 @@ pub struct Limits<'a> {
 pub struct BabOptions {
     /// Root cuts from the ReLUs' ideal formulation ([`super::cuts`]).
     pub cuts: bool,
+    /// Root cuts from the convex hull of pairs of ReLUs of one layer ([`super::pairs`]), on
+    /// networks with two or more ReLU layers.
+    pub pair_cuts: bool,
     /// Node bounds re-propagated under each node's fixings ([`super::nodes`]).
     pub node_bounds: bool,
     /// Branch on the ReLU whose relaxation the node LP's duals say is worth the most to its
@@ -162,6 +167,7 @@ impl Default for BabOptions {
     fn default() -> Self {
         BabOptions {
             cuts: true,
+            pair_cuts: true,
             node_bounds: true,
             dual_branching: true,
             workers: Workers::WhileCoresFree,

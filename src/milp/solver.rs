@@ -364,11 +364,21 @@ pub(super) fn run(
 /// Solves `milp` with HiGHS's own MIP solver (single-threaded; parallelism comes from solving
 /// independent questions at once). Never panics on a solver outcome.
 pub fn solve_highs(milp: &Milp, sense: Sense, limits: &Limits) -> Result<Outcome, SolverError> {
-    let h = load(milp, sense, limits.relaxation)?;
-    let is_mip = !limits.relaxation && milp.integer.iter().any(|&b| b);
-    let out = run(&h, milp.num_cols(), milp.rows.len(), is_mip, limits)?;
+    let out = solve_highs_quietly(milp, sense, limits)?;
     log_solve("highs", milp, &out);
     Ok(out)
+}
+
+/// As [`solve_highs`], without the `PPNN_LOG_MILP` line: for the many tiny LPs of a
+/// separation (`pairs`), whose lines would drown the log.
+pub(super) fn solve_highs_quietly(
+    milp: &Milp,
+    sense: Sense,
+    limits: &Limits,
+) -> Result<Outcome, SolverError> {
+    let h = load(milp, sense, limits.relaxation)?;
+    let is_mip = !limits.relaxation && milp.integer.iter().any(|&b| b);
+    run(&h, milp.num_cols(), milp.rows.len(), is_mip, limits)
 }
 
 /// Solves `milp` with the engine chosen in `limits`.

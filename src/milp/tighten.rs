@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use super::cuts::Pool;
 use super::encode::Encoding;
+use super::pairs::PairCuts;
 use super::safe;
 use super::solver::{Basis, Limits, Lp, Outcome, Sense, Status};
 use crate::bounds::NeuronBounds;
@@ -61,6 +62,9 @@ pub struct Cuts {
     pub per_round: usize,
     /// A cut not binding at any of the last this many optima is dropped.
     pub idle: usize,
+    /// Pair cuts ([`super::pairs`]) over the pairs among this many neurons per earlier layer
+    /// (those the LP point exploits most); 0: none.
+    pub pair_top: usize,
 }
 
 impl Default for Cuts {
@@ -69,6 +73,7 @@ impl Default for Cuts {
             rounds: 3,
             per_round: 20,
             idle: 6,
+            pair_top: 16,
         }
     }
 }
@@ -79,6 +84,14 @@ impl Cuts {
         Cuts {
             rounds: 0,
             ..Cuts::default()
+        }
+    }
+
+    /// These cuts without the pair cuts.
+    pub fn without_pairs(self) -> Self {
+        Cuts {
+            pair_top: 0,
+            ..self
         }
     }
 }
@@ -131,6 +144,9 @@ struct LayerJob<'a> {
     stop_at: Option<Instant>,
     cuts: Cuts,
     start: Option<&'a Basis>,
+    /// Pair cuts over the earlier layers, shared by the workers (their octagons are computed
+    /// once).
+    pairs: Option<std::sync::Arc<PairCuts>>,
 }
 
 /// Tightens neurons `todo` of the job's layer with one LP and one cut pool.
@@ -143,10 +159,14 @@ fn tighten_share(job: &LayerJob, todo: &[usize]) -> Found {
         stop_at,
         cuts,
         start,
+        ref pairs,
     } = *job;
     let mut found = Found::default();
     let out_of_time = || stop_at.is_some_and(|t| Instant::now() >= t);
     let mut pool = Pool::new(&enc.milp, cuts.per_round, cuts.idle);
+    if let Some(pc) = pairs {
+        pool = pool.with_pairs(pc.clone(), cuts.pair_top);
+    }
     let Ok(mut lp) = Lp::new(&enc.milp, Sense::Maximise) else {
         found.failed = true;
         return found;
@@ -394,6 +414,14 @@ pub fn tighten(
             stop_at,
             cuts,
             start: start.as_ref(),
+            pairs: (cuts.rounds > 0 && cuts.pair_top > 0).then(|| {
+                let sites = enc
+                    .binaries
+                    .iter()
+                    .zip(&enc.milp.relus)
+                    .map(|(b, r)| (b.layer, b.neuron, *r));
+                std::sync::Arc::new(PairCuts::new(&sub, &sub_bounds, region, sites))
+            }),
         };
         let results: Vec<Found> = std::thread::scope(|s| {
             let handles: Vec<_> = shares

@@ -181,8 +181,10 @@ impl MilpOracle<'_> {
             region,
             &bounds,
             Some(stop_at),
-            if self.settings.bab.cuts {
+            if self.settings.bab.cuts && self.settings.bab.pair_cuts {
                 tighten::Cuts::default()
+            } else if self.settings.bab.cuts {
+                tighten::Cuts::default().without_pairs()
             } else {
                 tighten::Cuts::none()
             },
