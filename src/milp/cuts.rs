@@ -20,6 +20,8 @@
 //! slack), so each cut holds for every real execution in the box; its right side is further
 //! widened by a bound on the rounding of its own evaluation.
 
+use std::time::Instant;
+
 use super::lp::Lp;
 use super::solver::{Milp, ReluCols, Row};
 
@@ -119,8 +121,12 @@ pub(super) struct Pool {
     /// A cut not binding at any of the last this many optima is dropped.
     idle: usize,
     /// Pair cuts ([`super::pairs`]) separated with the ideal ones, over the pairs among this
-    /// many neurons per layer.
-    pairs: Option<(std::sync::Arc<super::pairs::PairCuts>, usize)>,
+    /// many neurons per layer, until the given time.
+    pairs: Option<(
+        std::sync::Arc<super::pairs::PairCuts>,
+        usize,
+        Option<Instant>,
+    )>,
 }
 
 impl Pool {
@@ -138,9 +144,15 @@ impl Pool {
     }
 
     /// Also separates pair cuts, over the pairs among the `top` neurons per layer that the LP
-    /// point exploits most (up to `per_round` of them per round, besides the ideal cuts).
-    pub fn with_pairs(mut self, pairs: std::sync::Arc<super::pairs::PairCuts>, top: usize) -> Self {
-        self.pairs = Some((pairs, top));
+    /// point exploits most (up to `per_round` of them per round, besides the ideal cuts), and
+    /// not after `stop_at`.
+    pub fn with_pairs(
+        mut self,
+        pairs: std::sync::Arc<super::pairs::PairCuts>,
+        top: usize,
+        stop_at: Option<Instant>,
+    ) -> Self {
+        self.pairs = Some((pairs, top, stop_at));
         self
     }
 
@@ -152,8 +164,8 @@ impl Pool {
     /// Separates at `sol` and adds the most violated cuts; how many (0: none violated).
     pub fn separate(&mut self, lp: &mut Lp, sol: &[f64], solve: usize) -> Option<usize> {
         let mut found = most_violated(&self.milp, sol, CUT_MIN_VIOLATION, self.per_round);
-        if let Some((pairs, top)) = &self.pairs {
-            found.extend(pairs.most_violated(sol, *top, self.per_round, None));
+        if let Some((pairs, top, stop_at)) = &self.pairs {
+            found.extend(pairs.most_violated(sol, *top, self.per_round, *stop_at));
         }
         let n = found.len();
         for row in found {

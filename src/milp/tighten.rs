@@ -165,7 +165,7 @@ fn tighten_share(job: &LayerJob, todo: &[usize]) -> Found {
     let out_of_time = || stop_at.is_some_and(|t| Instant::now() >= t);
     let mut pool = Pool::new(&enc.milp, cuts.per_round, cuts.idle);
     if let Some(pc) = pairs {
-        pool = pool.with_pairs(pc.clone(), cuts.pair_top);
+        pool = pool.with_pairs(pc.clone(), cuts.pair_top, stop_at);
     }
     let Ok(mut lp) = Lp::new(&enc.milp, Sense::Maximise) else {
         found.failed = true;
