@@ -8,8 +8,8 @@
 //! cuts"). Two neurons of one layer vary jointly: `z_i + z_j` and `z_i - z_j` have ranges much
 //! narrower than the sum of the two intervals, and the hull of `{(z_i, z_j, relu z_i, relu z_j)}`
 //! over that octagon cuts LP points that both single relaxations accept. On 784-256-256-10 4-1
-//! at ε = 0.03 (competitor 9, after LP tightening) pair cuts lowered the root bound from 8.82
-//! (ideal cuts to a standstill) to 5.9 (`examples/probe_pairs.rs`).
+//! at ε = 0.03 (competitor 9, after LP tightening) pair cuts lowered the root bound from 8.83
+//! (ideal cuts to a standstill) to 5.8 (`examples/probe_pairs.rs`).
 //!
 //! The hull is the convex hull of the images of the octagon's pieces in the four sign quadrants
 //! (on each piece both ReLUs are linear, so a piece's image is the polygon of its mapped
