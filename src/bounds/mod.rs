@@ -519,14 +519,8 @@ mod tests {
             }
         }
         // Every sample lies inside both.
-        let mut rng = 12345u64;
+        let mut next = crate::network::uniform_stream(12345);
         for _ in 0..2000 {
-            let mut next = || {
-                rng = rng
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (rng >> 11) as f64 / (1u64 << 53) as f64
-            };
             let x = [-1.0 + 2.0 * next(), -0.5 + next()];
             let tr = n.forward_trace(&x);
             for k in 0..2 {
@@ -568,13 +562,7 @@ mod tests {
     #[test]
     fn pre_activation_linear_bounds_contain_samples() {
         use crate::network::random_net;
-        let mut rng = 3u64;
-        let mut uniform = move || {
-            rng = rng
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (rng >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut uniform = crate::network::uniform_stream(3u64);
         for seed in 0..10u64 {
             let net = random_net(seed, &[4, 8, 8, 2]);
             let region = Hyperbox::uniform(4, -1.0, 1.0).unwrap();

@@ -139,13 +139,7 @@ mod tests {
                 .filter(|&(k, i)| root.unstable(k, i))
                 .take(3)
                 .collect();
-            let mut rng = seed.wrapping_add(99);
-            let mut uniform = move || {
-                rng = rng
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (rng >> 11) as f64 / (1u64 << 53) as f64
-            };
+            let mut uniform = crate::network::uniform_stream(seed.wrapping_add(99));
             let anchor: Vec<f64> = (0..4).map(|_| -1.0 + 2.0 * uniform()).collect();
             let tr = net.forward_trace(&anchor);
             let phases: Vec<Phase> = unstable

@@ -217,17 +217,13 @@ pub fn branch_and_bound(
                 })
                 .collect();
             lp.delete_rows(&drop.iter().map(|k| base + k).collect::<Vec<_>>())?;
-            let keep = |k: usize| drop.binary_search(&k).is_err();
-            let mut k = 0;
-            cuts.retain(|_| {
-                k += 1;
-                keep(k - 1)
-            });
-            let mut k = 0;
-            from_pairs.retain(|_| {
-                k += 1;
-                keep(k - 1)
-            });
+            (cuts, from_pairs) = std::mem::take(&mut cuts)
+                .into_iter()
+                .zip(std::mem::take(&mut from_pairs))
+                .enumerate()
+                .filter(|(k, _)| drop.binary_search(k).is_err())
+                .map(|(_, kept)| kept)
+                .unzip();
         }
         if std::env::var_os("PPNN_LOG_MILP").is_some() {
             eprintln!(

@@ -260,13 +260,7 @@ mod tests {
         let enc = Encoding::new(&net, &region, &bounds);
         let m = &enc.milp;
         assert!(!m.relus.is_empty());
-        let mut s = 42u64;
-        let mut rnd = move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rnd = crate::network::uniform_stream(42u64);
         let mut cuts = Vec::new();
         for _ in 0..500 {
             // A random point of the column box (not feasible in general: any point may be asked).

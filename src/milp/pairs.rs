@@ -312,13 +312,7 @@ mod tests {
     /// sampled real execution, and some cuts are found (the test is not vacuous).
     #[test]
     fn pair_cuts_never_cut_real_executions() {
-        let mut rng = 5u64;
-        let mut uniform = move || {
-            rng = rng
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (rng >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut uniform = crate::network::uniform_stream(5u64);
         let mut total = 0;
         for seed in 0..8u64 {
             let net = random_net(seed, &[5, 12, 12, 3]);

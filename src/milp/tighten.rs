@@ -414,13 +414,17 @@ pub fn tighten(
             stop_at,
             cuts,
             start: start.as_ref(),
+            // The prefix's encoding already has a separator from two ReLU layers on; the
+            // second hidden layer's prefix has one ReLU layer, so it gets its own.
             pairs: (cuts.rounds > 0 && cuts.pair_top > 0).then(|| {
-                let sites = enc
-                    .binaries
-                    .iter()
-                    .zip(&enc.milp.relus)
-                    .map(|(b, r)| (b.layer, b.neuron, *r));
-                std::sync::Arc::new(PairCuts::new(&sub, &sub_bounds, region, sites))
+                enc.milp.pairs.clone().unwrap_or_else(|| {
+                    let sites = enc
+                        .binaries
+                        .iter()
+                        .zip(&enc.milp.relus)
+                        .map(|(b, r)| (b.layer, b.neuron, *r));
+                    std::sync::Arc::new(PairCuts::new(&sub, &sub_bounds, region, sites))
+                })
             }),
         };
         let results: Vec<Found> = std::thread::scope(|s| {

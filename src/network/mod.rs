@@ -283,16 +283,24 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Random networks for the unit tests of bounds and encodings.
+/// A deterministic stream of numbers uniform in [0, 1) (a 64-bit linear congruential
+/// generator): the unit tests' sampler, so that each test's samples are the same on every run.
 #[cfg(test)]
-pub(crate) fn random_net(seed: u64, widths: &[usize]) -> Network {
+pub(crate) fn uniform_stream(seed: u64) -> impl FnMut() -> f64 {
     let mut s = seed;
-    let mut next = move || {
+    move || {
         s = s
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-    };
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Random networks for the unit tests of bounds and encodings.
+#[cfg(test)]
+pub(crate) fn random_net(seed: u64, widths: &[usize]) -> Network {
+    let mut uniform = uniform_stream(seed);
+    let mut next = move || uniform() * 2.0 - 1.0;
     let mut layers = Vec::new();
     for w in widths.windows(2) {
         layers.push(Layer {

@@ -127,13 +127,7 @@ mod tests {
                 strict: true,
             },
         ];
-        let mut rng = 17u64;
-        let mut uniform = move || {
-            rng = rng
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (rng >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut uniform = crate::network::uniform_stream(17u64);
         for seed in 0..10u64 {
             let net = random_net(seed, &[4, 10, 10, 3]);
             let region = Hyperbox::new(vec![-0.5, 0.0, -1.0, 0.2], vec![0.5, 0.3, 1.0, 0.9])
