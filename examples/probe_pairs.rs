@@ -87,10 +87,8 @@ fn main() {
         if found.is_empty() {
             break;
         }
-        for r in found {
-            lp.add_row(r.lb, r.ub, &r.terms).expect("row");
-            cur.rows.push(r);
-        }
+        lp.add_rows(&found).expect("rows");
+        cur.rows.extend(found);
         let (o, s) = solve(&mut lp);
         sol = s;
         println!("  ideal round: {o:.4}");
@@ -157,18 +155,14 @@ fn main() {
             }
         }
         let found = cuts.len();
-        for cut in &cuts {
-            lp.add_row(cut.lb, cut.ub, &cut.terms).expect("row");
-        }
+        lp.add_rows(&cuts).expect("rows");
         let (o, s) = solve(&mut lp);
         sol = s;
         // Ideal cuts again at the new point.
         let found_ideal = most_violated(&cur, &sol, 1e-5, 100);
         let ni = found_ideal.len();
-        for r in found_ideal {
-            lp.add_row(r.lb, r.ub, &r.terms).expect("row");
-            cur.rows.push(r);
-        }
+        lp.add_rows(&found_ideal).expect("rows");
+        cur.rows.extend(found_ideal);
         let (o2, s) = solve(&mut lp);
         sol = s;
         println!(

@@ -160,10 +160,8 @@ fn warm_root(enc: &Encoding, tb: &NeuronBounds, k: usize, todo: &[usize], per: f
             if found.is_empty() || t.elapsed().as_secs_f64() > per {
                 break;
             }
-            for row in found {
-                lp.add_row(row.lb, row.ub, &row.terms).expect("row");
-                milp.rows.push(row);
-            }
+            lp.add_rows(&found).expect("rows");
+            milp.rows.extend(found);
         }
         lp.set_bounds(col, olo, ohi).expect("bounds");
         let ok = status == Status::Infeasible;

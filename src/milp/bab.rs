@@ -172,7 +172,8 @@ pub fn branch_and_bound(
                 }
             }
             last = v;
-            let found = super::cuts::most_violated(milp, &sol, CUT_MIN_VIOLATION, CUTS_PER_ROUND);
+            let mut found =
+                super::cuts::most_violated(milp, &sol, CUT_MIN_VIOLATION, CUTS_PER_ROUND);
             let mut found_pairs = Vec::new();
             if let Some(pc) = &pairs {
                 // Separation stops at the cut rounds' budget or the solve's limit.
@@ -189,15 +190,11 @@ pub fn branch_and_bound(
             if found.is_empty() && found_pairs.is_empty() {
                 break;
             }
-            let tagged = found
-                .into_iter()
-                .map(|r| (r, false))
-                .chain(found_pairs.into_iter().map(|r| (r, true)));
-            for (row, pair) in tagged {
-                lp.add_row(row.lb, row.ub, &row.terms)?;
-                cuts.push(row);
-                from_pairs.push(pair);
-            }
+            from_pairs.extend(std::iter::repeat_n(false, found.len()));
+            from_pairs.extend(std::iter::repeat_n(true, found_pairs.len()));
+            found.extend(found_pairs);
+            lp.add_rows(&found)?;
+            cuts.extend(found);
         }
         // Keep the binding cuts only (activity within a hair of the right side at the last
         // optimum; the last round's fresh cuts are kept).

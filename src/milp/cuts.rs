@@ -168,11 +168,9 @@ impl Pool {
             found.extend(pairs.most_violated(sol, *top, self.per_round, *stop_at));
         }
         let n = found.len();
-        for row in found {
-            lp.add_row(row.lb, row.ub, &row.terms).ok()?;
-            self.milp.rows.push(row);
-            self.last_bound.push(solve);
-        }
+        lp.add_rows(&found).ok()?;
+        self.last_bound.extend(std::iter::repeat_n(solve, n));
+        self.milp.rows.extend(found);
         Some(n)
     }
 

@@ -80,9 +80,7 @@ impl Search<'_> {
     /// A fresh LP for a worker: the relaxation with the root cuts, at the model's bounds.
     pub fn fresh_lp(&self) -> Result<Lp, SolverError> {
         let mut lp = Lp::new(self.milp, self.sense)?;
-        for cut in self.cuts {
-            lp.add_row(cut.lb, cut.ub, &cut.terms)?;
-        }
+        lp.add_rows(self.cuts)?;
         Ok(lp)
     }
 

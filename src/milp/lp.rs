@@ -9,7 +9,7 @@
 
 use highs_sys as sys;
 
-use super::model::{Limits, Milp, Outcome, Sense, SolverError};
+use super::model::{Limits, Milp, Outcome, Row, Sense, SolverError};
 use super::solver::{load, run, set_option, Handle, OptionValue};
 
 /// A simplex basis of an [`Lp`]: HiGHS's status of every column and row.
@@ -110,29 +110,42 @@ impl Lp {
         (s != sys::STATUS_ERROR && has != 0 && ray.iter().all(|v| v.is_finite())).then_some(ray)
     }
 
-    /// Appends a row `lb <= Σ coef · col <= ub` (a cut); the basis is kept.
-    pub fn add_row(&mut self, lb: f64, ub: f64, terms: &[(usize, f64)]) -> Result<(), SolverError> {
+    /// Appends the rows `rows` (cuts; the basis is kept, their slacks basic) in one call: HiGHS rebuilds its column-wise matrix on every
+    /// addition, so adding a round's cuts one by one cost as many copies of the whole matrix
+    /// (with dense cuts, 5 % of LP tightening's time).
+    pub fn add_rows(&mut self, rows: &[Row]) -> Result<(), SolverError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let to_int = |n: usize| sys::HighsInt::try_from(n).map_err(|_| SolverError::TooLarge);
-        let idx: Vec<sys::HighsInt> = terms
-            .iter()
-            .map(|&(c, _)| to_int(c))
-            .collect::<Result<_, _>>()?;
-        let val: Vec<f64> = terms.iter().map(|&(_, v)| v).collect();
-        // SAFETY: valid handle; arrays of the stated length outlive the call.
+        let mut starts = Vec::with_capacity(rows.len());
+        let (mut idx, mut val) = (Vec::new(), Vec::new());
+        for row in rows {
+            starts.push(to_int(idx.len())?);
+            for &(c, v) in &row.terms {
+                idx.push(to_int(c)?);
+                val.push(v);
+            }
+        }
+        let lower: Vec<f64> = rows.iter().map(|r| r.lb).collect();
+        let upper: Vec<f64> = rows.iter().map(|r| r.ub).collect();
+        // SAFETY: valid handle; arrays of the stated lengths outlive the call.
         let s = unsafe {
-            sys::Highs_addRow(
+            sys::Highs_addRows(
                 self.h.0,
-                lb,
-                ub,
-                to_int(terms.len())?,
+                to_int(rows.len())?,
+                lower.as_ptr(),
+                upper.as_ptr(),
+                to_int(idx.len())?,
+                starts.as_ptr(),
                 idx.as_ptr(),
                 val.as_ptr(),
             )
         };
         if s == sys::STATUS_ERROR {
-            return Err(SolverError::Rejected("Highs_addRow"));
+            return Err(SolverError::Rejected("Highs_addRows"));
         }
-        self.nrow += 1;
+        self.nrow += rows.len();
         Ok(())
     }
 

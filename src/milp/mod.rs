@@ -9,6 +9,7 @@ pub mod bab;
 pub mod cuts;
 pub mod encode;
 mod explore;
+mod facet;
 pub mod leaflog;
 pub mod lp;
 pub mod model;

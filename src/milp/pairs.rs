@@ -13,7 +13,8 @@
 //!
 //! The hull is the convex hull of the images of the octagon's pieces in the four sign quadrants
 //! (on each piece both ReLUs are linear, so a piece's image is the polygon of its mapped
-//! vertices). The most violated facet at the LP point is found by a small LP over those vertices.
+//! vertices). The most violated facet at the LP point is found by a small LP over those vertices
+//! ([`super::facet`]).
 //! Each cut has four nonzeros, so unlike the dense ideal cuts it costs the node LPs little.
 //!
 //! Soundness: the octagon's sides are rigorous (back-substitution with outward rounding,
@@ -28,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::model::{Limits, Milp, ReluCols, Row, Sense, Status};
+use super::model::{ReluCols, Row};
 use crate::bounds::NeuronBounds;
 use crate::network::Network;
 use crate::region::Hyperbox;
@@ -56,7 +57,7 @@ struct Octagon {
     diff: Point,
 }
 
-/// Separates pair cuts for one encoding (attached to its [`Milp`]; only our branch and bound
+/// Separates pair cuts for one encoding (attached to its [`Milp`](super::model::Milp); only our branch and bound
 /// reads it).
 #[derive(Debug)]
 pub struct PairCuts {
@@ -258,31 +259,11 @@ fn hull_vertices(lo: Point, hi: Point, oct: Octagon) -> Vec<[f64; 4]> {
 /// The facet of the hull of `v` most violated at `p`: coefficients `α ∈ [-1, 1]^4` and the
 /// right side `max_v α · v`, widened for rounding. `None` when the LP fails.
 fn facet(v: &[[f64; 4]], p: [f64; 4]) -> Option<([f64; 4], f64)> {
-    let mut m = Milp::default();
-    let cols: Vec<usize> = (0..4).map(|_| m.add_col(-1.0, 1.0, false)).collect();
-    let beta = m.add_col(f64::NEG_INFINITY, f64::INFINITY, false);
-    for (&c, &pc) in cols.iter().zip(&p) {
-        m.cost[c] = pc;
-    }
-    m.cost[beta] = -1.0;
-    for x in v {
-        let mut t: Vec<(usize, f64)> = cols.iter().zip(x).map(|(&c, &a)| (c, a)).collect();
-        t.push((beta, -1.0));
-        m.add_row(f64::NEG_INFINITY, 0.0, t);
-    }
-    let limits = Limits {
-        relaxation: true,
-        ..Limits::default()
-    };
-    let out = super::solver::solve_highs_quietly(&m, Sense::Maximise, &limits).ok()?;
-    if out.status != Status::Optimal {
-        return None;
-    }
-    let s = out.solution?;
+    let s = super::facet::most_violated_face(v, p)?;
     // Small coefficients are noise of the LP: dropping them keeps rows clean, and the right
     // side below is computed for the coefficients actually used.
     let alpha = [0, 1, 2, 3].map(|k| {
-        let a = s[cols[k]];
+        let a = s[k];
         if a.abs() < 1e-9 {
             0.0
         } else {
