@@ -47,6 +47,7 @@ pub fn branch_and_bound(
     limits: &Limits,
 ) -> Result<Outcome, SolverError> {
     let start = Instant::now();
+    let trace = std::env::var_os("PPNN_LOG_MILP").is_some();
     let ints: Vec<usize> = (0..milp.num_cols()).filter(|&c| milp.integer[c]).collect();
     if ints
         .iter()
@@ -150,11 +151,12 @@ pub fn branch_and_bound(
             .effective_time(start)
             .map(|t| t.mul_f64(CUT_TIME_SHARE));
         let mut rounds_from: Option<Instant> = None;
-        let over_budget = |from: Option<Instant>| {
-            cut_budget.is_some_and(|b| from.is_some_and(|t| t.elapsed() >= b))
-        };
         for round in 0..CUT_ROUNDS {
-            if limits.remaining(start).is_some_and(|t| t.is_zero()) || over_budget(rounds_from) {
+            if limits.remaining(start).is_some_and(|t| t.is_zero())
+                || cut_budget
+                    .zip(rounds_from)
+                    .is_some_and(|(b, t)| t.elapsed() >= b)
+            {
                 break;
             }
             let out = lp.solve(&Limits {
@@ -192,7 +194,7 @@ pub fn branch_and_bound(
                 found_pairs = pc.most_violated(&sol, PAIR_TOP, PAIR_CUTS_PER_ROUND, stop_at);
             }
             root_point = Some(sol);
-            if std::env::var_os("PPNN_LOG_MILP").is_some() {
+            if trace {
                 eprintln!(
                     "[milp:bab] round {round}: bound {v:.4}, {} ideal + {} pair cuts, {:.3} s",
                     found.len(),
@@ -235,7 +237,7 @@ pub fn branch_and_bound(
                 .map(|(_, kept)| kept)
                 .unzip();
         }
-        if std::env::var_os("PPNN_LOG_MILP").is_some() {
+        if trace {
             eprintln!(
                 "[milp:bab] {} root cuts kept, root bound {last:.6}, {:.3} s",
                 cuts.len(),
@@ -321,7 +323,7 @@ pub fn branch_and_bound(
         relaxed: deepest.map(|(_, sol)| sol).or(root_point),
     };
     log_solve("bab", milp, &out);
-    if closed_by_bounds > 0 && std::env::var_os("PPNN_LOG_MILP").is_some() {
+    if closed_by_bounds > 0 && trace {
         eprintln!("[milp:bab] {closed_by_bounds} nodes closed by node bounds without an LP");
     }
     Ok(out)

@@ -111,21 +111,21 @@ pub(super) fn most_violated_face(v: &[[f64; 4]], p: [f64; 4]) -> Option<[f64; 4]
         };
         let u = solve5(&bm, column(v, e), false)?;
         // Ratio test, ties to the smallest variable index (Bland).
-        let mut leave: Option<(f64, usize, usize)> = None;
+        let mut leave: Option<(f64, usize)> = None;
         for i in 0..5 {
             if u[i] > TOL {
                 let r = x_b[i].max(0.0) / u[i];
                 let better = match leave {
                     None => true,
-                    Some((lr, _, lj)) => r < lr - TOL || (r <= lr + TOL && basis[i] < lj),
+                    Some((lr, li)) => r < lr - TOL || (r <= lr + TOL && basis[i] < basis[li]),
                 };
                 if better {
-                    leave = Some((r, i, basis[i]));
+                    leave = Some((r, i));
                 }
             }
         }
         // Unbounded cannot happen (the objective is at least 0); stop with what we have.
-        let Some((_, i, _)) = leave else {
+        let Some((_, i)) = leave else {
             break;
         };
         basis[i] = e;

@@ -110,9 +110,10 @@ impl Lp {
         (s != sys::STATUS_ERROR && has != 0 && ray.iter().all(|v| v.is_finite())).then_some(ray)
     }
 
-    /// Appends the rows `rows` (cuts; the basis is kept, their slacks basic) in one call: HiGHS rebuilds its column-wise matrix on every
-    /// addition, so adding a round's cuts one by one cost as many copies of the whole matrix
-    /// (with dense cuts, 5 % of LP tightening's time).
+    /// Appends the rows `rows` (cuts; the basis is kept, their slacks basic) in one call:
+    /// HiGHS rebuilds its column-wise matrix on every addition, so adding a round's cuts one
+    /// by one cost as many copies of the whole matrix (with dense cuts, 5 % of LP
+    /// tightening's time).
     pub fn add_rows(&mut self, rows: &[Row]) -> Result<(), SolverError> {
         if rows.is_empty() {
             return Ok(());

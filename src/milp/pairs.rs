@@ -57,8 +57,8 @@ struct Octagon {
     diff: Point,
 }
 
-/// Separates pair cuts for one encoding (attached to its [`Milp`](super::model::Milp); only our branch and bound
-/// reads it).
+/// Separates pair cuts for one encoding (attached to its [`Milp`](super::model::Milp); only
+/// our branch and bound reads it).
 #[derive(Debug)]
 pub struct PairCuts {
     net: Network,
