@@ -16,9 +16,9 @@ fn v1(n_in: usize, n_out: usize, body: &str) -> String {
 
 fn prop(text: &str, n_in: usize, n_out: usize) -> Property {
     parse_vnnlib(text, "t.vnnlib")
-        .unwrap()
+        .expect("the query parses")
         .property(n_in, n_out)
-        .unwrap()
+        .expect("the property is built")
 }
 
 fn err(text: &str) -> String {
@@ -27,7 +27,7 @@ fn err(text: &str) -> String {
 
 fn prop_err(text: &str, n_in: usize, n_out: usize) -> String {
     parse_vnnlib(text, "t.vnnlib")
-        .unwrap()
+        .expect("the query parses")
         .property(n_in, n_out)
         .unwrap_err()
         .to_string()
@@ -40,9 +40,9 @@ fn v1_box_and_output_atoms() {
         3,
         "; a comment\n(assert (<= X_0 0.5))\n(assert (>= X_0 -0.5))\n(assert (<= X_1 1e-3))\n(assert (>= X_1 -.5))\n(assert (<= Y_0 Y_1))\n(assert (>= Y_2 2))\n(check-sat)",
     );
-    let q = parse_vnnlib(&t, "t").unwrap();
+    let q = parse_vnnlib(&t, "t").expect("the query parses");
     assert_eq!(q.dialect, Dialect::V1);
-    let p = q.property(2, 3).unwrap();
+    let p = q.property(2, 3).expect("the property is built");
     assert_eq!(p.disjuncts.len(), 1);
     let d = &p.disjuncts[0];
     assert_eq!(d.region.lb(), &[-0.5, -0.5]);
@@ -85,7 +85,7 @@ fn v1_input_disjunction_like_acas_xu_property_6() {
     assert_eq!(p.disjuncts.len(), 2);
     assert_eq!(p.disjuncts[0].region.ub()[0], -0.1);
     assert_eq!(p.disjuncts[1].region.lb()[0], 0.1);
-    let h = p.hull().unwrap();
+    let h = p.hull().expect("the property has a hull");
     assert_eq!((h.lb()[0], h.ub()[0]), (-0.3, 0.3));
 }
 
@@ -126,7 +126,7 @@ fn numbers_in_every_float_syntax() {
         1,
         "(assert (<= X_0   1.000e-3))(assert (>= X_0 -0))(assert (>= Y_0 0))",
     );
-    let q = parse_vnnlib(&t, "t").unwrap();
+    let q = parse_vnnlib(&t, "t").expect("the query parses");
     let Formula::Atom(a) = &q.assertions[0] else {
         panic!()
     };
@@ -271,11 +271,11 @@ fn v2_tensors_indexing_and_theories() {
         }
     }
     t += "(assert (>= (+ (* 0.5 X[0,0]) (* 0.75 X[1,2])) 0.25))\n(assert (or (> Y[0] Y[1]) (< Y[1] -1)))";
-    let q = parse_vnnlib(&t, "q").unwrap();
+    let q = parse_vnnlib(&t, "q").expect("the query parses");
     assert_eq!(q.dialect, Dialect::V2);
     assert_eq!(q.variables[0].shape, vec![2, 3]);
     assert_eq!(q.input_size(), 6);
-    let p = q.property(6, 2).unwrap();
+    let p = q.property(6, 2).expect("the property is built");
     assert_eq!(p.disjuncts.len(), 2);
     let rows: Vec<_> = p.disjuncts[0].rows().collect();
     // 0.25 - 0.5 x0 - 0.75 x5 <= 0: a linear input constraint on C-order indices 0 and 5.
@@ -300,7 +300,7 @@ fn v2_hidden_nodes_parse_but_are_refused_when_used() {
     let t = "(vnnlib-version <2.0>)
 (declare-network N (declare-input X float32 [1]) (declare-hidden H float32 [1] \"h\") (declare-output Y float32 [1]))
 (assert (<= 0 X[0] 1)) (assert (<= H[0] 3))";
-    let q = parse_vnnlib(t, "q").unwrap();
+    let q = parse_vnnlib(t, "q").expect("the query parses");
     assert_eq!(q.variables[1].onnx_name.as_deref(), Some("h"));
     assert!(prop_err(t, 1, 1).contains("hidden-node theory H"));
 }
@@ -311,7 +311,7 @@ fn v2_several_networks_are_refused_clearly() {
 (declare-network N (declare-input X float32 [1]) (declare-output Y float32 [1]))
 (declare-network M (equal-to N) (declare-input X2 float32 [1]) (declare-output Y2 float32 [1]))
 (assert (<= 0 X[0] 1))";
-    let q = parse_vnnlib(t, "q").unwrap();
+    let q = parse_vnnlib(t, "q").expect("the query parses");
     assert_eq!(q.networks[1].equal_to.as_deref(), Some("N"));
     assert!(prop_err(t, 2, 2).contains("one network per query"));
 }
@@ -406,22 +406,22 @@ fn huge_declared_sizes_are_refused_without_allocating() {
 #[test]
 fn gzipped_files_are_read_directly() {
     use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("p.vnnlib.gz");
     let mut gz = flate2::write::GzEncoder::new(
-        std::fs::File::create(&path).unwrap(),
+        std::fs::File::create(&path).expect("the file is created"),
         flate2::Compression::default(),
     );
     gz.write_all(v1(1, 1, "(assert (<= 0 X_0 1))(assert (>= Y_0 0))").as_bytes())
-        .unwrap();
-    gz.finish().unwrap();
-    let q = read_vnnlib(&path).unwrap();
+        .expect("the gzip stream is written");
+    gz.finish().expect("the gzip stream is finished");
+    let q = read_vnnlib(&path).expect("the gzipped query is read");
     assert_eq!(q.input_size(), 1);
     let e = read_vnnlib(dir.path().join("missing.vnnlib"))
         .unwrap_err()
         .to_string();
     assert!(e.contains("missing.vnnlib"));
-    std::fs::write(dir.path().join("bin.vnnlib"), b"(assert \xff)").unwrap();
+    std::fs::write(dir.path().join("bin.vnnlib"), b"(assert \xff)").expect("the file is written");
     let e = read_vnnlib(dir.path().join("bin.vnnlib"))
         .unwrap_err()
         .to_string();
@@ -457,7 +457,7 @@ fn v2_indices_past_the_shape_are_refused_without_overflow() {
 #[test]
 fn each_atom_of_a_chain_shows_its_own_pair() {
     let t = v1(1, 1, "(assert (<= 0 X_0 1))(assert (>= Y_0 0))");
-    let q = parse_vnnlib(&t, "t").unwrap();
+    let q = parse_vnnlib(&t, "t").expect("the query parses");
     let Formula::And(items) = &q.assertions[0] else {
         panic!("a chain is a conjunction of its pairs")
     };
