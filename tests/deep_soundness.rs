@@ -218,6 +218,7 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
                 bab: BabOptions {
                     cuts: false,
                     pair_cuts: false,
+                    node_cuts: false,
                     node_bounds: false,
                     dual_branching: false,
                     workers: Workers::One,
@@ -233,6 +234,7 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
                 bab: BabOptions {
                     cuts: true,
                     pair_cuts: true,
+                    node_cuts: true,
                     node_bounds: false,
                     dual_branching: true,
                     workers: Workers::One,
@@ -263,6 +265,7 @@ fn deep_settings() -> Vec<(&'static str, OracleSettings)> {
                 bab: BabOptions {
                     cuts: false,
                     pair_cuts: false,
+                    node_cuts: false,
                     node_bounds: true,
                     dual_branching: false,
                     workers: Workers::One,

@@ -382,6 +382,7 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "lp-tightening" => settings.lp_tightening = false,
             "cuts" => settings.bab.cuts = false,
             "pair-cuts" => settings.bab.pair_cuts = false,
+            "node-cuts" => settings.bab.node_cuts = false,
             "node-bounds" => settings.bab.node_bounds = false,
             "dual-branching" => settings.bab.dual_branching = false,
             "helpers" => settings.bab.workers = Workers::One,
@@ -390,7 +391,7 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             // A stage of `maximal` itself, read by `params_from`.
             "influence-order" => {}
             other => bail!(
-                "--disable takes stages among attack, pgd, lp-tightening, cuts, pair-cuts, node-bounds, dual-branching, helpers, memo, slide, influence-order; got '{other}'"
+                "--disable takes stages among attack, pgd, lp-tightening, cuts, pair-cuts, node-cuts, node-bounds, dual-branching, helpers, memo, slide, influence-order; got '{other}'"
             ),
         }
     }
@@ -401,6 +402,7 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "lp-tightening" => settings.lp_tightening = true,
             "cuts" => settings.bab.cuts = true,
             "pair-cuts" => settings.bab.pair_cuts = true,
+            "node-cuts" => settings.bab.node_cuts = true,
             "node-bounds" => settings.bab.node_bounds = true,
             "dual-branching" => settings.bab.dual_branching = true,
             "helpers" => settings.bab.workers = Workers::WhileCoresFree,
@@ -408,7 +410,7 @@ pub fn settings_from(args: &OracleArgs, start: Instant) -> Result<OracleSettings
             "slide" => settings.slide = true,
             "influence-order" => {}
             other => bail!(
-                "--enable takes stages among attack, pgd, lp-tightening, cuts, pair-cuts, node-bounds, dual-branching, helpers, memo, slide, influence-order; got '{other}'"
+                "--enable takes stages among attack, pgd, lp-tightening, cuts, pair-cuts, node-cuts, node-bounds, dual-branching, helpers, memo, slide, influence-order; got '{other}'"
             ),
         }
     }

@@ -15,6 +15,7 @@ use crate::bounds::NeuronBounds;
 use super::lp::{Basis, Lp};
 use super::model::{Limits, Milp, Row, Sense, SolverError, Status};
 use super::nodes::PhaseRefiner;
+use super::pairs::PairCuts;
 use super::tree::{Slot, Tree};
 
 /// A binary is integral when within this of 0 or 1 (the big-M rows then relax a ReLU by at
@@ -24,6 +25,12 @@ const INTEGRALITY: f64 = 1e-9;
 const RELU_TOLERANCE: f64 = 1e-9;
 /// Absolute optimality gap.
 pub(super) const GAP: f64 = 1e-9;
+/// Pair cuts at the nodes ([`super::pairs`]): rounds per node, the neurons per layer whose
+/// pairs are searched, cuts per round, and the most a worker's LP takes in all.
+const NODE_CUT_ROUNDS: usize = 1;
+const NODE_PAIR_TOP: usize = 16;
+const NODE_PAIR_CUTS: usize = 30;
+const NODE_CUTS_MAX: usize = 3000;
 
 /// An open node.
 pub(super) struct Node {
@@ -62,6 +69,10 @@ pub(super) struct Search<'a> {
     pub is_relu: &'a [bool],
     /// The root cuts every worker's LP carries.
     pub cuts: &'a [Row],
+    /// Pair cuts separated at the nodes too (deep networks; not in proof mode).
+    pub pairs: Option<&'a PairCuts>,
+    /// The ReLU (index in `milp.relus`) of each output column `h`.
+    pub relu_of_h: &'a std::collections::HashMap<usize, usize>,
 }
 
 /// One worker's own LP and its state.
@@ -74,6 +85,10 @@ pub(super) struct Worker {
     pub last_solved: u64,
     /// Nodes closed by their node bounds alone (no LP).
     pub closed_by_bounds: u64,
+    /// Pair cuts this worker's LP took at nodes (after the root cuts).
+    pub node_cuts: usize,
+    /// Their rows that hold a ReLU's `h` up: `(ReLU, LP row, coefficient of its h)`.
+    pub node_cut_rows: Vec<(usize, usize, f64)>,
 }
 
 impl Search<'_> {
@@ -93,6 +108,8 @@ impl Search<'_> {
             cur_ub: self.milp.col_ub.clone(),
             last_solved: 0,
             closed_by_bounds: 0,
+            node_cuts: 0,
+            node_cut_rows: Vec::new(),
         }
     }
 
@@ -245,87 +262,116 @@ impl Search<'_> {
             }
         }
         w.last_solved = id;
-        // Node LPs take milliseconds on small networks but can take seconds on deep ones: each
-        // gets the time left, so that the solve ends at its limit.
-        let lp_limits = Limits {
-            relaxation: true,
-            time: limits.remaining(self.start),
-            stop: limits.stop,
-            ..Limits::default()
-        };
-        let mut out = w.lp.solve(&lp_limits)?;
-        // A warm start can stall numerically: retry the node from a fresh instance, with the
-        // time then left. Not after a time limit or an interruption: that is the solve's own
-        // limit, and a retry given the node's time again ran up to that long past it (on
-        // 784-256x6-10 with a 120 s limit, runs ended after 126-131 s; now after 120.03 s).
-        if !matches!(
-            out.status,
-            Status::Optimal | Status::Infeasible | Status::TimeLimit | Status::Interrupted
-        ) || out.solution.is_none() && out.status == Status::Optimal
-        {
+        // Branch and cut: a node whose LP survives may add pair cuts at its point (globally
+        // valid, kept in this worker's LP for every later node) and solve once more.
+        let mut rounds = 0;
+        let (v, sol) = loop {
+            // Node LPs take milliseconds on small networks but can take seconds on deep ones:
+            // each gets the time left, so that the solve ends at its limit.
             let lp_limits = Limits {
+                relaxation: true,
                 time: limits.remaining(self.start),
-                ..lp_limits.clone()
+                stop: limits.stop,
+                ..Limits::default()
             };
-            w.lp = self.fresh_lp()?;
-            for &c in self.managed {
-                if w.cur_lb[c] != milp.col_lb[c] || w.cur_ub[c] != milp.col_ub[c] {
-                    w.lp.set_bounds(c, w.cur_lb[c], w.cur_ub[c])?;
-                }
-            }
-            out = w.lp.solve(&lp_limits)?;
-        }
-        match out.status {
-            Status::Infeasible => {
-                if let Some(log) = limits.leaves {
-                    let mut fixed: Vec<Option<u8>> = vec![None; milp.num_cols()];
-                    for &(c, v) in &node.fix {
-                        fixed[c] = Some(v);
+            let mut out = w.lp.solve(&lp_limits)?;
+            // A warm start can stall numerically: retry the node from a fresh instance, with the
+            // time then left. Not after a time limit or an interruption: that is the solve's own
+            // limit, and a retry given the node's time again ran up to that long past it (on
+            // 784-256x6-10 with a 120 s limit, runs ended after 126-131 s; now after 120.03 s).
+            if !matches!(
+                out.status,
+                Status::Optimal | Status::Infeasible | Status::TimeLimit | Status::Interrupted
+            ) || out.solution.is_none() && out.status == Status::Optimal
+            {
+                let lp_limits = Limits {
+                    time: limits.remaining(self.start),
+                    ..lp_limits.clone()
+                };
+                w.lp = self.fresh_lp()?;
+                w.node_cuts = 0;
+                w.node_cut_rows.clear();
+                for &c in self.managed {
+                    if w.cur_lb[c] != milp.col_lb[c] || w.cur_ub[c] != milp.col_ub[c] {
+                        w.lp.set_bounds(c, w.cur_lb[c], w.cur_ub[c])?;
                     }
-                    log.close(&mut w.lp, milp, &fixed, node.fix.clone());
                 }
-                tree.done([]);
-                return Ok(());
+                out = w.lp.solve(&lp_limits)?;
             }
-            Status::Optimal => {}
-            Status::TimeLimit | Status::Interrupted => {
-                tree.stop(Some(node), out.status);
-                return Ok(());
+            match out.status {
+                Status::Infeasible => {
+                    if let Some(log) = limits.leaves {
+                        let mut fixed: Vec<Option<u8>> = vec![None; milp.num_cols()];
+                        for &(c, v) in &node.fix {
+                            fixed[c] = Some(v);
+                        }
+                        log.close(&mut w.lp, milp, &fixed, node.fix.clone());
+                    }
+                    tree.done([]);
+                    return Ok(());
+                }
+                Status::Optimal => {}
+                Status::TimeLimit | Status::Interrupted => {
+                    tree.stop(Some(node), out.status);
+                    return Ok(());
+                }
+                other => {
+                    // Numerical trouble: the subtree stays unresolved.
+                    if std::env::var_os("PPNN_LOG_LP").is_some() {
+                        eprintln!("[bab] node LP ended {other:?}");
+                    }
+                    tree.unresolved(node.bound);
+                    tree.done([]);
+                    return Ok(());
+                }
             }
-            other => {
-                // Numerical trouble: the subtree stays unresolved.
+            let (Some(obj), Some(sol)) = (out.objective, out.solution) else {
                 if std::env::var_os("PPNN_LOG_LP").is_some() {
-                    eprintln!("[bab] node LP ended {other:?}");
+                    eprintln!("[bab] optimal node LP without a solution");
                 }
                 tree.unresolved(node.bound);
                 tree.done([]);
                 return Ok(());
+            };
+            let v = self.sign * obj;
+            if v <= own + GAP {
+                if let Some(log) = limits.leaves {
+                    log.gap("a node LP pruned by the incumbent");
+                }
+                tree.done([]);
+                return Ok(());
             }
-        }
-        let (Some(obj), Some(sol)) = (out.objective, out.solution) else {
-            if std::env::var_os("PPNN_LOG_LP").is_some() {
-                eprintln!("[bab] optimal node LP without a solution");
+            if v <= cut + GAP {
+                if let Some(log) = limits.leaves {
+                    log.gap("a node LP pruned by the shared cut-off");
+                }
+                tree.raise_cut_bound(v);
+                tree.done([]);
+                return Ok(());
             }
-            tree.unresolved(node.bound);
-            tree.done([]);
-            return Ok(());
+            if let Some(pc) = self.pairs.filter(|_| {
+                rounds < NODE_CUT_ROUNDS && w.node_cuts < NODE_CUTS_MAX && !node.fix.is_empty()
+            }) {
+                let stop_at = limits.remaining(self.start).map(|t| Instant::now() + t);
+                let found = pc.most_violated(&sol, NODE_PAIR_TOP, NODE_PAIR_CUTS, stop_at);
+                if !found.is_empty() {
+                    // Their rows, for the bound-effect branching (as the root's pair cuts).
+                    let base = milp.rows.len() + self.cuts.len() + w.node_cuts;
+                    for (i, cut) in found.iter().enumerate() {
+                        for &(col, coef) in &cut.terms {
+                            if let (Some(&k), true) = (self.relu_of_h.get(&col), coef > 0.0) {
+                                w.node_cut_rows.push((k, base + i, coef));
+                            }
+                        }
+                    }
+                    w.lp.add_rows(&found)?;
+                    w.node_cuts += found.len();
+                    rounds += 1;
+                    continue;
+                }
+            }
+            break (v, sol);
         };
-        let v = self.sign * obj;
-        if v <= own + GAP {
-            if let Some(log) = limits.leaves {
-                log.gap("a node LP pruned by the incumbent");
-            }
-            tree.done([]);
-            return Ok(());
-        }
-        if v <= cut + GAP {
-            if let Some(log) = limits.leaves {
-                log.gap("a node LP pruned by the shared cut-off");
-            }
-            tree.raise_cut_bound(v);
-            tree.done([]);
-            return Ok(());
-        }
         {
             let mut s = tree.lock();
             if s.deepest.as_ref().is_none_or(|(d, _)| node.fix.len() >= *d) {
@@ -384,6 +430,12 @@ impl Search<'_> {
             .dual_rows
             .filter(|_| self.target.is_some() || has_incumbent || limits.max_nodes.is_none())
             .map(|_| w.lp.row_duals());
+        let mut node_rows: Vec<Vec<(usize, f64)>> = vec![Vec::new(); milp.relus.len()];
+        if duals.is_some() {
+            for &(k, row, coef) in &w.node_cut_rows {
+                node_rows[k].push((row, coef));
+            }
+        }
         let mut best_effect: Option<(usize, f64)> = None;
         for (k, r) in milp.relus.iter().enumerate() {
             if w.cur_lb[r.a] == w.cur_ub[r.a] {
@@ -406,7 +458,11 @@ impl Search<'_> {
                     let on_cuts: f64 = self.cut_rows[k]
                         .iter()
                         .map(|&(row, coef)| d.get(row).map_or(0.0, |y| y.abs() * coef))
-                        .sum();
+                        .sum::<f64>()
+                        + node_rows[k]
+                            .iter()
+                            .map(|&(row, coef)| d.get(row).map_or(0.0, |y| y.abs() * coef))
+                            .sum::<f64>();
                     let effect = (d[rl].abs() + d[ru].abs() + on_cuts) * height;
                     if effect > 0.0 && best_effect.is_none_or(|(_, e)| effect > e) {
                         best_effect = Some((r.a, effect));

@@ -141,6 +141,8 @@ pub struct BabOptions {
     /// Root cuts from the convex hull of pairs of ReLUs of one layer ([`super::pairs`]), on
     /// networks with two or more ReLU layers.
     pub pair_cuts: bool,
+    /// With pair cuts: separate them at every node too (branch and cut), not only at the root.
+    pub node_cuts: bool,
     /// Node bounds re-propagated under each node's fixings ([`super::nodes`]).
     pub node_bounds: bool,
     /// Branch on the ReLU whose relaxation the node LP's duals say is worth the most to its
@@ -168,6 +170,7 @@ impl Default for BabOptions {
         BabOptions {
             cuts: true,
             pair_cuts: true,
+            node_cuts: true,
             node_bounds: true,
             dual_branching: true,
             workers: Workers::WhileCoresFree,
