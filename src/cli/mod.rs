@@ -125,9 +125,10 @@ pub struct OracleArgs {
     /// (the strong attack of deep networks), lp-tightening (LP bounds, with ideal-formulation
     /// cuts, of deep networks' later layers before each MILP: after a first MILP pass with 10%
     /// of the time limit, within half of what is left), cuts (the root's and those of LP
-    /// tightening), pair-cuts (the root's multi-neuron cuts over pairs of one layer's ReLUs, on
-    /// networks with two or more ReLU layers), node-bounds, dual-branching, helpers (a second branch-and-bound worker
-    /// on a tree while a core is free),
+    /// tightening), pair-cuts (multi-neuron cuts over pairs of one layer's ReLUs, on networks
+    /// with two or more ReLU layers), node-cuts (pair cuts at the tree's nodes too, not only at
+    /// the root), node-bounds, dual-branching, helpers (a second branch-and-bound worker on a
+    /// tree while a core is free),
     /// memo (reuse of competitors a MILP proved out on a box containing the question's), slide
     /// (linear-region LPs that move `maximal`'s refusing points towards their face),
     /// influence-order (`maximal`'s first pass in order of each face's influence on the
