@@ -411,7 +411,7 @@ mod tests {
     #[test]
     fn node_pair_cuts_keep_the_optimum() {
         use crate::milp::model::{BabOptions, Workers};
-        let mut compared = 0;
+        let (mut compared, mut branched) = (0, 0);
         for seed in 0..16u64 {
             let net = random_net(200 + seed, &[4, 12, 12, 12, 3]);
             let centre: Vec<f64> = (0..4).map(|i| ((seed + 2 * i) % 9) as f64 / 9.0).collect();
@@ -443,6 +443,8 @@ mod tests {
                 };
                 let out = branch_and_bound(&milp, Sense::Maximise, &limits).unwrap();
                 assert_eq!(out.status, Status::Optimal, "seed {seed}");
+                // A tree below the root: its nodes separated pair cuts.
+                branched += usize::from(cuts && out.nodes > 1);
                 best.push(out.objective.unwrap());
             }
             assert!(
@@ -467,6 +469,10 @@ mod tests {
             compared += 1;
         }
         assert!(compared >= 8, "only {compared} networks had pair cuts");
+        assert!(
+            branched >= 4,
+            "only {branched} trees with cuts went below the root"
+        );
     }
 
     /// A search stopped by its node limit reports the relaxation's point of its deepest node
