@@ -1,10 +1,13 @@
 //! One worker of the branch and bound ([`super::bab`]): takes nodes from the shared tree
-//! ([`super::tree`]), solves each node's LP in its own warm-started HiGHS instance, prunes or
+//! ([`super::tree`]), solves each node's LP in its own warm-started HiGHS instance (on deep
+//! networks with one round of pair cuts at the node's point: branch and cut), prunes or
 //! branches, and hands the children back.
 //!
 //! Soundness (as in [`super::bab`]): a node is discarded only when its LP is infeasible, its
 //! node bounds are contradictory, or its LP bound cannot beat the incumbent or the shared
 //! cut-off; an LP that does not end `Optimal` or `Infeasible` leaves its subtree unresolved.
+//! The cuts a node adds hold for every real execution in the box, so the worker's LP keeps
+//! them for all its later nodes.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
