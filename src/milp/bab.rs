@@ -19,7 +19,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::explore::{Node, Search, Worker, GAP};
+use super::explore::{price_rows, Node, Search, Worker, GAP};
 use super::model::Workers;
 use super::solver::{log_solve, Limits, Lp, Milp, Outcome, Row, Sense, SolverError, Status};
 use super::tree::{Slot, State, Tree};
@@ -258,11 +258,7 @@ pub fn branch_and_bound(
         .map(|(k, r)| (r.h, k))
         .collect();
     for (c, cut) in cuts.iter().enumerate().filter(|&(c, _)| from_pairs[c]) {
-        for &(col, coef) in &cut.terms {
-            if let (Some(&k), true) = (relu_of_h.get(&col), coef > 0.0) {
-                cut_rows[k].push((milp.rows.len() + c, coef));
-            }
-        }
+        price_rows(&mut cut_rows, cut, milp.rows.len() + c, &relu_of_h);
     }
     let search = Search {
         milp,
@@ -424,12 +420,7 @@ mod tests {
                 continue;
             }
             let mut milp = enc.milp.clone();
-            let margin = enc.margin(c, j);
-            milp.cost.iter_mut().for_each(|v| *v = 0.0);
-            for &(col, v) in &margin.terms {
-                milp.cost[col] += v;
-            }
-            milp.offset = margin.constant;
+            query::set_objective(&mut milp, &enc.margin(c, j));
             let mut best = Vec::new();
             for cuts in [true, false] {
                 let limits = Limits {

@@ -66,7 +66,7 @@ pub(super) struct Search<'a> {
     /// The rows `h <= z - l (1 - a)` and `h <= u a` of each ReLU (bound-effect branching).
     pub dual_rows: Option<&'a [Option<(usize, usize)>]>,
     /// For each ReLU, the root pair cuts (LP row, coefficient of its `h`) that hold its `h`
-    /// up: their multipliers price its relaxation too.
+    /// up: their multipliers price its relaxation too ([`price_rows`]).
     pub cut_rows: &'a [Vec<(usize, f64)>],
     pub ints: &'a [usize],
     pub is_relu: &'a [bool],
@@ -90,8 +90,23 @@ pub(super) struct Worker {
     pub closed_by_bounds: u64,
     /// Pair cuts this worker's LP took at nodes (after the root cuts).
     pub node_cuts: usize,
-    /// Their rows that hold a ReLU's `h` up: `(ReLU, LP row, coefficient of its h)`.
-    pub node_cut_rows: Vec<(usize, usize, f64)>,
+    /// [`Search::cut_rows`] with this worker's node cuts added.
+    pub cut_rows: Vec<Vec<(usize, f64)>>,
+}
+
+/// Records the pair cut `cut`, row `row` of the LP, under each ReLU whose `h` it holds up
+/// (positive coefficient), for the bound-effect branching.
+pub(super) fn price_rows(
+    rows: &mut [Vec<(usize, f64)>],
+    cut: &Row,
+    row: usize,
+    relu_of_h: &std::collections::HashMap<usize, usize>,
+) {
+    for &(col, coef) in &cut.terms {
+        if let (Some(&k), true) = (relu_of_h.get(&col), coef > 0.0) {
+            rows[k].push((row, coef));
+        }
+    }
 }
 
 impl Search<'_> {
@@ -112,7 +127,7 @@ impl Search<'_> {
             last_solved: 0,
             closed_by_bounds: 0,
             node_cuts: 0,
-            node_cut_rows: Vec::new(),
+            cut_rows: self.cut_rows.to_vec(),
         }
     }
 
@@ -293,7 +308,7 @@ impl Search<'_> {
                 };
                 w.lp = self.fresh_lp()?;
                 w.node_cuts = 0;
-                w.node_cut_rows.clear();
+                w.cut_rows = self.cut_rows.to_vec();
                 for &c in self.managed {
                     if w.cur_lb[c] != milp.col_lb[c] || w.cur_ub[c] != milp.col_ub[c] {
                         w.lp.set_bounds(c, w.cur_lb[c], w.cur_ub[c])?;
@@ -361,11 +376,7 @@ impl Search<'_> {
                     // Their rows, for the bound-effect branching (as the root's pair cuts).
                     let base = milp.rows.len() + self.cuts.len() + w.node_cuts;
                     for (i, cut) in found.iter().enumerate() {
-                        for &(col, coef) in &cut.terms {
-                            if let (Some(&k), true) = (self.relu_of_h.get(&col), coef > 0.0) {
-                                w.node_cut_rows.push((k, base + i, coef));
-                            }
-                        }
+                        price_rows(&mut w.cut_rows, cut, base + i, self.relu_of_h);
                     }
                     w.lp.add_rows(&found)?;
                     w.node_cuts += found.len();
@@ -433,12 +444,6 @@ impl Search<'_> {
             .dual_rows
             .filter(|_| self.target.is_some() || has_incumbent || limits.max_nodes.is_none())
             .map(|_| w.lp.row_duals());
-        let mut node_rows: Vec<Vec<(usize, f64)>> = vec![Vec::new(); milp.relus.len()];
-        if duals.is_some() {
-            for &(k, row, coef) in &w.node_cut_rows {
-                node_rows[k].push((row, coef));
-            }
-        }
         let mut best_effect: Option<(usize, f64)> = None;
         for (k, r) in milp.relus.iter().enumerate() {
             if w.cur_lb[r.a] == w.cur_ub[r.a] {
@@ -458,14 +463,10 @@ impl Search<'_> {
                 // two upper rows price the objective's gain per unit of `h` above its true
                 // value; times the relaxation's height, what splitting can take away.
                 if let (Some(d), Some(Some((rl, ru)))) = (&duals, self.dual_rows.map(|v| v[k])) {
-                    let on_cuts: f64 = self.cut_rows[k]
+                    let on_cuts: f64 = w.cut_rows[k]
                         .iter()
                         .map(|&(row, coef)| d.get(row).map_or(0.0, |y| y.abs() * coef))
-                        .sum::<f64>()
-                        + node_rows[k]
-                            .iter()
-                            .map(|&(row, coef)| d.get(row).map_or(0.0, |y| y.abs() * coef))
-                            .sum::<f64>();
+                        .sum();
                     let effect = (d[rl].abs() + d[ru].abs() + on_cuts) * height;
                     if effect > 0.0 && best_effect.is_none_or(|(_, e)| effect > e) {
                         best_effect = Some((r.a, effect));

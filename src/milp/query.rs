@@ -14,7 +14,7 @@ pub fn constrain(milp: &mut Milp, expr: &LinExpr, lb: f64, ub: f64) {
 }
 
 /// Sets the objective of `milp` to `expr`.
-fn set_objective(milp: &mut Milp, expr: &LinExpr) {
+pub(crate) fn set_objective(milp: &mut Milp, expr: &LinExpr) {
     milp.cost.iter_mut().for_each(|c| *c = 0.0);
     for &(c, v) in &expr.terms {
         milp.cost[c] += v;
