@@ -18,6 +18,9 @@ const BOUNDS_BISECTION_WIDTH: f64 = 1e-3;
 const DEEP_BISECTION_WIDTH: f64 = 1e-3;
 const DEEP_BISECTION_UNKNOWNS: usize = 3;
 const DEEP_BISECTION_SHARE: f64 = 0.25;
+/// Share of the run's time left for the oracle's preparation on the confirmed end's ball
+/// before the bisection (LP tightening: what one question's own pass would get).
+const PREPARE_SHARE: f64 = 0.125;
 
 /// After the coarse shrinking of `exact`'s attacks, at most this many further steps, each to
 /// this share of the upper end.
@@ -88,6 +91,14 @@ impl Best {
             near: None,
         }
     }
+}
+
+/// `share` of the run's time left; `None` without a deadline.
+fn time_left(ctx: &Ctx, share: f64) -> Option<std::time::Duration> {
+    ctx.params
+        .deadline
+        .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+        .map(|left| left.mul_f64(share))
 }
 
 /// `c-bu-d`: bisection on the radius in `[0, R]` until the interval is narrower than δ. The
@@ -296,17 +307,19 @@ pub fn exact(ctx: &Ctx) -> Found {
     if net.relu_layers() >= 2 {
         let mut probe_hi = hi_of(&upper);
         let mut unknowns = 0;
+        // Every question below lies inside the ball of the confirmed end: the oracle's work on
+        // that ball (LP-tightened bounds) is done once, and the questions start from it.
+        if probe_hi > best.radius {
+            ctx.oracle
+                .prepare(&ctx.ball(probe_hi), time_left(ctx, PREPARE_SHARE));
+        }
         while probe_hi - best.radius > DEEP_BISECTION_WIDTH * probe_hi
             && unknowns < DEEP_BISECTION_UNKNOWNS
         {
             if ctx.limit_reached().is_some() {
                 break;
             }
-            let cap = ctx
-                .params
-                .deadline
-                .map(|d| d.saturating_duration_since(std::time::Instant::now()))
-                .map(|left| left.mul_f64(DEEP_BISECTION_SHARE));
+            let cap = time_left(ctx, DEEP_BISECTION_SHARE);
             let mid = 0.5 * (best.radius + probe_hi);
             let ball = ctx.ball(mid);
             match ctx.sound_within(&ball, cap) {

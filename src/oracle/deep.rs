@@ -23,6 +23,10 @@ use crate::region::Hyperbox;
 const SHARE: f64 = 0.5;
 const MIN_BUDGET: Duration = Duration::from_secs(2);
 
+/// A question's box whose every side is at least this share of the side of a box tightened
+/// before, and inside it, keeps the inherited bounds without a tightening pass of its own.
+const NEAR: f64 = 0.95;
+
 /// Share of a question's time limit that the strong attack may take (at most `PGD_MAX`).
 const PGD_SHARE: f64 = 0.1;
 const PGD_MAX: Duration = Duration::from_secs(3);
@@ -168,10 +172,42 @@ impl MilpOracle<'_> {
         if !self.settings.lp_tightening || !self.deep() {
             return bounds;
         }
-        let now = Instant::now();
+        if self.tightened.covers(region, NEAR) {
+            if std::env::var_os("PPNN_LOG_MILP").is_some() {
+                eprintln!("[tighten] skipped: a box tightened before is nearly this one");
+            }
+            return bounds;
+        }
         let budget = time_limit.map_or(Duration::from_secs(30), |t| {
             t.mul_f64(SHARE).max(MIN_BUDGET.min(t))
         });
+        self.tighten_within(region, bounds, budget)
+    }
+
+    /// Warms the oracle for questions on boxes inside `region`: its bounds, LP-tightened
+    /// within `time` (30 s without), are remembered, so that those questions inherit them and
+    /// the ones on nearly the same box skip their own pass (deep networks with LP tightening
+    /// only).
+    pub(super) fn prepare_impl(&self, region: &Hyperbox, time: Option<Duration>) {
+        if !self.settings.lp_tightening || !self.deep() {
+            return;
+        }
+        let Some(region) = region.intersect(&self.domain) else {
+            return;
+        };
+        let bounds = self.bounds_of(&region);
+        self.tighten_within(&region, bounds, time.unwrap_or(Duration::from_secs(30)));
+    }
+
+    /// LP tightening of `bounds` over `region` within `budget` (and the run's deadline); the
+    /// result is remembered for boxes inside `region`.
+    fn tighten_within(
+        &self,
+        region: &Hyperbox,
+        bounds: NeuronBounds,
+        budget: Duration,
+    ) -> NeuronBounds {
+        let now = Instant::now();
         let mut stop_at = now + budget;
         if let Some(d) = self.settings.deadline {
             stop_at = stop_at.min(d);
@@ -210,7 +246,58 @@ impl MilpOracle<'_> {
 mod tests {
     use super::*;
     use crate::network::random_net;
-    use crate::oracle::OracleSettings;
+    use crate::oracle::{Oracle, OracleSettings};
+
+    /// `prepare` tightens the given box once; a later question's box inside it and nearly as
+    /// large keeps the inherited bounds without a pass of its own, while a clearly smaller box
+    /// gets its own pass.
+    #[test]
+    fn prepared_bounds_spare_nearly_equal_boxes_their_own_pass() {
+        let mut exercised = 0;
+        for seed in 0..10u64 {
+            let net = random_net(seed, &[4, 16, 16, 16, 3]);
+            let centre = [0.5; 4];
+            let ball = |r: f64| Hyperbox::ball(&centre, r, &Hyperbox::unit(4));
+            let oracle = MilpOracle::new(&net, Hyperbox::unit(4), OracleSettings::default());
+            let lps = || oracle.stats().tightening_lps;
+            oracle.prepare_impl(&ball(0.4), None);
+            let prepared = lps();
+            if prepared == 0 {
+                continue; // nothing unstable to tighten
+            }
+            let near = ball(0.39);
+            let kept = oracle.tightened(
+                &near,
+                oracle.bounds_of(&near),
+                Some(Duration::from_secs(10)),
+            );
+            assert_eq!(
+                lps(),
+                prepared,
+                "seed {seed}: a nearly equal box ran its own pass"
+            );
+            // The inherited bounds are the ones used.
+            let (refined, applied) = oracle.tightened.refine(
+                &net,
+                &near,
+                NeuronBounds::compute(&net, &near, oracle.settings.bounds),
+            );
+            assert!(applied && refined == kept, "seed {seed}");
+            let small = ball(0.2);
+            oracle.tightened(
+                &small,
+                oracle.bounds_of(&small),
+                Some(Duration::from_secs(10)),
+            );
+            if lps() > prepared {
+                exercised += 1;
+            }
+        }
+        assert!(
+            exercised >= 3,
+            "a smaller box got its own pass only {exercised} times"
+        );
+    }
 
     /// The relaxation attack starts only from the points it is given: from a counterexample
     /// it confirms one (of one of the start's competitors), from no point it returns nothing.

@@ -40,6 +40,18 @@ impl Tightened {
         entries.push((region.clone(), bounds.clone()));
     }
 
+    /// Whether some remembered box contains `region` and is nearly it: each side of `region`
+    /// at least `share` of the remembered box's side. A tightening pass on such a box would
+    /// mostly win back what the inherited bounds already hold.
+    pub(crate) fn covers(&self, region: &Hyperbox, share: f64) -> bool {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.iter().any(|(b, _)| {
+            b.contains_box(region)
+                && (0..region.dim())
+                    .all(|i| region.ub()[i] - region.lb()[i] >= share * (b.ub()[i] - b.lb()[i]))
+        })
+    }
+
     /// `bounds` (valid over `region`) intersected with every remembered entry whose box contains
     /// `region`, the later layers re-propagated over the result; `bounds` unchanged when no
     /// entry applies or nothing tightens. The second value says whether any entry applied.
@@ -193,5 +205,26 @@ mod tests {
             gained > 0,
             "the outer box's tightened bounds never helped: vacuous"
         );
+    }
+
+    /// `covers` answers only for a box inside a remembered one whose every side is at least
+    /// the share of the remembered side (clipped sides included), and never without an entry.
+    #[test]
+    fn covers_only_nearly_equal_boxes_inside_an_entry() {
+        let net = random_net(1, &[3, 6, 6, 2]);
+        let domain = Hyperbox::uniform(3, 0.0, 1.0).unwrap();
+        // The first coordinate sits on the domain's edge: its side is r, not 2r.
+        let centre = [0.0, 0.5, 0.5];
+        let outer = Hyperbox::ball(&centre, 0.1, &domain);
+        let memo = Tightened::default();
+        assert!(!memo.covers(&outer, 0.95));
+        memo.record(&outer, &NeuronBounds::symbolic(&net, &outer));
+        assert!(memo.covers(&outer, 0.95));
+        assert!(memo.covers(&Hyperbox::ball(&centre, 0.096, &domain), 0.95));
+        assert!(!memo.covers(&Hyperbox::ball(&centre, 0.09, &domain), 0.95));
+        assert!(memo.covers(&Hyperbox::ball(&centre, 0.09, &domain), 0.85));
+        // Nearly as large but not inside: no.
+        assert!(!memo.covers(&Hyperbox::ball(&[0.0, 0.51, 0.5], 0.099, &domain), 0.9));
+        assert!(!memo.covers(&Hyperbox::ball(&centre, 0.11, &domain), 0.5));
     }
 }

@@ -132,6 +132,11 @@ pub trait Oracle: Sync {
     ) -> Option<Witness> {
         None
     }
+    /// Prepares for a series of questions on boxes inside `region` (the apothem's bisection
+    /// below a confirmed counterexample's distance): work done once on `region`, within `time`,
+    /// that every question on a box inside it can start from. Proves nothing. The default does
+    /// nothing.
+    fn prepare(&self, _region: &Hyperbox, _time: Option<Duration>) {}
 }
 
 /// The cascade oracle backed by HiGHS.
@@ -522,6 +527,10 @@ impl Oracle for MilpOracle<'_> {
         point: &[f64],
     ) -> Option<Witness> {
         self.nearer_impl(center, region, class, point)
+    }
+
+    fn prepare(&self, region: &Hyperbox, time: Option<Duration>) {
+        self.prepare_impl(region, time)
     }
 
     fn sound_by_bounds(&self, region: &Hyperbox, class: usize) -> bool {
