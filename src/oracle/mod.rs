@@ -20,11 +20,8 @@
 //!   (gradient steps, then the LP of its linear region) or the answer is `Unknown`;
 //! - time limits, interruptions and solver errors are `Unknown`, never `Holds`.
 
-use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use rayon::prelude::*;
 
 use crate::bounds::{BoundMethod, NeuronBounds};
 use crate::milp::encode::Encoding;
@@ -43,6 +40,7 @@ mod inherit;
 mod near;
 mod nearer;
 mod optimise;
+mod ordered;
 mod property;
 mod ruled;
 mod settings;
@@ -50,6 +48,7 @@ mod slide;
 mod value;
 mod verdict;
 
+pub(crate) use ordered::ordered_par_map;
 pub use settings::{ByMethod, MilpStrategy, OracleSettings, OracleStats, DEFAULT_MARGIN};
 pub use verdict::{Extremum, Method, Optimum, Question, Verdict, Witness};
 
@@ -174,26 +173,6 @@ const POOL_LIMIT: usize = 256;
 
 /// Deep networks: the time a cheap falsification gives the strong attack (its share of it).
 const FALSIFY_PGD_TIME: Duration = Duration::from_secs(5);
-
-/// Maps `f` over `items` on the rayon pool, starting them in order (most promising first), so
-/// that early results (a counterexample, a cut-off) reach the later ones. Plain `par_iter`
-/// splits the list in halves instead.
-pub(crate) fn ordered_par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let out: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    let workers = rayon::current_num_threads().clamp(1, items.len().max(1));
-    (0..workers).into_par_iter().for_each(|_| loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        if i >= items.len() {
-            break;
-        }
-        let r = f(&items[i]);
-        *out[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-    });
-    out.into_iter()
-        .filter_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .collect()
-}
 
 impl<'a> MilpOracle<'a> {
     /// An oracle for `net` over `domain`.
