@@ -22,6 +22,8 @@ use crate::region::Hyperbox;
 /// 9 on 784-256-256-10 and 7 instead of 6 on 784-256×4-10, no instance lost (README).
 const SHARE: f64 = 0.5;
 const MIN_BUDGET: Duration = Duration::from_secs(2);
+/// A tightening pass's budget when its question or preparation has no time limit.
+const UNLIMITED_BUDGET: Duration = Duration::from_secs(30);
 
 /// A question's box whose every side is at least this share of the side of a box tightened
 /// before, and inside it, keeps the inherited bounds without a tightening pass of its own.
@@ -169,19 +171,27 @@ impl MilpOracle<'_> {
         bounds: NeuronBounds,
         time_limit: Option<Duration>,
     ) -> NeuronBounds {
-        if !self.settings.lp_tightening || !self.deep() {
+        if !self.needs_pass(region) {
             return bounds;
         }
-        if self.tightened.covers(region, NEAR) {
-            if std::env::var_os("PPNN_LOG_MILP").is_some() {
-                eprintln!("[tighten] skipped: a box tightened before is nearly this one");
-            }
-            return bounds;
-        }
-        let budget = time_limit.map_or(Duration::from_secs(30), |t| {
+        let budget = time_limit.map_or(UNLIMITED_BUDGET, |t| {
             t.mul_f64(SHARE).max(MIN_BUDGET.min(t))
         });
         self.tighten_within(region, bounds, budget)
+    }
+
+    /// Whether a tightening pass on `region` is due: LP tightening on, the network deep, and
+    /// no box tightened before that is nearly `region` ([`NEAR`]). One rule for questions and
+    /// for [`Self::prepare_impl`].
+    fn needs_pass(&self, region: &Hyperbox) -> bool {
+        if !self.settings.lp_tightening || !self.deep() {
+            return false;
+        }
+        let covered = self.tightened.covers(region, NEAR);
+        if covered && std::env::var_os("PPNN_LOG_MILP").is_some() {
+            eprintln!("[tighten] skipped: a box tightened before is nearly this one");
+        }
+        !covered
     }
 
     /// Warms the oracle for questions on boxes inside `region`: its bounds, LP-tightened
@@ -189,14 +199,13 @@ impl MilpOracle<'_> {
     /// the ones on nearly the same box skip their own pass (deep networks with LP tightening
     /// only).
     pub(super) fn prepare_impl(&self, region: &Hyperbox, time: Option<Duration>) {
-        if !self.settings.lp_tightening || !self.deep() {
-            return;
-        }
         let Some(region) = region.intersect(&self.domain) else {
             return;
         };
-        let bounds = self.bounds_of(&region);
-        self.tighten_within(&region, bounds, time.unwrap_or(Duration::from_secs(30)));
+        if self.needs_pass(&region) {
+            let bounds = self.bounds_of(&region);
+            self.tighten_within(&region, bounds, time.unwrap_or(UNLIMITED_BUDGET));
+        }
     }
 
     /// LP tightening of `bounds` over `region` within `budget` (and the run's deadline); the
